@@ -1,0 +1,1 @@
+void electra_pch_anchor() {}

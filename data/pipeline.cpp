@@ -1,0 +1,142 @@
+#include "data/pipeline.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/rng.h"
+
+namespace electra::data {
+
+using nlohmann::json;
+
+std::string DataState::to_json() const {
+  json ex = json::array();
+  for (const auto& e : pending)
+    ex.push_back({{"ids", e.ids}, {"types", e.types}, {"length", e.length}});
+  return json{{"corpus", json::parse(corpus.to_json())},
+              {"packer", json::parse(packer.to_json())},
+              {"pending", ex},
+              {"batches", batches}}
+      .dump();
+}
+
+DataState DataState::from_json(const std::string& text, const std::string& origin) {
+  DataState s;
+  try {
+    const json j = json::parse(text);
+    s.corpus = CorpusCursor::from_json(j.at("corpus").dump(), origin);
+    s.packer = PackerState::from_json(j.at("packer").dump(), origin);
+    for (const auto& e : j.at("pending")) {
+      Example x;
+      x.ids = e.at("ids").get<std::vector<int32_t>>();
+      x.types = e.at("types").get<std::vector<int8_t>>();
+      x.length = e.at("length").get<int32_t>();
+      s.pending.push_back(std::move(x));
+    }
+    s.batches = j.at("batches").get<int64_t>();
+  } catch (const json::exception& e) {
+    throw_user(origin, ": corrupt data state: ", e.what());
+  }
+  return s;
+}
+
+PretrainStream::PretrainStream(PipelineOptions options, std::shared_ptr<const Tokenizer> tokenizer)
+    : opts_(std::move(options)),
+      tok_(std::move(tokenizer)),
+      corpus_(opts_.corpus, opts_.shard),
+      packer_(opts_.seq_len, tok_->special(),
+              mix_seed({opts_.seed, static_cast<uint64_t>(opts_.shard.rank), 0x9ACCull})) {
+  ELECTRA_CHECK_USER(opts_.batch_size >= 1, "train.batch_size must be at least 1");
+  ELECTRA_CHECK_USER(opts_.mask.mask_prob > 0 && opts_.mask.mask_prob < 1,
+                     "data.mask_prob must be in (0, 1), got ", opts_.mask.mask_prob);
+}
+
+StatefulBatch PretrainStream::next() {
+  std::vector<Example> made;
+  while (static_cast<int64_t>(pending_.size()) < opts_.batch_size) {
+    TextLine line;
+    corpus_.next(&line);
+    made.clear();
+    packer_.add(tok_->encode(line.text), line.new_document, &made);
+    for (auto& e : made) pending_.push_back(std::move(e));
+  }
+  std::vector<Example> examples(pending_.begin(), pending_.begin() + opts_.batch_size);
+  pending_.erase(pending_.begin(), pending_.begin() + opts_.batch_size);
+  const uint64_t seed =
+      mix_seed({opts_.seed, static_cast<uint64_t>(opts_.shard.rank), static_cast<uint64_t>(batches_),
+                0x3A5Cull});
+  ++batches_;
+  StatefulBatch out;
+  out.batch = mask_examples(examples, tok_->special(), opts_.mask, seed);
+  out.state = state();
+  return out;
+}
+
+DataState PretrainStream::state() const {
+  DataState s;
+  s.corpus = corpus_.cursor();
+  s.packer = packer_.state();
+  s.pending.assign(pending_.begin(), pending_.end());
+  s.batches = batches_;
+  return s;
+}
+
+void PretrainStream::restore(const DataState& s) {
+  corpus_.seek(s.corpus);
+  packer_.restore(s.packer);
+  pending_.assign(s.pending.begin(), s.pending.end());
+  for (const auto& e : pending_)
+    ELECTRA_CHECK_USER(static_cast<int64_t>(e.ids.size()) == opts_.seq_len,
+                       "the checkpoint's data state was written with another data.seq_len (",
+                       e.ids.size(), " vs ", opts_.seq_len, "); resume with the same seq_len");
+  batches_ = s.batches;
+}
+
+Prefetcher::Prefetcher(std::unique_ptr<PretrainStream> stream, size_t depth)
+    : stream_(std::move(stream)), depth_(std::max<size_t>(1, depth)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Prefetcher::~Prefetcher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Prefetcher::run() {
+  try {
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || queue_.size() < depth_; });
+        if (stop_) return;
+      }
+      StatefulBatch b = stream_->next();  // the expensive part runs unlocked
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(std::move(b));
+      }
+      cv_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = std::current_exception();
+    cv_.notify_all();
+  }
+}
+
+StatefulBatch Prefetcher::next() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !queue_.empty() || error_; });
+  if (queue_.empty()) std::rethrow_exception(error_);
+  StatefulBatch b = std::move(queue_.front());
+  queue_.pop_front();
+  lock.unlock();
+  cv_.notify_all();
+  return b;
+}
+
+}  // namespace electra::data

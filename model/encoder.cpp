@@ -1,0 +1,206 @@
+#include "model/encoder.h"
+
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+
+namespace electra::model {
+
+Activation parse_activation(const std::string& name) {
+  if (name == "gelu") return Activation::kGelu;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh") return Activation::kGeluTanh;
+  if (name == "gelu_fast") return Activation::kGeluFast;
+  if (name == "quick_gelu") return Activation::kQuickGelu;
+  if (name == "relu") return Activation::kRelu;
+  if (name == "silu" || name == "swish") return Activation::kSilu;
+  if (name == "tanh") return Activation::kTanh;
+  if (name == "linear") return Activation::kLinear;
+  throw_user("unsupported hidden_act '", name, "'");
+}
+
+at::Tensor activate(Activation act, const at::Tensor& x) {
+  switch (act) {
+    case Activation::kGelu: return at::gelu(x);
+    case Activation::kGeluTanh: return at::gelu(x, "tanh");
+    case Activation::kGeluFast:
+      return 0.5 * x * (1.0 + at::tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)));
+    case Activation::kQuickGelu: return x * at::sigmoid(1.702 * x);
+    case Activation::kRelu: return at::relu(x);
+    case Activation::kSilu: return at::silu(x);
+    case Activation::kTanh: return at::tanh(x);
+    case Activation::kLinear: return x;
+  }
+  return x;
+}
+
+at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarType dt) {
+  const at::Tensor& w = lin->weight;
+  const at::Tensor& b = lin->bias;
+  if (dt == w.scalar_type()) return at::linear(x.to(dt), w, b);
+  return at::linear(x.to(dt), w.to(dt), b.defined() ? b.to(dt) : b);
+}
+
+at::Tensor layer_norm(const torch::nn::LayerNorm& ln, const at::Tensor& x) {
+  const auto& opt = ln->options;
+  return at::layer_norm(x.to(at::kFloat), opt.normalized_shape(), ln->weight, ln->bias, opt.eps());
+}
+
+namespace {
+
+torch::nn::LayerNorm make_ln(int64_t dim, double eps) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(eps));
+}
+
+}  // namespace
+
+ElectraEmbeddingsImpl::ElectraEmbeddingsImpl(const ElectraConfig& c) {
+  word_embeddings = register_module(
+      "word_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.embedding_size)
+                                                  .padding_idx(c.pad_token_id)));
+  position_embeddings = register_module(
+      "position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.embedding_size));
+  token_type_embeddings = register_module(
+      "token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.embedding_size));
+  LayerNorm = register_module("LayerNorm", make_ln(c.embedding_size, c.layer_norm_eps));
+  dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
+}
+
+at::Tensor ElectraEmbeddingsImpl::forward(const at::Tensor& input_ids,
+                                          const at::Tensor& token_type_ids) {
+  const int64_t seq = input_ids.size(1);
+  ELECTRA_CHECK_USER(seq <= position_embeddings->weight.size(0), "sequence length ", seq,
+                     " exceeds max_position_embeddings ", position_embeddings->weight.size(0));
+  at::Tensor pos = at::arange(seq, input_ids.options().dtype(at::kLong)).unsqueeze(0);  // [1, seq]
+  // Same summation order as HF: (word + token_type) + position.
+  at::Tensor x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids);
+  x = x + position_embeddings(pos);  // [batch, seq, emb]
+  return dropout(layer_norm(LayerNorm, x));
+}
+
+ElectraSelfAttentionImpl::ElectraSelfAttentionImpl(const ElectraConfig& c)
+    : heads(c.num_attention_heads), head_dim(c.head_dim()) {
+  query = register_module("query", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  key = register_module("key", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  value = register_module("value", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  dropout = register_module("dropout", torch::nn::Dropout(c.attention_probs_dropout_prob));
+}
+
+at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tensor& mask_bias,
+                                             at::ScalarType dt) {
+  const int64_t b = h.size(0), l = h.size(1);
+  auto split_heads = [&](const at::Tensor& t) {  // [b, l, H] -> [b, heads, l, d]
+    return t.view({b, l, heads, head_dim}).permute({0, 2, 1, 3});
+  };
+  at::Tensor q = split_heads(linear(query, h, dt));
+  at::Tensor k = split_heads(linear(key, h, dt));
+  at::Tensor v = split_heads(linear(value, h, dt));
+  // HF eager order: (q k^T) / sqrt(d) + mask, softmax in fp32.
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) /
+                      std::sqrt(static_cast<double>(head_dim));  // [b, heads, l, l]
+  if (mask_bias.defined()) scores = scores + mask_bias;
+  at::Tensor probs = dropout(at::softmax(scores, -1)).to(dt);
+  at::Tensor ctx = at::matmul(probs, v);  // [b, heads, l, d]
+  return ctx.permute({0, 2, 1, 3}).reshape({b, l, heads * head_dim});
+}
+
+ElectraResidualOutputImpl::ElectraResidualOutputImpl(const ElectraConfig& c, int64_t in_features) {
+  dense = register_module("dense", torch::nn::Linear(in_features, c.hidden_size));
+  LayerNorm = register_module("LayerNorm", make_ln(c.hidden_size, c.layer_norm_eps));
+  dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
+}
+
+at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Tensor& residual,
+                                              at::ScalarType dt) {
+  // dense output (dt) + fp32 residual promotes to fp32 before the LayerNorm.
+  return layer_norm(LayerNorm, dropout(linear(dense, x, dt)).to(at::kFloat) + residual);
+}
+
+ElectraAttentionImpl::ElectraAttentionImpl(const ElectraConfig& c) {
+  self = register_module("self", ElectraSelfAttention(c));
+  output = register_module("output", ElectraResidualOutput(c, c.hidden_size));
+}
+
+at::Tensor ElectraAttentionImpl::forward(const at::Tensor& h, const at::Tensor& mask_bias,
+                                         at::ScalarType dt) {
+  return output(self(h, mask_bias, dt), h, dt);
+}
+
+ElectraIntermediateImpl::ElectraIntermediateImpl(const ElectraConfig& c)
+    : act(parse_activation(c.hidden_act)) {
+  dense = register_module("dense", torch::nn::Linear(c.hidden_size, c.intermediate_size));
+}
+
+at::Tensor ElectraIntermediateImpl::forward(const at::Tensor& x, at::ScalarType dt) {
+  return activate(act, linear(dense, x, dt));
+}
+
+ElectraLayerImpl::ElectraLayerImpl(const ElectraConfig& c) {
+  attention = register_module("attention", ElectraAttention(c));
+  intermediate = register_module("intermediate", ElectraIntermediate(c));
+  output = register_module("output", ElectraResidualOutput(c, c.intermediate_size));
+}
+
+at::Tensor ElectraLayerImpl::forward(const at::Tensor& h, const at::Tensor& mask_bias,
+                                     at::ScalarType dt) {
+  at::Tensor a = attention(h, mask_bias, dt);
+  return output(intermediate(a, dt), a, dt);
+}
+
+ElectraEncoderImpl::ElectraEncoderImpl(const ElectraConfig& c) {
+  layer = register_module("layer", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layers.emplace_back(c);
+    layer->push_back(layers.back());
+  }
+}
+
+ElectraModelImpl::ElectraModelImpl(const ElectraConfig& c, ElectraEmbeddings shared) : config(c) {
+  c.validate("model config");
+  embeddings = register_module("embeddings", shared ? shared : ElectraEmbeddings(c));
+  if (c.embedding_size != c.hidden_size)
+    embeddings_project =
+        register_module("embeddings_project", torch::nn::Linear(c.embedding_size, c.hidden_size));
+  encoder = register_module("encoder", ElectraEncoder(c));
+}
+
+at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                     const at::Tensor& token_type_ids, at::ScalarType dt,
+                                     std::vector<at::Tensor>* all_hidden) {
+  ELECTRA_CHECK_USER(input_ids.dim() == 2, "input_ids must be [batch, seq], got ",
+                     input_ids.sizes());
+  at::Tensor types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
+  at::Tensor h = embeddings(input_ids, types);  // [b, l, emb] fp32
+  if (embeddings_project) h = linear(embeddings_project, h, dt).to(at::kFloat);  // [b, l, H]
+  at::Tensor mask_bias;
+  if (attention_mask.defined()) {
+    // HF get_extended_attention_mask: (1 - mask)[:, None, None, :] * finfo(fp32).min
+    mask_bias = (1.0 - attention_mask.to(at::kFloat)).view({input_ids.size(0), 1, 1, -1}) *
+                std::numeric_limits<float>::lowest();  // [b, 1, 1, l]
+  }
+  if (all_hidden) all_hidden->push_back(h);
+  for (auto& layer : encoder->layers) {
+    h = layer(h, mask_bias, dt);
+    if (all_hidden) all_hidden->push_back(h);
+  }
+  return h;
+}
+
+void init_weights(torch::nn::Module& module, const ElectraConfig& cfg) {
+  torch::NoGradGuard no_grad;
+  const double std = cfg.initializer_range;
+  for (auto& m : module.modules(/*include_self=*/true)) {
+    if (auto* lin = m->as<torch::nn::Linear>()) {
+      lin->weight.normal_(0.0, std);
+      if (lin->bias.defined()) lin->bias.zero_();
+    } else if (auto* emb = m->as<torch::nn::Embedding>()) {
+      emb->weight.normal_(0.0, std);
+      if (auto pad = emb->options.padding_idx()) emb->weight[*pad].zero_();
+    } else if (auto* ln = m->as<torch::nn::LayerNorm>()) {
+      ln->weight.fill_(1.0);
+      ln->bias.zero_();
+    }
+  }
+}
+
+}  // namespace electra::model

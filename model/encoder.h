@@ -1,0 +1,137 @@
+// The ELECTRA encoder (HF ElectraModel): embeddings, optional embeddings_project, post-LN BERT
+// layers. Registered module names equal HuggingFace state-dict keys, e.g.
+// "encoder.layer.0.attention.self.query.weight".
+//
+// Precision: parameters are fp32 masters. Every forward takes the compute dtype `dt`: with
+// bf16 the matmuls (linear, attention) run in bf16 while LayerNorm, softmax and the residual
+// stream stay fp32 (torch 1.13's CPU LayerNorm rejects bf16 input with fp32 weights, and fp32
+// statistics are what CUDA autocast does too).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include <vector>
+
+#include "model/electra_config.h"
+
+namespace electra::model {
+
+enum class Activation { kGelu, kGeluTanh, kGeluFast, kQuickGelu, kRelu, kSilu, kTanh, kLinear };
+Activation parse_activation(const std::string& name);
+at::Tensor activate(Activation act, const at::Tensor& x);
+
+// y = x W^T + b in dtype `dt` (weights cast from their fp32 masters when dt differs).
+at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarType dt);
+// LayerNorm in fp32 whatever the input dtype; returns fp32.
+at::Tensor layer_norm(const torch::nn::LayerNorm& ln, const at::Tensor& x);
+
+class ElectraEmbeddingsImpl : public torch::nn::Module {
+ public:
+  explicit ElectraEmbeddingsImpl(const ElectraConfig& cfg);
+  // input_ids, token_type_ids: [batch, seq] int64 -> [batch, seq, embedding] fp32
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids);
+
+  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr},
+      token_type_embeddings{nullptr};
+  torch::nn::LayerNorm LayerNorm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(ElectraEmbeddings);
+
+class ElectraSelfAttentionImpl : public torch::nn::Module {
+ public:
+  explicit ElectraSelfAttentionImpl(const ElectraConfig& cfg);
+  // h: [batch, seq, hidden]; mask_bias: [batch, 1, 1, seq] fp32 additive (0 or -inf-ish)
+  // -> context [batch, seq, hidden] in dt
+  at::Tensor forward(const at::Tensor& h, const at::Tensor& mask_bias, at::ScalarType dt);
+
+  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  int64_t heads = 0, head_dim = 0;
+};
+TORCH_MODULE(ElectraSelfAttention);
+
+// dense -> dropout -> LayerNorm(. + residual): HF's attention.output and output blocks.
+class ElectraResidualOutputImpl : public torch::nn::Module {
+ public:
+  ElectraResidualOutputImpl(const ElectraConfig& cfg, int64_t in_features);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& residual, at::ScalarType dt);
+
+  torch::nn::Linear dense{nullptr};
+  torch::nn::LayerNorm LayerNorm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(ElectraResidualOutput);
+
+class ElectraAttentionImpl : public torch::nn::Module {
+ public:
+  explicit ElectraAttentionImpl(const ElectraConfig& cfg);
+  at::Tensor forward(const at::Tensor& h, const at::Tensor& mask_bias, at::ScalarType dt);
+
+  ElectraSelfAttention self{nullptr};
+  ElectraResidualOutput output{nullptr};
+};
+TORCH_MODULE(ElectraAttention);
+
+class ElectraIntermediateImpl : public torch::nn::Module {
+ public:
+  explicit ElectraIntermediateImpl(const ElectraConfig& cfg);
+  at::Tensor forward(const at::Tensor& x, at::ScalarType dt);
+
+  torch::nn::Linear dense{nullptr};
+  Activation act;
+};
+TORCH_MODULE(ElectraIntermediate);
+
+class ElectraLayerImpl : public torch::nn::Module {
+ public:
+  explicit ElectraLayerImpl(const ElectraConfig& cfg);
+  // [batch, seq, hidden] fp32 -> [batch, seq, hidden] fp32
+  at::Tensor forward(const at::Tensor& h, const at::Tensor& mask_bias, at::ScalarType dt);
+
+  ElectraAttention attention{nullptr};
+  ElectraIntermediate intermediate{nullptr};
+  ElectraResidualOutput output{nullptr};
+};
+TORCH_MODULE(ElectraLayer);
+
+// HF "encoder": holds the ModuleList "layer".
+class ElectraEncoderImpl : public torch::nn::Module {
+ public:
+  explicit ElectraEncoderImpl(const ElectraConfig& cfg);
+  torch::nn::ModuleList layer{nullptr};
+  std::vector<ElectraLayer> layers;  // typed view of `layer`
+};
+TORCH_MODULE(ElectraEncoder);
+
+// HF ElectraModel, registered under "electra" by the task models.
+class ElectraModelImpl : public torch::nn::Module {
+ public:
+  // `shared` (optional): an embedding block owned by another model (the generator shares the
+  // discriminator's word/position/token-type embeddings and their LayerNorm).
+  explicit ElectraModelImpl(const ElectraConfig& cfg, ElectraEmbeddings shared = nullptr);
+
+  // input_ids, attention_mask, token_type_ids: [batch, seq] int64 (mask/types may be undefined)
+  // -> last hidden state [batch, seq, hidden] fp32. With `all_hidden`, also collects HF's
+  // hidden_states (index 0 = embedding output after embeddings_project).
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                     const at::Tensor& token_type_ids, at::ScalarType dt,
+                     std::vector<at::Tensor>* all_hidden = nullptr);
+
+  ElectraConfig config;
+  ElectraEmbeddings embeddings{nullptr};
+  torch::nn::Linear embeddings_project{nullptr};  // only when embedding_size != hidden_size
+  ElectraEncoder encoder{nullptr};
+};
+TORCH_MODULE(ElectraModel);
+
+// HF _init_weights: Linear/Embedding weights ~ N(0, initializer_range), biases 0, the padding
+// row 0, LayerNorm 1/0. Uses the default torch generator (seed it first).
+void init_weights(torch::nn::Module& module, const ElectraConfig& cfg);
+
+}  // namespace electra::model

@@ -1,0 +1,63 @@
+// AdamW with decoupled weight decay (torch.optim.AdamW semantics), parameter groups that
+// exempt biases and LayerNorm weights from decay, and the warm-up + linear-decay schedule.
+// Its state is plain named tensors so checkpoints store it as safetensors.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/safetensors.h"
+
+namespace electra::pretrain {
+
+struct AdamWOptions {
+  double lr = 5e-4;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-6;
+  double weight_decay = 0.01;
+  bool bias_correction = true;
+};
+
+// HF/ELECTRA convention: no weight decay on biases and LayerNorm parameters.
+bool decays(const std::string& param_name);
+
+class AdamW {
+ public:
+  // `params`: (name, parameter) pairs; each parameter once. `lr_scale` (optional, same length)
+  // multiplies the learning rate per parameter (layer-wise decay in fine-tuning).
+  AdamW(std::vector<std::pair<std::string, at::Tensor>> params, AdamWOptions options,
+        std::vector<double> lr_scale = {});
+
+  // One update with learning rate `lr` for every parameter that has a gradient.
+  void step(double lr);
+  void zero_grad();
+  int64_t steps() const { return step_; }
+
+  // exp_avg.<name>, exp_avg_sq.<name>; the step count goes in the trainer state.
+  model::TensorMap state() const;
+  void load_state(const model::TensorMap& state, int64_t steps, const std::string& origin);
+
+  const std::vector<std::pair<std::string, at::Tensor>>& params() const { return params_; }
+  double lr_scale(size_t i) const { return lr_scale_.empty() ? 1.0 : lr_scale_[i]; }
+
+ private:
+  std::vector<std::pair<std::string, at::Tensor>> params_;
+  std::vector<bool> decay_;
+  std::vector<double> lr_scale_;
+  std::vector<at::Tensor> exp_avg_, exp_avg_sq_;
+  AdamWOptions opt_;
+  int64_t step_ = 0;
+};
+
+// Linear warm-up to `peak` over `warmup` steps, then linear decay to 0 at `total` steps.
+// `step` is the 1-based number of the optimizer step about to be taken.
+double warmup_linear_lr(double peak, int64_t step, int64_t warmup, int64_t total);
+
+// Scales all gradients so that their global L2 norm is at most `max_norm`; returns the norm
+// before clipping (as a tensor: no synchronisation).
+at::Tensor clip_grad_norm(const std::vector<std::pair<std::string, at::Tensor>>& params,
+                          double max_norm);
+
+}  // namespace electra::pretrain

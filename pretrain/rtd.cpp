@@ -1,0 +1,78 @@
+#include "pretrain/rtd.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "common/error.h"
+
+namespace electra::pretrain {
+
+at::Tensor gumbel_sample(const at::Tensor& logits, double temperature, at::Generator& gen) {
+  ELECTRA_CHECK_USER(temperature > 0, "sampling temperature must be > 0, got ", temperature);
+  torch::NoGradGuard no_grad;
+  at::Tensor l = logits.detach().to(at::kFloat);  // [n, vocab]
+  if (temperature != 1.0) l = l / temperature;
+  // Gumbel noise -log(-log(u)), with the same 1e-9 guards as the official code.
+  at::Tensor u = at::rand(l.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor g = -at::log(-at::log(u + 1e-9) + 1e-9);
+  return (l + g).argmax(-1);  // [n] int64
+}
+
+std::pair<at::Tensor, at::Tensor> replace_tokens(const at::Tensor& input_ids,
+                                                 const at::Tensor& masked_index,
+                                                 const at::Tensor& masked_labels,
+                                                 const at::Tensor& sampled) {
+  // Start from the original tokens: unmasked positions are real; every masked position gets
+  // the generator's sample (for the 15% kept unchanged too, as in the official code).
+  at::Tensor fake = input_ids.flatten().clone();  // [batch * seq]
+  fake.index_put_({masked_index}, sampled);
+  at::Tensor replaced = at::zeros(fake.sizes(), at::TensorOptions().dtype(at::kFloat));
+  replaced.index_put_({masked_index}, sampled.ne(masked_labels).to(at::kFloat));
+  return {fake.view(input_ids.sizes()), replaced.view(input_ids.sizes())};
+}
+
+RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at::ScalarType dt,
+                      const RtdOptions& options, at::Generator& gumbel) {
+  const int64_t b = batch.input_ids.size(0), l = batch.input_ids.size(1);
+  RtdOutput out;
+
+  // 1. Generator on the masked input; MLM head on the masked positions only.
+  at::Tensor gen_hidden = pair.generator->electra(batch.masked_ids, batch.attention_mask,
+                                                  batch.token_type_ids, dt);  // [b, l, Hg]
+  at::Tensor selected =
+      gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
+  at::Tensor logits = pair.generator->lm_logits(selected, dt);             // [m, vocab] fp32
+  // A batch without maskable tokens (all [CLS]/[SEP]) has no MLM term rather than a NaN one.
+  at::Tensor gen_loss = batch.masked_index.numel() > 0
+                            ? at::cross_entropy_loss(logits, batch.masked_labels)
+                            : logits.sum() * 0.0;
+
+  // 2. Sample replacements (fp32, no gradient) and 3. build the discriminator's input.
+  at::Tensor sampled = gumbel_sample(logits, options.temperature, gumbel);  // [m]
+  auto [fake, is_replaced] =
+      replace_tokens(batch.input_ids, batch.masked_index, batch.masked_labels, sampled);
+
+  at::Tensor disc_logits = pair.discriminator(fake, batch.attention_mask, batch.token_type_ids,
+                                              dt);  // [b, l] fp32
+  at::Tensor real = batch.attention_mask.to(at::kFloat);  // [b, l]
+  at::Tensor bce = at::binary_cross_entropy_with_logits(disc_logits, is_replaced, {}, {},
+                                                        at::Reduction::None);
+  at::Tensor n_real = real.sum();
+  at::Tensor disc_loss = (bce * real).sum() / n_real.clamp_min(1.0);
+
+  out.loss = options.gen_weight * gen_loss + options.disc_weight * disc_loss;
+  {
+    torch::NoGradGuard no_grad;
+    out.gen_loss = gen_loss.detach();
+    out.disc_loss = disc_loss.detach();
+    out.disc_correct = (disc_logits.detach().gt(0).to(at::kFloat).eq(is_replaced).to(at::kFloat) *
+                        real).sum();
+    out.real_tokens = n_real;
+    out.gen_correct = logits.detach().argmax(-1).eq(batch.masked_labels).sum().to(at::kFloat);
+    out.masked = at::scalar_tensor(static_cast<double>(batch.masked_index.numel()));
+    out.replaced = is_replaced.sum();
+  }
+  return out;
+}
+
+}  // namespace electra::pretrain

@@ -1,0 +1,358 @@
+#include "pretrain/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+#include <thread>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/rng.h"
+#include "common/signals.h"
+#include "common/strings.h"
+#include "data/pipeline.h"
+#include "model/electra.h"
+#include "pretrain/checkpoint.h"
+#include "pretrain/optimizer.h"
+#include "pretrain/pretrain_config.h"
+#include "pretrain/rtd.h"
+
+namespace electra::pretrain {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+int choose_threads(int64_t configured, int local_size) {
+  if (configured > 0) return static_cast<int>(configured);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, local_size));
+}
+
+namespace {
+
+std::string rng_bytes(const at::Generator& gen) {
+  at::Tensor s = gen.get_state();  // uint8 [n]
+  return std::string(static_cast<const char*>(s.data_ptr()), s.numel());
+}
+
+void set_rng_bytes(at::Generator& gen, const std::string& bytes, const std::string& origin) {
+  at::Tensor s = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
+  std::memcpy(s.data_ptr(), bytes.data(), bytes.size());
+  try {
+    gen.set_state(s);
+  } catch (const c10::Error& e) {
+    throw_user(origin, ": corrupt random-generator state in checkpoint");
+  }
+}
+
+std::string fmt(double v, int prec = 4) {
+  std::ostringstream os;
+  os << std::setprecision(prec) << v;
+  return os.str();
+}
+
+// Window sums of the step metrics, kept as tensors until a log line reads them.
+struct Window {
+  at::Tensor loss, gen_loss, disc_loss, disc_correct, real, gen_correct, masked, replaced;
+  int64_t micro = 0, steps = 0, skipped = 0;
+  double grad_norm = 0;
+  Clock::time_point start = Clock::now();
+  int64_t tokens = 0;
+
+  void add(const RtdOutput& o) {
+    auto acc = [](at::Tensor& a, const at::Tensor& b) { a = a.defined() ? a + b.detach() : b.detach(); };
+    acc(loss, o.loss);
+    acc(gen_loss, o.gen_loss);
+    acc(disc_loss, o.disc_loss);
+    acc(disc_correct, o.disc_correct);
+    acc(real, o.real_tokens);
+    acc(gen_correct, o.gen_correct);
+    acc(masked, o.masked);
+    acc(replaced, o.replaced);
+    ++micro;
+  }
+};
+
+}  // namespace
+
+PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
+  Config cfg = cfg_in;
+  const int rank = comm.rank(), world = comm.world_size();
+  PretrainResult result;
+
+  // --- Tokenizer and the resolved config --------------------------------------------------------
+  std::shared_ptr<const data::Tokenizer> tok =
+      data::load_tokenizer(cfg.get_string("data.tokenizer"), "data.tokenizer");
+  PretrainConfig pc = read_pretrain_config(cfg, tok->vocab_size());
+  if (cfg.is_null("model.vocab_size"))
+    cfg.set("model.vocab_size", std::to_string(pc.discriminator.vocab_size), "tokenizer");
+  pc.discriminator.pad_token_id = tok->special().pad;
+  pc.generator.pad_token_id = tok->special().pad;
+
+  const int64_t per_rank = pc.batch_size / world;
+  ELECTRA_CHECK_USER(pc.batch_size % (static_cast<int64_t>(world) * pc.grad_accum) == 0,
+                     "train.batch_size (", pc.batch_size, ") is the global batch; it must be "
+                     "divisible by the number of ranks (", world, ") times train.grad_accum (",
+                     pc.grad_accum, ")");
+  const int64_t micro_batch = per_rank / pc.grad_accum;
+  const at::ScalarType dt = pc.precision == "bf16" ? at::kBFloat16 : at::kFloat;
+
+  const int threads = choose_threads(pc.threads, comm.info().local_size);
+  at::set_num_threads(threads);
+
+  const std::string ckpt_dir = fs::join(pc.output_dir, "checkpoints");
+  if (rank == 0) {
+    fs::ensure_writable_dir(pc.output_dir, "output.dir");
+    fs::ensure_writable_dir(ckpt_dir, "output.dir");
+    remove_stale_staging(ckpt_dir);
+  }
+  comm.barrier();
+  const auto files = fs::expand_inputs(pc.data_files, "data.files");
+
+  // --- Model, optimizer, RNG --------------------------------------------------------------------
+  torch::manual_seed(static_cast<uint64_t>(pc.seed));
+  model::PretrainingPair pair = model::make_pretraining_pair(pc.discriminator, pc.generator);
+  pair.discriminator->train();
+  pair.generator->train();
+  auto params = model::unique_parameters(pair);
+  AdamWOptions aopt;
+  aopt.lr = pc.lr;
+  aopt.beta1 = pc.beta1;
+  aopt.beta2 = pc.beta2;
+  aopt.eps = pc.eps;
+  aopt.weight_decay = pc.weight_decay;
+  aopt.bias_correction = pc.bias_correction;
+  AdamW optimizer(params, aopt);
+  at::Generator gumbel = at::detail::createCPUGenerator(
+      mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0x6B3Bull}));
+  // Dropout draws from the default generator: give each rank its own stream.
+  torch::manual_seed(mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0xD50ull}));
+
+  // --- Resume or start ---------------------------------------------------------------------------
+  TrainerState ts;
+  ts.world = world;
+  std::optional<data::DataState> resume_data;
+  if (auto latest = latest_checkpoint(ckpt_dir)) {
+    verify_checkpoint(*latest);
+    ts = read_trainer_state(*latest);
+    ELECTRA_CHECK_USER(ts.world == world, "the checkpoint ", *latest, " was written by ", ts.world,
+                       " rank(s) but this job has ", world, ". Resume with the same number of "
+                       "ranks (the data cursors are per rank), or use a new output.dir");
+    load_pair_weights(*latest, pair);
+    optimizer.load_state(model::read_safetensors(fs::join(*latest, "optimizer.safetensors")).tensors,
+                         ts.step, *latest);
+    RankState rs = read_rank_state(*latest, rank);
+    at::Generator def = at::detail::getDefaultCPUGenerator();
+    {
+      std::lock_guard<std::mutex> lock(def.mutex());
+      set_rng_bytes(def, rs.torch_rng, *latest);
+    }
+    set_rng_bytes(gumbel, rs.gumbel_rng, *latest);
+    resume_data = rs.data;
+    result.last_checkpoint = *latest;
+    log::info("resuming from ", *latest, " at step ", ts.step);
+  } else if (!pc.init_from.empty()) {
+    load_pair_weights(pc.init_from, pair);
+    log::info("initialised the weights from ", pc.init_from);
+  }
+  // Every rank starts from rank 0's weights.
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, p] : params) comm.broadcast(p, 0);
+  }
+  result.step = ts.step;
+  if (ts.step >= pc.steps) {
+    log::info("training already complete: step ", ts.step, " >= train.steps ", pc.steps);
+    return result;
+  }
+
+  // --- Data ---------------------------------------------------------------------------------------
+  data::PipelineOptions po;
+  po.corpus.files = files;
+  po.corpus.format = data::parse_corpus_format(pc.data_format, "data.format");
+  po.corpus.seed = static_cast<uint64_t>(pc.seed);
+  po.corpus.chunk_bytes = static_cast<uint64_t>(pc.chunk_bytes);
+  po.shard = {rank, world};
+  po.seq_len = pc.seq_len;
+  po.batch_size = micro_batch;
+  po.mask.mask_prob = pc.mask_prob;
+  po.seed = static_cast<uint64_t>(pc.seed);
+  auto stream = std::make_unique<data::PretrainStream>(po, tok);
+  if (resume_data) stream->restore(*resume_data);
+  data::Prefetcher prefetch(std::move(stream), static_cast<size_t>(pc.prefetch));
+
+  // --- Metrics -----------------------------------------------------------------------------------
+  std::unique_ptr<JsonlWriter> jsonl;
+  std::unique_ptr<TensorBoardWriter> tb;
+  if (rank == 0) {
+    jsonl = std::make_unique<JsonlWriter>(fs::join(pc.output_dir, "metrics.jsonl"));
+    if (pc.tensorboard) tb = std::make_unique<TensorBoardWriter>(fs::join(pc.output_dir, "tensorboard"));
+    fs::write_file_atomic(fs::join(pc.output_dir, "config.yaml"), cfg.to_yaml());
+    int64_t n_params = 0;
+    for (auto& [name, p] : params) n_params += p.numel();
+    log::info("electra pretrain: discriminator ", pc.discriminator.hidden_size, "h x ",
+              pc.discriminator.num_hidden_layers, "L, generator ", pc.generator.hidden_size, "h (",
+              pc.generator.num_attention_heads, " heads), ", n_params, " parameters; vocab ",
+              pc.discriminator.vocab_size, " (", tok->kind(), "); batch ", pc.batch_size, " = ",
+              world, " rank(s) x ", pc.grad_accum, " x ", micro_batch, ", seq ", pc.seq_len, ", ",
+              pc.precision, ", ", threads, " thread(s) per rank");
+  }
+
+  const RtdOptions ropt{pc.gen_weight, pc.disc_weight, pc.temperature};
+  const int64_t start_step = ts.step;
+  Window win;
+  const auto run_start = Clock::now();
+  const double elapsed_before = ts.elapsed_s;
+  data::DataState last_state;
+  int64_t nonfinite_streak = 0;
+  bool first_window = true;
+
+  auto save = [&]() {
+    CheckpointWrite w;
+    w.pair = &pair;
+    w.optimizer = &optimizer;
+    w.state = ts;
+    w.state.elapsed_s = elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+    w.rank.data = last_state;
+    w.rank.torch_rng = rng_bytes(at::detail::getDefaultCPUGenerator());
+    w.rank.gumbel_rng = rng_bytes(gumbel);
+    w.config_yaml = cfg.to_yaml();
+    w.tokenizer = tok.get();
+    result.last_checkpoint = save_checkpoint(ckpt_dir, w, comm);
+    if (rank == 0) prune_checkpoints(ckpt_dir, pc.keep_last);
+    log::info("saved checkpoint ", result.last_checkpoint);
+  };
+
+  while (ts.step < pc.steps) {
+    // One optimizer step: grad_accum micro-steps, gradients averaged over micro-steps and ranks.
+    int64_t step_tokens = 0;
+    for (int64_t micro = 0; micro < pc.grad_accum; ++micro) {
+      data::StatefulBatch sb = prefetch.next();
+      RtdOutput out = rtd_forward(pair, sb.batch, dt, ropt, gumbel);
+      (out.loss / static_cast<double>(pc.grad_accum)).backward();
+      win.add(out);
+      step_tokens += sb.batch.real_tokens;
+      last_state = std::move(sb.state);
+    }
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& [name, p] : params)
+        if (p.grad().defined()) comm.all_reduce(p.mutable_grad(), dist::ReduceOp::kAvg);
+    }
+    const double grad_norm = clip_grad_norm(params, pc.clip_norm).item<double>();
+    if (!std::isfinite(grad_norm)) {
+      // Never train on NaN/inf: drop this step's update and say so.
+      ++nonfinite_streak;
+      ++win.skipped;
+      log::warn("step ", ts.step + 1, ": non-finite gradient norm (", grad_norm,
+                "); the update is skipped (", nonfinite_streak, " in a row)");
+      ELECTRA_CHECK_USER(nonfinite_streak < 10, "10 consecutive steps had non-finite gradients: "
+                         "training diverged. Lower optimizer.lr or use train.precision=fp32");
+      optimizer.zero_grad();
+    } else {
+      nonfinite_streak = 0;
+      optimizer.step(warmup_linear_lr(pc.lr, ts.step + 1, pc.warmup_steps, pc.steps));
+      optimizer.zero_grad();
+    }
+    ++ts.step;
+    ++win.steps;
+    win.grad_norm = grad_norm;
+    win.tokens += step_tokens;
+
+    const bool last = ts.step == pc.steps;
+    const int sig = signals::pending();
+    // All ranks must agree to stop at the same step: the flag is reduced every step.
+    const auto flags = comm.all_gather(static_cast<int64_t>(sig));
+    int stop_sig = 0;
+    for (auto f : flags) stop_sig = stop_sig ? stop_sig : static_cast<int>(f);
+    // Planned exits (time-boxed jobs): rank 0's clock decides so that all ranks agree.
+    bool planned_exit = pc.exit_after_steps > 0 && ts.step - start_step >= pc.exit_after_steps;
+    if (pc.exit_after_minutes > 0) {
+      at::Tensor late = at::scalar_tensor(
+          std::chrono::duration<double>(Clock::now() - run_start).count() >=
+                  pc.exit_after_minutes * 60.0
+              ? 1.0
+              : 0.0,
+          at::kDouble);
+      comm.broadcast(late, 0);
+      planned_exit = planned_exit || late.item<double>() > 0;
+    }
+
+    const bool save_now = ts.step % pc.save_every == 0 || last || stop_sig || planned_exit;
+    if (ts.step % pc.log_every == 0 || save_now) {
+      const auto tok_all = comm.all_gather(win.tokens);
+      int64_t tokens = 0;
+      for (auto t : tok_all) tokens += t;
+      ts.tokens_seen += tokens;
+      const double secs = std::chrono::duration<double>(Clock::now() - win.start).count();
+      const double n = static_cast<double>(win.micro);
+      const double loss = win.loss.item<double>() / n;
+      const double gen_loss = win.gen_loss.item<double>() / n;
+      const double disc_loss = win.disc_loss.item<double>() / n;
+      const double disc_acc = win.disc_correct.item<double>() / std::max(1.0, win.real.item<double>());
+      const double gen_acc = win.gen_correct.item<double>() / std::max(1.0, win.masked.item<double>());
+      const double replaced = win.replaced.item<double>() / std::max(1.0, win.masked.item<double>());
+      const double lr = warmup_linear_lr(pc.lr, ts.step, pc.warmup_steps, pc.steps);
+      const double tps = tokens / std::max(1e-9, secs);
+      const double eta = (pc.steps - ts.step) * secs / std::max<int64_t>(1, win.steps);
+      if (first_window) {
+        result.first_loss = loss;
+        first_window = false;
+      }
+      result.last_loss = loss;
+      if (rank == 0) {
+        log::progress(cat("step ", ts.step, "/", pc.steps, " | loss ", fmt(loss), " (gen ",
+                          fmt(gen_loss), ", disc ", fmt(disc_loss), ") | disc acc ", fmt(disc_acc, 3),
+                          " | lr ", fmt(lr, 3), " | ", static_cast<int64_t>(tps), " tok/s | ETA ",
+                          format_duration(eta)));
+        const double elapsed =
+            elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+        json rec = {{"step", ts.step},          {"loss", loss},
+                    {"gen_loss", gen_loss},     {"disc_loss", disc_loss},
+                    {"disc_acc", disc_acc},     {"gen_acc", gen_acc},
+                    {"replaced_frac", replaced}, {"lr", lr},
+                    {"grad_norm", win.grad_norm}, {"tokens_per_s", tps},
+                    {"tokens_seen", ts.tokens_seen}, {"elapsed_s", elapsed},
+                    {"skipped_steps", win.skipped}};
+        jsonl->write(rec.dump());
+        if (tb)
+          tb->scalars(ts.step, {{"loss/total", static_cast<float>(loss)},
+                                {"loss/generator", static_cast<float>(gen_loss)},
+                                {"loss/discriminator", static_cast<float>(disc_loss)},
+                                {"accuracy/discriminator", static_cast<float>(disc_acc)},
+                                {"accuracy/generator", static_cast<float>(gen_acc)},
+                                {"train/lr", static_cast<float>(lr)},
+                                {"train/tokens_per_s", static_cast<float>(tps)},
+                                {"train/grad_norm", static_cast<float>(win.grad_norm)}});
+      }
+      win = Window();
+    }
+    if (save_now) save();
+    if (stop_sig) {
+      log::warn("received signal ", stop_sig, ": saved step ", ts.step, " and stopping; re-run "
+                "the same command to resume");
+      result.signal = stop_sig;
+      break;
+    }
+    if (planned_exit && !last) {
+      log::info("stopping after step ", ts.step, " as planned (train.exit_after_*); re-run the "
+                "same command to continue");
+      result.exited_early = true;
+      break;
+    }
+  }
+  result.step = ts.step;
+  return result;
+}
+
+}  // namespace electra::pretrain
