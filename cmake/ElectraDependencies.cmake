@@ -20,3 +20,8 @@ if(TARGET yaml-cpp::yaml-cpp)
 else()
   set(ELECTRA_YAML_TARGET yaml-cpp)
 endif()
+
+# Unicode categories, case mapping and NFD for the WordPiece tokenizer (Debian libicu-dev).
+find_package(ICU 60 REQUIRED COMPONENTS uc)
+# Snappy-compressed blocks of TensorFlow checkpoint indexes (Debian libsnappy-dev).
+find_package(Snappy REQUIRED)
