@@ -49,7 +49,8 @@ constexpr AsciiTables kAscii;
 // Clean-up class of a non-ASCII code point (BERT's _clean_text and _tokenize_chinese_chars).
 Class classify(char32_t c) {
   if (c == 0xFFFD) return kDrop;
-  if (is_cjk_ideograph(c)) return kCjk;
+  // Categories first: clean-up runs before CJK spacing, so the unassigned code points inside
+  // the CJK blocks (U+FADA..U+FAFF, ...) are dropped, not made words.
   switch (u_charType(static_cast<UChar32>(c))) {
     case U_SPACE_SEPARATOR:
       return kSpace;
@@ -66,7 +67,7 @@ Class classify(char32_t c) {
     case U_SURROGATE:
       return kDrop;
     default:
-      return kOther;
+      return is_cjk_ideograph(c) ? kCjk : kOther;
   }
 }
 

@@ -56,16 +56,25 @@ class PieceTrie {
       }
     }
     first_[kids.size()] = static_cast<uint32_t>(byte_.size());
-    root_.fill(-1);
-    for (const auto& [b, c] : kids[0])
-      root_[b] = c;
+    // Nodes with many children (the root, common prefixes) get a direct 256-entry table: a
+    // binary search there costs more in mispredicted branches than the table costs in memory.
+    dense_of_.assign(kids.size(), -1);
+    dense_.clear();
+    for (size_t n = 0; n < kids.size(); ++n) {
+      if (n != 0 && kids[n].size() < kDenseFanout) continue;
+      dense_of_[n] = static_cast<int32_t>(dense_.size());
+      dense_.emplace_back();
+      dense_.back().fill(-1);
+      for (const auto& [b, c] : kids[n])
+        dense_.back()[b] = c;
+    }
   }
 
   // Byte length of the longest entry that is a prefix of `s` (0: none) and its id.
   size_t longest_prefix(std::string_view s, int32_t* id) const {
     size_t best = 0;
     if (s.empty()) return 0;
-    int32_t node = root_[static_cast<uint8_t>(s[0])];
+    int32_t node = dense_[0][static_cast<uint8_t>(s[0])];
     for (size_t i = 1; node >= 0; ++i) {
       if (id_[node] >= 0) {
         best = i;
@@ -79,17 +88,20 @@ class PieceTrie {
 
  private:
   int32_t child(int32_t node, uint8_t b) const {
+    if (dense_of_[node] >= 0) return dense_[dense_of_[node]][b];
     const uint8_t* lo = byte_.data() + first_[node];
     const uint8_t* hi = byte_.data() + first_[node + 1];
     const uint8_t* it = hi - lo <= 8 ? std::find(lo, hi, b) : std::lower_bound(lo, hi, b);
     return (it != hi && *it == b) ? child_[it - byte_.data()] : -1;
   }
 
-  std::array<int32_t, 256> root_{};
-  std::vector<uint32_t> first_;  // node -> first edge; node + 1 -> end
-  std::vector<uint8_t> byte_;    // edge -> label, sorted within a node
-  std::vector<int32_t> child_;   // edge -> node
-  std::vector<int32_t> id_;      // node -> token id, -1 when no entry ends here
+  static constexpr size_t kDenseFanout = 16;
+  std::vector<int32_t> dense_of_;                // node -> index into dense_, -1 for sparse nodes
+  std::vector<std::array<int32_t, 256>> dense_;  // byte -> child; dense_[0] is the root's
+  std::vector<uint32_t> first_;                  // node -> first edge; node + 1 -> end
+  std::vector<uint8_t> byte_;                    // edge -> label, sorted within a node
+  std::vector<int32_t> child_;                   // edge -> node
+  std::vector<int32_t> id_;                      // node -> token id, -1 when no entry ends here
 };
 
 struct Vocab {

@@ -97,22 +97,19 @@ TEST_F(UncasedTest, UnknownWordsBecomeOneUnk) {
 }
 
 TEST_F(UncasedTest, CleanUp) {
-  EXPECT_EQ(enc(std::string("hel\0lo", 6)), (Ids{9}));  // NUL dropped, the word joins
-  EXPECT_EQ(enc("hel\xEF\xBF\xBDlo"), (Ids{9}));        // U+FFFD dropped
-  EXPECT_EQ(enc("un\xE2\x80\x8B"
-                "affable"),
-            (Ids{6, 7, 8}));  // zero-width space (Cf)
-  EXPECT_EQ(enc("un\xC2\xAD"
-                "affable"),
-            (Ids{6, 7, 8}));  // soft hyphen (Cf)
-  EXPECT_EQ(enc("un\x1F"
-                "affable\x7F"),
-            (Ids{6, 7, 8}));              // C0 control, DEL
-  EXPECT_EQ(enc("hel\xFFlo"), (Ids{9}));  // invalid UTF-8 byte
-  EXPECT_EQ(enc("\xC3hello"), (Ids{9}));  // truncated sequence
-  EXPECT_EQ(enc("\xC0\xAF"
-                "hello"),
-            (Ids{9}));  // overlong '/'
+  // NUL and U+FFFD are dropped and the word joins up.
+  EXPECT_EQ(enc(std::string("hel\0lo", 6)), (Ids{9}));
+  EXPECT_EQ(enc("hel\xEF\xBF\xBDlo"), (Ids{9}));
+  // Format characters (Cf): zero-width space, soft hyphen; C0 controls and DEL (Cc).
+  EXPECT_EQ(enc(std::string("un\xE2\x80\x8B") + "affable"), (Ids{6, 7, 8}));
+  EXPECT_EQ(enc(std::string("un\xC2\xAD") + "affable"), (Ids{6, 7, 8}));
+  EXPECT_EQ(enc(std::string("un\x1F") + "affable\x7F"), (Ids{6, 7, 8}));
+  // Unassigned (Cn) although inside the CJK compatibility block: dropped, not split off.
+  EXPECT_EQ(enc(std::string("un\xEF\xAB\x9A") + "affable"), (Ids{6, 7, 8}));  // U+FADA
+  // Invalid UTF-8: a stray byte, a truncated sequence, an overlong '/'.
+  EXPECT_EQ(enc("hel\xFFlo"), (Ids{9}));
+  EXPECT_EQ(enc("\xC3hello"), (Ids{9}));
+  EXPECT_EQ(enc(std::string("\xC0\xAF") + "hello"), (Ids{9}));
   EXPECT_EQ(enc("hello\tworld\r\n"), (Ids{9, 10}));
   EXPECT_EQ(enc("hello\xC2\xA0world"), (Ids{9, 10}));      // no-break space (Zs)
   EXPECT_EQ(enc("hello\xE3\x80\x80world"), (Ids{9, 10}));  // ideographic space (Zs)
