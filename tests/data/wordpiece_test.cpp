@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "data/tokenizer.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/user_error.h"
 
 namespace electra::data {
 namespace {
@@ -180,12 +181,7 @@ class VocabFileTest : public ::testing::Test {
  protected:
   std::string write(const std::string& bytes) { return tmp_.write("vocab.txt", bytes); }
   std::string load_error(const std::string& bytes) {
-    try {
-      load_wordpiece(write(bytes));
-    } catch (const UserError& e) {
-      return e.what();
-    }
-    return "no error";
+    return testing::user_error_of([&] { load_wordpiece(write(bytes)); });
   }
   testing::TempDir tmp_;
 };

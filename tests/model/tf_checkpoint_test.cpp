@@ -11,6 +11,7 @@
 #include "model/tf_checkpoint.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/tf_bundle_writer.h"
+#include "tests/support/user_error.h"
 
 namespace electra::model {
 namespace {
@@ -21,14 +22,7 @@ using testing::raw_bytes;
 using testing::TempDir;
 namespace stdfs = std::filesystem;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+constexpr auto error_of = testing::user_error_of;
 
 // Every supported dtype, a string tensor and an empty tensor. `shards` > 1 spreads them.
 std::vector<BundleTensor> sample_tensors(int shards) {

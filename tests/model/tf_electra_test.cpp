@@ -11,6 +11,7 @@
 #include "model/tf_electra.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/tf_electra_fixture.h"
+#include "tests/support/user_error.h"
 
 namespace electra::model {
 namespace {
@@ -34,13 +35,19 @@ class TfElectraTest : public ::testing::Test {
     return write_electra_checkpoint(dir_ + "/model.ckpt-100", vars, extra);
   }
 
-  std::string error_of(const std::function<void()>& fn) {
-    try {
-      fn();
-    } catch (const UserError& e) {
-      return e.what();
+  // Every HF tensor of the part equals its TF variable (transposed for kernels), and there
+  // are no others.
+  static void expect_converted(const std::vector<Var>& vars,
+                               const std::map<std::string, at::Tensor>& values, const HfModel& m) {
+    size_t expected = 0;
+    for (const Var& v : vars) {
+      if (v.hf.empty()) continue;
+      ++expected;
+      ASSERT_TRUE(m.tensors.count(v.hf)) << v.hf;
+      const at::Tensor tf = values.at(v.tf);
+      EXPECT_TRUE(at::equal(m.tensors.at(v.hf), v.transpose ? tf.t() : tf)) << v.tf;
     }
-    return "no error";
+    EXPECT_EQ(m.tensors.size(), expected);
   }
 
   testing::TempDir tmp_;
@@ -55,15 +62,7 @@ TEST_F(TfElectraTest, DiscriminatorMatchesTheOriginalTensors) {
   const HfModel m = read_hf_model(dir_ + "/hf");
   EXPECT_EQ(m.architecture, Architecture::kPreTraining);
   EXPECT_EQ(m.config.hidden_size, 8);
-  size_t expected = 0;
-  for (const Var& v : vars) {
-    if (v.hf.empty()) continue;
-    ++expected;
-    ASSERT_TRUE(m.tensors.count(v.hf)) << v.hf;
-    const at::Tensor tf = values.at(v.tf);
-    EXPECT_TRUE(at::equal(m.tensors.at(v.hf), v.transpose ? tf.t() : tf)) << v.tf;
-  }
-  EXPECT_EQ(m.tensors.size(), expected);
+  expect_converted(vars, values, m);
   // The transposes, spelled out: TF kernels are [in, out], torch weights [out, in].
   EXPECT_EQ(m.tensors.at("discriminator_predictions.dense_prediction.weight").sizes(),
             (std::vector<int64_t>{1, 8}));
@@ -80,15 +79,7 @@ TEST_F(TfElectraTest, GeneratorSharesTheEmbeddings) {
                      dir_ + "/hf");
   const HfModel m = read_hf_model(dir_ + "/hf");
   EXPECT_EQ(m.architecture, Architecture::kMaskedLM);
-  size_t expected = 0;
-  for (const Var& v : vars) {
-    if (v.hf.empty()) continue;
-    ++expected;
-    ASSERT_TRUE(m.tensors.count(v.hf)) << v.hf;
-    const at::Tensor tf = values.at(v.tf);
-    EXPECT_TRUE(at::equal(m.tensors.at(v.hf), v.transpose ? tf.t() : tf)) << v.tf;
-  }
-  EXPECT_EQ(m.tensors.size(), expected);  // tied: no generator_lm_head.weight
+  expect_converted(vars, values, m);  // tied: no generator_lm_head.weight
   EXPECT_EQ(m.tensors.count("generator_lm_head.weight"), 0u);
   EXPECT_TRUE(at::equal(m.tensors.at("electra.embeddings.word_embeddings.weight"),
                         values.at("electra/embeddings/word_embeddings")));
@@ -97,7 +88,7 @@ TEST_F(TfElectraTest, GeneratorSharesTheEmbeddings) {
 TEST_F(TfElectraTest, UnmappedVariablesAreListed) {
   write(checkpoint_vars(ElectraPart::kDiscriminator),
         {"cls/predictions/output_bias", "electra/encoder/layer_0//bias"});
-  const std::string e = error_of([&] {
+  const std::string e = testing::user_error_of([&] {
     convert_tf_electra(dir_ + "/model.ckpt-100", dir_ + "/disc.json", ElectraPart::kDiscriminator,
                        dir_ + "/hf");
   });
@@ -110,7 +101,7 @@ TEST_F(TfElectraTest, UnmappedVariablesAreListed) {
 TEST_F(TfElectraTest, ConfigThatDoesNotFitFailsBeforeWriting) {
   write(checkpoint_vars(ElectraPart::kDiscriminator));
   // The generator's config for the discriminator: hidden 6 vs 8 everywhere.
-  std::string e = error_of([&] {
+  std::string e = testing::user_error_of([&] {
     convert_tf_electra(dir_ + "/model.ckpt-100", dir_ + "/gen.json", ElectraPart::kDiscriminator,
                        dir_ + "/hf");
   });
@@ -120,7 +111,7 @@ TEST_F(TfElectraTest, ConfigThatDoesNotFitFailsBeforeWriting) {
   ElectraConfig c = disc_config();
   c.num_hidden_layers = 1;
   fs::write_file(dir_ + "/one.json", config_to_json(c));
-  e = error_of([&] {
+  e = testing::user_error_of([&] {
     convert_tf_electra(dir_ + "/model.ckpt-100", dir_ + "/one.json", ElectraPart::kDiscriminator,
                        dir_ + "/hf");
   });
