@@ -6,7 +6,11 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "data/tokenizer.h"
 #include "launcher/command.h"
+#include "model/electra_config.h"
 #include "model/tf_checkpoint.h"
 #include "model/tf_electra.h"
 
@@ -87,13 +91,17 @@ int run(const std::vector<std::string>& args) {
       "config", po::value<std::string>(), "HF config.json of the model to produce")(
       "part", po::value<std::string>()->default_value("discriminator"),
       "discriminator (ElectraForPreTraining) or generator (ElectraForMaskedLM)")(
-      "out", po::value<std::string>(), "the HF model directory to write");
+      "out", po::value<std::string>(), "the HF model directory to write")(
+      "vocab", po::value<std::string>(),
+      "optional: the checkpoint's vocab.txt (or .model), copied into HF_DIR with its "
+      "tokenizer_config.json");
   po::variables_map vm;
   if (!parse_args(args, desc, &vm,
                   "usage: electra convert --tf-checkpoint PREFIX --list\n"
                   "       electra convert --tf-checkpoint PREFIX --show NAME\n"
                   "       electra convert --tf-checkpoint PREFIX --config CONFIG.json\n"
-                  "                       [--part discriminator|generator] --out HF_DIR\n\n"
+                  "                       [--part discriminator|generator] [--vocab VOCAB]\n"
+                  "                       --out HF_DIR\n\n"
                   "Reads Google's ELECTRA TensorFlow checkpoints natively (no TensorFlow).\n"
                   "--list prints one line per variable (name, dtype, shape); --show prints a\n"
                   "variable's values, one line per row of its last dimension. The conversion\n"
@@ -104,7 +112,7 @@ int run(const std::vector<std::string>& args) {
   const model::TfCheckpoint ckpt(vm["tf-checkpoint"].as<std::string>());
   const bool list = vm["list"].as<bool>();
   const bool show = vm.count("show") > 0;
-  const bool convert = vm.count("out") > 0 || vm.count("config") > 0;
+  const bool convert = vm.count("out") > 0 || vm.count("config") > 0 || vm.count("vocab") > 0;
   ELECTRA_CHECK_USER(int(list) + int(show) + int(convert) == 1,
                      "give exactly one of --list, --show NAME, or --config CONFIG.json --out "
                      "HF_DIR (see --help)");
@@ -115,9 +123,26 @@ int run(const std::vector<std::string>& args) {
   } else {
     ELECTRA_CHECK_USER(vm.count("config") && vm.count("out"),
                        "converting needs both --config CONFIG.json and --out HF_DIR");
-    model::convert_tf_electra(ckpt.prefix(), vm["config"].as<std::string>(),
-                              model::parse_electra_part(vm["part"].as<std::string>(), "--part"),
-                              vm["out"].as<std::string>());
+    const auto part = model::parse_electra_part(vm["part"].as<std::string>(), "--part");
+    std::unique_ptr<data::Tokenizer> tok;
+    if (vm.count("vocab")) {
+      tok = data::load_tokenizer(vm["vocab"].as<std::string>(), "--vocab");
+      const auto cfg = model::load_config_json(vm["config"].as<std::string>());
+      ELECTRA_CHECK_USER(tok->vocab_size() == cfg.vocab_size, "--vocab has ", tok->vocab_size(),
+                         " tokens but --config says vocab_size ", cfg.vocab_size,
+                         ": give the vocabulary the checkpoint was trained with");
+    }
+    // The directory appears only once complete (as `electra export` writes it).
+    const std::string out = vm["out"].as<std::string>();
+    fs::StagedDir staged(out);
+    model::convert_tf_electra(ckpt.prefix(), vm["config"].as<std::string>(), part, staged.path());
+    if (tok) {
+      fs::copy_file(tok->files().at(0), staged.file(tok->canonical_name()));
+      const std::string cfg = tok->hf_tokenizer_config();
+      if (!cfg.empty()) fs::write_file(staged.file("tokenizer_config.json"), cfg);
+    }
+    staged.commit();
+    log::info("wrote ", out);
   }
   return 0;
 }

@@ -176,8 +176,8 @@ void convert_tf_electra(const std::string& tf_prefix, const std::string& config_
   load_state_dict(*module, tensors, what);
   write_hf_model(out_dir, *module, cfg);
   log::info("converted ", m.hf.size(), " TF variables (", part_name(part), ") of ", ckpt.prefix(),
-            " to ", out_dir, "; skipped ", m.skipped.size(), " optimizer/step variables and ",
-            m.other_part.size(), " of the other network");
+            "; skipped ", m.skipped.size(), " optimizer/step variables and ", m.other_part.size(),
+            " of the other network");
 }
 
 }  // namespace electra::model

@@ -67,9 +67,29 @@ TEST_F(ConvertCli, ConvertsADiscriminatorAndAGenerator) {
               tmp_.file("hf-gen"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const model::HfModel g = model::read_hf_model(tmp_.file("hf-gen"));
+  EXPECT_FALSE(fs::exists(tmp_.file("hf-gen/vocab.txt")));
   EXPECT_EQ(g.architecture, model::Architecture::kMaskedLM);
   EXPECT_TRUE(at::equal(g.tensors.at("generator_lm_head.bias"),
                         values.at("generator_predictions/output_bias")));
+
+  // --vocab copies the vocabulary and writes its HF tokenizer_config.json; its size must be
+  // the config's vocab_size (12).
+  const std::string vocab =
+      tmp_.write("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nb\nc\nd\ne\nf\ng\n");
+  r = electra("convert", "--tf-checkpoint", ck, "--config", disc, "--vocab", vocab, "--out",
+              tmp_.file("hf-tok"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(fs::read_file(tmp_.file("hf-tok/vocab.txt"), "test"), fs::read_file(vocab, "test"));
+  EXPECT_NE(fs::read_file(tmp_.file("hf-tok/tokenizer_config.json"), "test")
+                .find("\"tokenizer_class\": \"ElectraTokenizer\""),
+            std::string::npos);
+  r = electra("convert", "--tf-checkpoint", ck, "--config", disc, "--vocab",
+              std::string(ELECTRA_TEST_DATA) + "/wordpiece/uncased_vocab.txt", "--out",
+              tmp_.file("hf-bad"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--vocab has 37 tokens but --config says vocab_size 12"),
+            std::string::npos)
+      << r.output;
 
   // The discriminator's config for the generator: refused, nothing written.
   r = electra("convert", "--tf-checkpoint", ck, "--config", disc, "--part", "generator", "--out",
