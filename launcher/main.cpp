@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   auto it = reg.find(name);
   if (it == reg.end()) {
     std::vector<std::string> names;
-    for (const auto& [n, c] : reg) names.push_back(n);
+    for (const auto& [n, c] : reg)
+      names.push_back(n);
     std::cerr << "error: unknown command '" << args[0] << "'; did you mean '"
               << closest_match(args[0], names) << "'? (electra --help lists them)\n";
     return 2;

@@ -8,10 +8,12 @@
 namespace electra::model {
 
 HfModel read_hf_model(const std::string& dir) {
-  ELECTRA_CHECK_USER(fs::is_dir(dir), "'", dir, "' is not a model directory (expected "
+  ELECTRA_CHECK_USER(fs::is_dir(dir), "'", dir,
+                     "' is not a model directory (expected "
                      "config.json + model.safetensors)");
   const std::string cfg_path = fs::join(dir, "config.json");
-  ELECTRA_CHECK_USER(fs::exists(cfg_path), "'", dir, "' has no config.json: it is not a "
+  ELECTRA_CHECK_USER(fs::exists(cfg_path), "'", dir,
+                     "' has no config.json: it is not a "
                      "HuggingFace model directory");
   HfModel m;
   m.config = load_config_json(cfg_path);

@@ -11,7 +11,7 @@ namespace electra::model {
 struct HfModel {
   ElectraConfig config;  // config.json; missing fields take HF defaults
   Architecture architecture = Architecture::kPreTraining;  // config.json "architectures"[0]
-  TensorMap tensors;     // every stored tensor, legacy buffers (position_ids) dropped
+  TensorMap tensors;  // every stored tensor, legacy buffers (position_ids) dropped
   std::string weights_file;
 };
 
