@@ -1,0 +1,77 @@
+#include "launcher/model_io.h"
+
+#include <ATen/ATen.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace electra::launcher {
+
+model::TaskModel load_model_for_inference(const std::string& dir, model::WeightsFormat format,
+                                          const model::Architecture* want,
+                                          const std::string& command) {
+  model::TaskModel m = model::load_hf_model(dir, format);
+  ELECTRA_CHECK_USER(!want || m.architecture == *want, "electra ", command, " needs an ",
+                     model::architecture_name(want ? *want : m.architecture), " but '", dir,
+                     "' holds an ", model::architecture_name(m.architecture),
+                     " (config.json \"architectures\")");
+  m.module().eval();
+  for (const auto& note : m.notes)
+    log::info(m.weights_file, ": ", note);
+  return m;
+}
+
+std::unique_ptr<data::Tokenizer> tokenizer_for_model(const std::string& tokenizer_flag,
+                                                     const std::string& model_dir,
+                                                     int64_t model_vocab_size) {
+  auto tok = tokenizer_flag.empty() ? data::load_tokenizer(model_dir, "--model (tokenizer files)")
+                                    : data::load_tokenizer(tokenizer_flag, "--tokenizer");
+  ELECTRA_CHECK_USER(tok->vocab_size() <= model_vocab_size, "the tokenizer has ", tok->vocab_size(),
+                     " tokens but the model in '", model_dir, "' only ", model_vocab_size,
+                     " (vocab_size): they do not belong together. Give the "
+                     "model's own tokenizer with --tokenizer");
+  return tok;
+}
+
+std::vector<int64_t> encode_sentence(const data::Tokenizer& tok, const std::string& text) {
+  static const std::string kMask = "[MASK]";
+  std::vector<int64_t> ids = {tok.special().cls};
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t hit = text.find(kMask, pos);
+    const std::string piece =
+        text.substr(pos, hit == std::string::npos ? std::string::npos : hit - pos);
+    for (int32_t id : tok.encode(piece))
+      ids.push_back(id);
+    if (hit == std::string::npos) break;
+    ids.push_back(tok.special().mask);
+    pos = hit + kMask.size();
+  }
+  ids.push_back(tok.special().sep);
+  return ids;
+}
+
+at::Tensor parse_id_rows(const std::string& text, const std::string& flag) {
+  std::vector<std::vector<int64_t>> rows;
+  for (const auto& part : split(text, ';')) {
+    if (trim(part).empty()) continue;
+    rows.push_back(parse_int_list(part, flag));
+  }
+  ELECTRA_CHECK_USER(!rows.empty() && !rows[0].empty(), flag,
+                     " is empty; give space-separated integers, rows separated by ';'");
+  at::Tensor out =
+      at::empty({static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())},
+                at::kLong);  // [rows, cols]
+  auto a = out.accessor<int64_t, 2>();
+  for (size_t r = 0; r < rows.size(); ++r) {
+    ELECTRA_CHECK_USER(rows[r].size() == rows[0].size(), flag, ": row ", r + 1, " has ",
+                       rows[r].size(), " values but row 1 has ", rows[0].size(),
+                       "; every row must have the same length (pad it)");
+    for (size_t c = 0; c < rows[r].size(); ++c)
+      a[r][c] = rows[r][c];
+  }
+  return out;
+}
+
+}  // namespace electra::launcher
