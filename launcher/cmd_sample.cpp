@@ -16,19 +16,15 @@ namespace {
 
 int run(const std::vector<std::string>& args) {
   po::options_description desc("electra sample options");
-  desc.add_options()("model", po::value<std::string>()->required(),
-                     "HF ElectraForMaskedLM directory (a generator)")(
-      "text", po::value<std::string>()->required(), "a sentence with [MASK] slots to fill")(
-      "temperature", po::value<double>()->default_value(1.0),
-      "logits are divided by it (> 0; 1 = the model's distribution)")(
+  add_sentence_options(desc, "HF ElectraForMaskedLM directory (a generator)",
+                       "a sentence with [MASK] slots to fill");
+  desc.add_options()("temperature", po::value<double>()->default_value(1.0),
+                     "logits are divided by it (> 0; 1 = the model's distribution)")(
       "greedy", po::bool_switch(), "take the most likely token instead of sampling")(
       "top-k", po::value<int64_t>()->default_value(0),
       "sample among the k most likely tokens only (0 = all)")(
       "num-samples", po::value<int64_t>()->default_value(1), "filled sentences to print")(
-      "seed", po::value<uint64_t>()->default_value(0), "random seed (same seed, same output)")(
-      "tokenizer", po::value<std::string>(),
-      "spm.model or vocab.txt (default: the one in the model directory)")(
-      "weights", po::value<std::string>()->default_value("auto"), "auto | safetensors | bin");
+      "seed", po::value<uint64_t>()->default_value(0), "random seed (same seed, same output)");
   po::variables_map vm;
   if (!parse_args(args, desc, &vm,
                   "usage: electra sample --model GEN_DIR --text \"the [MASK] sat on the [MASK] .\""
@@ -43,36 +39,26 @@ int run(const std::vector<std::string>& args) {
   const int64_t n = vm["num-samples"].as<int64_t>();
   ELECTRA_CHECK_USER(n >= 1, "--num-samples must be at least 1, got ", n);
 
-  const std::string dir = vm["model"].as<std::string>();
-  const model::Architecture want = model::Architecture::kMaskedLM;
-  model::TaskModel m = load_model_for_inference(
-      dir, model::parse_weights_format(vm["weights"].as<std::string>(), "--weights"), &want,
-      "sample");
-  pretrain::check_sampling_options(so, m.config.vocab_size, "--temperature", "--top-k");
-  const std::string tok_flag = vm.count("tokenizer") ? vm["tokenizer"].as<std::string>() : "";
-  auto tok = tokenizer_for_model(tok_flag, dir, m.config.vocab_size);
-
-  const std::vector<int64_t> ids = encode_sentence(*tok, vm["text"].as<std::string>());
+  SentenceInput in = read_sentence_input(vm, model::Architecture::kMaskedLM, "sample");
+  pretrain::check_sampling_options(so, in.model.config.vocab_size, "--temperature", "--top-k");
+  const std::vector<int64_t>& ids = in.ids;
+  const data::Tokenizer& tok = *in.tokenizer;
+  model::ElectraForMaskedLM& generator = in.model.generator;
   std::vector<int64_t> slots;  // positions of [MASK]
   for (size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] == tok->special().mask) slots.push_back(static_cast<int64_t>(i));
+    if (ids[i] == tok.special().mask) slots.push_back(static_cast<int64_t>(i));
   ELECTRA_CHECK_USER(!slots.empty(), "--text has no [MASK] to fill");
-  ELECTRA_CHECK_USER(static_cast<int64_t>(ids.size()) <= m.config.max_position_embeddings,
-                     "--text is ", ids.size(),
-                     " tokens with [CLS]/[SEP]; the model takes at "
-                     "most ",
-                     m.config.max_position_embeddings);
 
   torch::NoGradGuard no_grad;
   const at::Tensor input = at::tensor(ids, at::kLong).unsqueeze(0);  // [1, seq]
   const at::Tensor hidden =
-      m.generator->electra(input, at::Tensor(), at::Tensor(), at::kFloat);  // [1, seq, H]
+      generator->electra(input, at::Tensor(), at::Tensor(), at::kFloat);  // [1, seq, H]
   const at::Tensor at_slots = hidden[0].index_select(0, at::tensor(slots, at::kLong));
-  const at::Tensor logits = m.generator->lm_logits(at_slots, at::kFloat);  // [slots, vocab]
-  at::Generator gen = at::detail::createCPUGenerator(vm["seed"].as<uint64_t>());
+  const at::Tensor logits = generator->lm_logits(at_slots, at::kFloat);  // [slots, vocab]
+  at::Generator rng = at::detail::createCPUGenerator(vm["seed"].as<uint64_t>());
   // Every sample draws all its slots: [n * slots] in sample-major order.
   const at::Tensor drawn =
-      pretrain::sample_tokens(logits.repeat({n, 1}), so, gen).view({n, -1});  // [n, slots]
+      pretrain::sample_tokens(logits.repeat({n, 1}), so, rng).view({n, -1});  // [n, slots]
   for (int64_t s = 0; s < n; ++s) {
     std::vector<int32_t> filled;
     size_t k = 0;
@@ -80,7 +66,7 @@ int run(const std::vector<std::string>& args) {
       const bool slot = k < slots.size() && slots[k] == static_cast<int64_t>(i);
       filled.push_back(static_cast<int32_t>(slot ? drawn[s][k++].item<int64_t>() : ids[i]));
     }
-    std::cout << tok->decode(filled) << "\n";
+    std::cout << tok.decode(filled) << "\n";
   }
   return 0;
 }

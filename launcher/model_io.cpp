@@ -52,6 +52,34 @@ std::vector<int64_t> encode_sentence(const data::Tokenizer& tok, const std::stri
   return ids;
 }
 
+void add_sentence_options(po::options_description& desc, const std::string& model_help,
+                          const std::string& text_help) {
+  desc.add_options()("model", po::value<std::string>()->required(), model_help.c_str())(
+      "text", po::value<std::string>()->required(), text_help.c_str())(
+      "tokenizer", po::value<std::string>(),
+      "spm.model or vocab.txt (default: the one in the model directory)")(
+      "weights", po::value<std::string>()->default_value("auto"), "auto | safetensors | bin");
+}
+
+SentenceInput read_sentence_input(const po::variables_map& vm, model::Architecture want,
+                                  const std::string& command) {
+  const std::string dir = vm["model"].as<std::string>();
+  SentenceInput in;
+  in.model = load_model_for_inference(
+      dir, model::parse_weights_format(vm["weights"].as<std::string>(), "--weights"), &want,
+      command);
+  const std::string tok_flag = vm.count("tokenizer") ? vm["tokenizer"].as<std::string>() : "";
+  in.tokenizer = tokenizer_for_model(tok_flag, dir, in.model.config.vocab_size);
+  in.ids = encode_sentence(*in.tokenizer, vm["text"].as<std::string>());
+  ELECTRA_CHECK_USER(in.ids.size() > 2, "--text has no tokens");
+  ELECTRA_CHECK_USER(static_cast<int64_t>(in.ids.size()) <= in.model.config.max_position_embeddings,
+                     "--text is ", in.ids.size(),
+                     " tokens with [CLS]/[SEP]; the model takes at "
+                     "most ",
+                     in.model.config.max_position_embeddings, " (max_position_embeddings)");
+  return in;
+}
+
 at::Tensor parse_id_rows(const std::string& text, const std::string& flag) {
   std::vector<std::vector<int64_t>> rows;
   for (const auto& part : split(text, ';')) {

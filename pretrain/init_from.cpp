@@ -44,7 +44,7 @@ const SizeField kSizes[] = {
 
 // One HF directory into one model of the pair.
 void load_part(const std::string& dir, bool generator, torch::nn::Module& module,
-               const ElectraConfig& configured) {
+               const ElectraConfig& configured, std::vector<std::string>* notes) {
   const char* part = generator ? "generator" : "discriminator";
   const Architecture want = generator ? Architecture::kMaskedLM : Architecture::kPreTraining;
   model::HfModel m = model::read_hf_model(dir);
@@ -56,44 +56,50 @@ void load_part(const std::string& dir, bool generator, torch::nn::Module& module
     ELECTRA_CHECK_USER(have == need, "model.init_from: '", dir, "/config.json' has ", s.name, " ",
                        have, " but the configured ", part, " has ", need, ". Set ",
                        generator ? s.gen_key : s.disc_key,
-                       " to match it, or start from a "
-                       "checkpoint of this size");
+                       " to match it, or start from a checkpoint of this size");
   }
   if (generator)
     ELECTRA_CHECK_USER(m.config.tie_word_embeddings, "model.init_from: '", dir,
                        "' has an untied generator_lm_head (tie_word_embeddings: false), but "
                        "the pretraining generator's output layer is the shared embedding table");
   if (m.config.hidden_act != configured.hidden_act ||
-      m.config.layer_norm_eps != configured.layer_norm_eps)
-    log::warn("model.init_from: '", dir, "/config.json' has hidden_act ", m.config.hidden_act,
-              " and layer_norm_eps ", m.config.layer_norm_eps, "; the configured ", part, " uses ",
-              configured.hidden_act, " and ", configured.layer_norm_eps,
-              " (model.hidden_act, model.layer_norm_eps)");
+      m.config.layer_norm_eps != configured.layer_norm_eps) {
+    notes->push_back(cat("'", dir, "/config.json' has hidden_act ", m.config.hidden_act,
+                         " and layer_norm_eps ", m.config.layer_norm_eps, "; the configured ", part,
+                         " uses ", configured.hidden_act, " and ", configured.layer_norm_eps,
+                         " (model.hidden_act, model.layer_norm_eps)"));
+    log::warn("model.init_from: ", notes->back());
+  }
   model::load_task_weights(module, want, configured, m);
   for (const auto& note : m.notes)
     log::info("model.init_from: ", dir, ": ", note);
+  notes->insert(notes->end(), m.notes.begin(), m.notes.end());
 }
 
 // Both models; the discriminator is loaded last so the shared embeddings hold its copy.
 void load_both(const std::string& disc_dir, const std::string& gen_dir,
-               model::PretrainingPair& pair) {
-  load_part(gen_dir, true, *pair.generator, pair.generator->config);
-  const model::TensorMap gen_emb = model::state_dict(*pair.generator->electra->embeddings);
-  load_part(disc_dir, false, *pair.discriminator, pair.discriminator->config);
-  for (const auto& [name, t] : model::state_dict(*pair.discriminator->electra->embeddings)) {
-    if (!at::equal(gen_emb.at(name), t)) {
-      log::warn("model.init_from: the generator's electra.embeddings.", name, " (", gen_dir,
-                ") differs from the discriminator's (", disc_dir,
-                "); ELECTRA shares one "
-                "embedding block, the discriminator's is used");
-    }
+               model::PretrainingPair& pair, std::vector<std::string>* notes) {
+  load_part(gen_dir, true, *pair.generator, pair.generator->config, notes);
+  model::TensorMap gen_emb;  // a copy: the discriminator's load overwrites the shared storage
+  for (const auto& [name, t] : model::state_dict(*pair.generator->electra->embeddings))
+    gen_emb[name] = t.clone();
+  load_part(disc_dir, false, *pair.discriminator, pair.discriminator->config, notes);
+  std::vector<std::string> differ;
+  for (const auto& [name, t] : model::state_dict(*pair.discriminator->electra->embeddings))
+    if (!at::equal(gen_emb.at(name), t)) differ.push_back("electra.embeddings." + name);
+  if (!differ.empty()) {
+    notes->push_back(cat("the generator's ", join(differ, ", "), " (", gen_dir,
+                         ") differ from the discriminator's (", disc_dir,
+                         "); ELECTRA shares one embedding block, the discriminator's is used"));
+    log::warn("model.init_from: ", notes->back());
   }
   log::info("model.init_from: discriminator from ", disc_dir, ", generator from ", gen_dir);
 }
 
 }  // namespace
 
-void init_pair_from(const std::string& spec, model::PretrainingPair& pair) {
+std::vector<std::string> init_pair_from(const std::string& spec, model::PretrainingPair& pair) {
+  std::vector<std::string> notes;
   ELECTRA_CHECK_USER(!spec.empty(), "model.init_from is empty");
   const size_t comma = spec.find(',');
   if (comma != std::string::npos) {  // (d)
@@ -101,8 +107,8 @@ void init_pair_from(const std::string& spec, model::PretrainingPair& pair) {
     const std::string disc(trim(s.substr(0, comma))), gen(trim(s.substr(comma + 1)));
     ELECTRA_CHECK_USER(!disc.empty() && !gen.empty() && gen.find(',') == std::string::npos,
                        "model.init_from '", spec, "': a pair is written DISC_DIR,GEN_DIR");
-    load_both(disc, gen, pair);
-    return;
+    load_both(disc, gen, pair, &notes);
+    return notes;
   }
   ELECTRA_CHECK_USER(fs::is_dir(spec), "model.init_from '", spec, "' is not a directory");
   std::string dir = spec;
@@ -113,8 +119,8 @@ void init_pair_from(const std::string& spec, model::PretrainingPair& pair) {
   if (fs::is_dir(fs::join(dir, "discriminator")) &&
       fs::is_dir(fs::join(dir, "generator"))) {  // (a)
     if (is_complete_checkpoint(dir)) verify_checkpoint(dir);
-    load_both(fs::join(dir, "discriminator"), fs::join(dir, "generator"), pair);
-    return;
+    load_both(fs::join(dir, "discriminator"), fs::join(dir, "generator"), pair, &notes);
+    return notes;
   }
   ELECTRA_CHECK_USER(fs::exists(fs::join(dir, "config.json")), "model.init_from '", spec,
                      "' is neither an HF model directory (config.json), nor a checkpoint with "
@@ -126,11 +132,11 @@ void init_pair_from(const std::string& spec, model::PretrainingPair& pair) {
           ? Architecture::kPreTraining
           : model::parse_architecture(cfg.architectures[0], fs::join(dir, "config.json"));
   if (arch == Architecture::kPreTraining) {  // (b)
-    load_part(dir, false, *pair.discriminator, pair.discriminator->config);
+    load_part(dir, false, *pair.discriminator, pair.discriminator->config, &notes);
     log::info("model.init_from: discriminator (and the shared embeddings) from ", dir,
               "; the rest of the generator starts from its fresh initialisation");
   } else if (arch == Architecture::kMaskedLM) {  // (c)
-    load_part(dir, true, *pair.generator, pair.generator->config);
+    load_part(dir, true, *pair.generator, pair.generator->config, &notes);
     log::info("model.init_from: generator (and the shared embeddings) from ", dir,
               "; the rest of the discriminator starts from its fresh initialisation");
   } else {
@@ -138,6 +144,7 @@ void init_pair_from(const std::string& spec, model::PretrainingPair& pair) {
                " (a fine-tuned model); pretraining starts from an ElectraForPreTraining and/or "
                "ElectraForMaskedLM");
   }
+  return notes;
 }
 
 }  // namespace electra::pretrain

@@ -18,12 +18,15 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "model/electra.h"
 
 namespace electra::pretrain {
 
-// Loads the weights `spec` names into `pair` (strict key and shape checks).
-void init_pair_from(const std::string& spec, model::PretrainingPair& pair);
+// Loads the weights `spec` names into `pair` (strict key and shape checks). Returns what it
+// logged besides progress: warnings (embeddings that differed, another activation) and what
+// loading ignored (legacy buffers).
+std::vector<std::string> init_pair_from(const std::string& spec, model::PretrainingPair& pair);
 
 }  // namespace electra::pretrain

@@ -118,7 +118,7 @@ TEST(InitFromTest, CheckpointAndExportsRoundTrip) {
     PretrainingPair fresh = make_pair(2);
     ASSERT_FALSE(at::equal(fresh.discriminator->electra->embeddings->word_embeddings->weight,
                            trained.discriminator->electra->embeddings->word_embeddings->weight));
-    init_pair_from(spec, fresh);
+    EXPECT_TRUE(init_pair_from(spec, fresh).empty());  // our pair shares its embeddings
     expect_equal(snapshot(fresh), want);
     // The generator still shares the discriminator's embedding module.
     EXPECT_EQ(fresh.generator->electra->embeddings.ptr(),
@@ -126,34 +126,27 @@ TEST(InitFromTest, CheckpointAndExportsRoundTrip) {
   }
 }
 
-TEST(InitFromTest, DiscriminatorOnlyKeepsTheGeneratorsOwnWeights) {
+// Loads one exported part into a fresh pair: that model and the shared embeddings take the
+// checkpoint's values, everything else keeps the fresh initialisation.
+void expect_one_sided_load(const std::string& part) {
   TempDir tmp;
   const PretrainingPair trained = make_pair(1);
-  const std::string ckpt = save(trained, tmp);
-  export_checkpoint(ckpt, tmp / "disc", "discriminator");
+  export_checkpoint(save(trained, tmp), tmp / part, part);
   PretrainingPair fresh = make_pair(2);
   const TensorMap before = snapshot(fresh), want = snapshot(trained);
-  init_pair_from(tmp / "disc", fresh);
-  const TensorMap after = snapshot(fresh);
-  for (const auto& [k, t] : after) {
-    const bool loaded = k.rfind("discriminator.", 0) == 0 || is_shared_embedding(k);
+  init_pair_from(tmp / part, fresh);
+  for (const auto& [k, t] : snapshot(fresh)) {
+    const bool loaded = k.rfind(part + ".", 0) == 0 || is_shared_embedding(k);
     EXPECT_TRUE(at::equal(t, (loaded ? want : before).at(k))) << k;
   }
 }
 
+TEST(InitFromTest, DiscriminatorOnlyKeepsTheGeneratorsOwnWeights) {
+  expect_one_sided_load("discriminator");
+}
+
 TEST(InitFromTest, GeneratorOnlyKeepsTheDiscriminatorsOwnWeights) {
-  TempDir tmp;
-  const PretrainingPair trained = make_pair(1);
-  const std::string ckpt = save(trained, tmp);
-  export_checkpoint(ckpt, tmp / "gen", "generator");
-  PretrainingPair fresh = make_pair(2);
-  const TensorMap before = snapshot(fresh), want = snapshot(trained);
-  init_pair_from(tmp / "gen", fresh);
-  const TensorMap after = snapshot(fresh);
-  for (const auto& [k, t] : after) {
-    const bool loaded = k.rfind("generator.", 0) == 0 || is_shared_embedding(k);
-    EXPECT_TRUE(at::equal(t, (loaded ? want : before).at(k))) << k;
-  }
+  expect_one_sided_load("generator");
 }
 
 TEST(InitFromTest, HfReferenceDiscriminatorLoads) {
@@ -164,6 +157,25 @@ TEST(InitFromTest, HfReferenceDiscriminatorLoads) {
   const TensorMap ref = model::read_hf_model(dir).tensors;
   for (const auto& [k, t] : model::state_dict(*p.discriminator))
     EXPECT_TRUE(at::equal(t, ref.at(k))) << k;
+}
+
+TEST(InitFromTest, HfPairSharesTheDiscriminatorsEmbeddings) {
+  // Two reference checkpoints with different embeddings: ELECTRA shares one block, and the
+  // discriminator's wins; the generator keeps everything else of its own.
+  const std::string disc = std::string(ELECTRA_TEST_DATA) + "/parity/disc-proj";
+  const std::string gen = std::string(ELECTRA_TEST_DATA) + "/parity/gen-tied";
+  PretrainingPair p = make_pair(2, 1.0);
+  const std::vector<std::string> notes = init_pair_from(disc + "," + gen, p);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("electra.embeddings.word_embeddings.weight"), std::string::npos);
+  EXPECT_NE(notes[0].find("the discriminator's is used"), std::string::npos);
+  const TensorMap d = model::read_hf_model(disc).tensors, g = model::read_hf_model(gen).tensors;
+  ASSERT_FALSE(at::equal(d.at("electra.embeddings.word_embeddings.weight"),
+                         g.at("electra.embeddings.word_embeddings.weight")));
+  for (const auto& [k, t] : model::state_dict(*p.discriminator))
+    EXPECT_TRUE(at::equal(t, d.at(k))) << k;
+  for (const auto& [k, t] : model::state_dict(*p.generator))
+    EXPECT_TRUE(at::equal(t, (k.rfind("electra.embeddings.", 0) == 0 ? d : g).at(k))) << k;
 }
 
 TEST(InitFromTest, SizeMismatchNamesTheConfigKey) {
