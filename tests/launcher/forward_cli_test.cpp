@@ -5,7 +5,7 @@
 
 #include "common/fs.h"
 #include "tests/support/reference_json.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 
 namespace electra {
@@ -13,7 +13,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 using testing::CommandResult;
-using testing::shell_quote;
 using testing::TempDir;
 
 std::string fixture(const std::string& rel) {
@@ -31,9 +30,7 @@ std::string rows_text(const json& rows) {
   return s;
 }
 
-CommandResult forward(const TempDir& tmp, const std::string& args) {
-  return testing::run_command(std::string(ELECTRA_BINARY) + " forward " + args, tmp / "stderr");
-}
+using testing::electra;
 
 TEST(ForwardCliTest, WritesTheReferenceLayoutAndValues) {
   TempDir tmp;
@@ -41,14 +38,12 @@ TEST(ForwardCliTest, WritesTheReferenceLayoutAndValues) {
     SCOPED_TRACE(weights);
     const std::string dir = fixture("parity/disc-proj-std02");
     const json ref = json::parse(fs::read_file(fs::join(dir, "ref.json"), "reference"));
-    const CommandResult r =
-        forward(tmp, "--model " + shell_quote(dir) + " --weights " + weights + " --input-ids " +
-                         shell_quote(rows_text(ref["input_ids"])) + " --token-type-ids " +
-                         shell_quote(rows_text(ref["token_type_ids"])) + " --attention-mask " +
-                         shell_quote(rows_text(ref["attention_mask"])) +
-                         " --all-hidden-states --out " + shell_quote(tmp / "out.json"));
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    const json out = json::parse(fs::read_file(tmp / "out.json", "output"));
+    const CommandResult r = electra(
+        "forward", "--model", dir, "--weights", weights, "--input-ids", rows_text(ref["input_ids"]),
+        "--token-type-ids", rows_text(ref["token_type_ids"]), "--attention-mask",
+        rows_text(ref["attention_mask"]), "--all-hidden-states", "--out", tmp.file("out.json"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const json out = json::parse(fs::read_file(tmp.file("out.json"), "output"));
     // Same keys in the same order as ref_electra.py forward.
     std::vector<std::string> keys_out, keys_ref;
     for (auto it = out.begin(); it != out.end(); ++it)
@@ -75,15 +70,17 @@ TEST(ForwardCliTest, WritesTheReferenceLayoutAndValues) {
 
 TEST(ForwardCliTest, DefaultsAreZeroTypesAndNoMask) {
   TempDir tmp;
-  const std::string model = "--model " + shell_quote(fixture("parity/gen-keeptied-legacy-std02"));
-  ASSERT_EQ(forward(tmp, model + " --input-ids '2 5 6 3' --out " + tmp / "a.json").exit_code, 0);
-  const CommandResult r = forward(tmp, model +
-                                           " --input-ids '2 5 6 3' --token-type-ids '0 0 0 0'"
-                                           " --attention-mask '1 1 1 1' --weights bin --out " +
-                                           tmp / "b.json");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json a = json::parse(fs::read_file(tmp / "a.json", "a"));
-  const json b = json::parse(fs::read_file(tmp / "b.json", "b"));
+  const std::string model = fixture("parity/gen-keeptied-legacy-std02");
+  ASSERT_EQ(
+      electra("forward", "--model", model, "--input-ids", "2 5 6 3", "--out", tmp.file("a.json"))
+          .exit_code,
+      0);
+  const CommandResult r =
+      electra("forward", "--model", model, "--input-ids", "2 5 6 3", "--token-type-ids", "0 0 0 0",
+              "--attention-mask", "1 1 1 1", "--weights", "bin", "--out", tmp.file("b.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json a = json::parse(fs::read_file(tmp.file("a.json"), "a"));
+  const json b = json::parse(fs::read_file(tmp.file("b.json"), "b"));
   EXPECT_TRUE(a["token_type_ids"].is_null());
   EXPECT_TRUE(a["attention_mask"].is_null());
   EXPECT_EQ(a["logits_shape"], json::parse("[1, 4, 100]"));
@@ -97,26 +94,33 @@ TEST(ForwardCliTest, DefaultsAreZeroTypesAndNoMask) {
   for (size_t i = 0; i < va.size(); ++i)
     worst = std::max(worst, std::abs(va[i] - vb[i]));
   EXPECT_LE(worst, 1e-6);
-  EXPECT_NE(r.out.find("\"architecture\":\"ElectraForMaskedLM\""), std::string::npos) << r.out;
+  EXPECT_NE(r.output.find("\"architecture\":\"ElectraForMaskedLM\""), std::string::npos)
+      << r.output;
 }
 
 TEST(ForwardCliTest, BadInputIsAClearError) {
   TempDir tmp;
-  const std::string model =
-      "--model " + shell_quote(fixture("parity/disc-proj")) + " --out " + tmp / "x.json";
-  CommandResult r = forward(tmp, model + " --input-ids '2 5 6; 2 5'");
+  const std::string model = fixture("parity/disc-proj"), out = tmp.file("x.json");
+  auto forward = [&](const std::string& ids, const std::string& flag = "",
+                     const std::string& value = "") {
+    return flag.empty() ? electra("forward", "--model", model, "--out", out, "--input-ids", ids)
+                        : electra("forward", "--model", model, "--out", out, "--input-ids", ids,
+                                  flag, value);
+  };
+  CommandResult r = forward("2 5 6; 2 5");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("row 2 has 2 values but row 1 has 3"), std::string::npos) << r.err;
-  r = forward(tmp, model + " --input-ids '2 500 6'");
+  EXPECT_NE(r.output.find("row 2 has 2 values but row 1 has 3"), std::string::npos) << r.output;
+  r = forward("2 500 6");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("vocab_size"), std::string::npos) << r.err;
-  r = forward(tmp, model + " --input-ids '2 5 6' --attention-mask '1 1'");
+  EXPECT_NE(r.output.find("vocab_size"), std::string::npos) << r.output;
+  r = forward("2 5 6", "--attention-mask", "1 1");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--attention-mask has shape"), std::string::npos) << r.err;
-  r = forward(tmp, model + " --input-ids '2 5 6' --weights pt");
+  EXPECT_NE(r.output.find("--attention-mask has shape"), std::string::npos) << r.output;
+  r = forward("2 5 6", "--weights", "pt");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--weights must be auto, safetensors or bin"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(tmp / "x.json"));
+  EXPECT_NE(r.output.find("--weights must be auto, safetensors or bin"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(out));
 }
 
 }  // namespace

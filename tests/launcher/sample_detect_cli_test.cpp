@@ -8,10 +8,11 @@
 
 #include <sstream>
 
+#include "common/fs.h"
 #include "common/strings.h"
 #include "data/tokenizer.h"
 #include "model/hf_io.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 
 namespace electra {
@@ -25,9 +26,15 @@ const std::string kGen = std::string(ELECTRA_TEST_DATA) + "/text_models/generato
 const std::string kDisc = std::string(ELECTRA_TEST_DATA) + "/text_models/discriminator";
 const std::string kText = "the [MASK] sat on the [MASK] .";
 
-CommandResult electra(const TempDir& tmp, const std::string& args) {
-  return testing::run_command(std::string(ELECTRA_BINARY) + " " + args, tmp / "stderr");
+// `electra <args>` with stdout only in `output` (stderr goes to a file, so log lines never mix
+// with the printed results), and the exit code.
+template <class... Args>
+CommandResult electra_stdout(const TempDir& tmp, const Args&... args) {
+  std::string cmd = shell_quote(ELECTRA_BINARY);
+  ((cmd += " " + shell_quote(args)), ...);
+  return testing::run_command("{ " + cmd + " 2>" + shell_quote(tmp.file("stderr")) + "; }");
 }
+using testing::electra;
 
 std::vector<std::string> lines(const std::string& s) {
   std::vector<std::string> out;
@@ -67,55 +74,52 @@ TEST(SampleCliTest, GreedyFillsEachMaskWithTheArgmax) {
   }
   ASSERT_EQ(masks, 2);
   TempDir tmp;
-  const CommandResult r = electra(tmp, "sample --model " + shell_quote(kGen) + " --text " +
-                                           shell_quote(kText) + " --greedy --num-samples 2");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto out = lines(r.out);
+  const CommandResult r = electra_stdout(tmp, "sample", "--model", kGen, "--text", kText,
+                                         "--greedy", "--num-samples", "2");
+  ASSERT_EQ(r.exit_code, 0) << fs::read_file(tmp.file("stderr"), "stderr");
+  const auto out = lines(r.output);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0], tok->decode(filled));
   EXPECT_EQ(out[1], out[0]);
   // top-k 1 is greedy whatever the temperature and seed.
-  const CommandResult k1 =
-      electra(tmp, "sample --model " + shell_quote(kGen) + " --text " + shell_quote(kText) +
-                       " --top-k 1 --temperature 3 "
-                       "--seed 9");
-  EXPECT_EQ(lines(k1.out), std::vector<std::string>{out[0]});
+  const CommandResult k1 = electra_stdout(tmp, "sample", "--model", kGen, "--text", kText,
+                                          "--top-k", "1", "--temperature", "3", "--seed", "9");
+  EXPECT_EQ(lines(k1.output), std::vector<std::string>{out[0]});
 }
 
 TEST(SampleCliTest, SameSeedSameSamples) {
   TempDir tmp;
-  const std::string base = "sample --model " + shell_quote(kGen) + " --text " + shell_quote(kText) +
-                           " --temperature 5 --num-samples 6 --seed ";
-  const CommandResult a = electra(tmp, base + "5"), b = electra(tmp, base + "5"),
-                      c = electra(tmp, base + "6");
-  ASSERT_EQ(a.exit_code, 0) << a.err;
-  EXPECT_EQ(lines(a.out).size(), 6u);
-  EXPECT_EQ(a.out, b.out);
-  EXPECT_NE(a.out, c.out);
-  for (const auto& l : lines(a.out)) {
+  auto sample = [&](const char* seed) {
+    return electra_stdout(tmp, "sample", "--model", kGen, "--text", kText, "--temperature", "5",
+                          "--num-samples", "6", "--seed", seed);
+  };
+  const CommandResult a = sample("5"), b = sample("5"), c = sample("6");
+  ASSERT_EQ(a.exit_code, 0) << fs::read_file(tmp.file("stderr"), "stderr");
+  EXPECT_EQ(lines(a.output).size(), 6u);
+  EXPECT_EQ(a.output, b.output);
+  EXPECT_NE(a.output, c.output);
+  for (const auto& l : lines(a.output)) {
     EXPECT_EQ(l.find("[MASK]"), std::string::npos) << l;
     EXPECT_EQ(l.rfind("the", 0), 0u) << l;  // unmasked tokens stay
   }
 }
 
 TEST(SampleCliTest, BadArgumentsAreClearErrors) {
-  TempDir tmp;
-  const std::string base = "sample --model " + shell_quote(kGen);
   for (const char* t : {"0", "-1", "nan"}) {
-    const CommandResult r =
-        electra(tmp, base + " --text " + shell_quote(kText) + " --temperature " + t);
+    const CommandResult r = electra("sample", "--model", kGen, "--text", kText, "--temperature", t);
     EXPECT_EQ(r.exit_code, 2) << t;
-    EXPECT_NE(r.err.find("--temperature must be a finite number > 0"), std::string::npos) << r.err;
+    EXPECT_NE(r.output.find("--temperature must be a finite number > 0"), std::string::npos)
+        << r.output;
   }
-  CommandResult r = electra(tmp, base + " --text 'the cat sat .'");
+  CommandResult r = electra("sample", "--model", kGen, "--text", "the cat sat .");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--text has no [MASK]"), std::string::npos) << r.err;
-  r = electra(tmp, base + " --text " + shell_quote(kText) + " --top-k 1000");
+  EXPECT_NE(r.output.find("--text has no [MASK]"), std::string::npos) << r.output;
+  r = electra("sample", "--model", kGen, "--text", kText, "--top-k", "1000");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--top-k must be in [0, "), std::string::npos) << r.err;
-  r = electra(tmp, "sample --model " + shell_quote(kDisc) + " --text " + shell_quote(kText));
+  EXPECT_NE(r.output.find("--top-k must be in [0, "), std::string::npos) << r.output;
+  r = electra("sample", "--model", kDisc, "--text", kText);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("needs an ElectraForMaskedLM"), std::string::npos) << r.err;
+  EXPECT_NE(r.output.find("needs an ElectraForMaskedLM"), std::string::npos) << r.output;
 }
 
 TEST(DetectCliTest, PrintsEachTokenWithItsReplacedProbability) {
@@ -129,10 +133,9 @@ TEST(DetectCliTest, PrintsEachTokenWithItsReplacedProbability) {
       at::sigmoid(m.forward(at::tensor(ids, at::kLong).unsqueeze(0), {}, {}).logits[0]);
 
   TempDir tmp;
-  const CommandResult r =
-      electra(tmp, "detect --model " + shell_quote(kDisc) + " --text " + shell_quote(text));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto out = lines(r.out);
+  const CommandResult r = electra_stdout(tmp, "detect", "--model", kDisc, "--text", text);
+  ASSERT_EQ(r.exit_code, 0) << fs::read_file(tmp.file("stderr"), "stderr");
+  const auto out = lines(r.output);
   ASSERT_EQ(out.size(), ids.size() - 2);  // no [CLS] / [SEP]
   for (size_t i = 0; i < out.size(); ++i) {
     const auto cols = split(out[i], '\t');
@@ -140,10 +143,9 @@ TEST(DetectCliTest, PrintsEachTokenWithItsReplacedProbability) {
     EXPECT_EQ(cols[0], tok->id_to_token(static_cast<int32_t>(ids[i + 1])));
     EXPECT_NEAR(std::stod(cols[1]), p[i + 1].item<double>(), 5e-5) << out[i];
   }
-  const CommandResult wrong =
-      electra(tmp, "detect --model " + shell_quote(kGen) + " --text " + shell_quote(text));
+  const CommandResult wrong = electra("detect", "--model", kGen, "--text", text);
   EXPECT_EQ(wrong.exit_code, 2);
-  EXPECT_NE(wrong.err.find("needs an ElectraForPreTraining"), std::string::npos) << wrong.err;
+  EXPECT_NE(wrong.output.find("needs an ElectraForPreTraining"), std::string::npos) << wrong.output;
 }
 
 }  // namespace

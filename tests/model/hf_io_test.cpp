@@ -185,7 +185,7 @@ TEST(HfIoTest, ArchitectureComesFromConfig) {
   EXPECT_EQ(cls.forward(at::ones({2, 5}, at::kLong), {}, {}).logits.sizes(),
             at::IntArrayRef({2, 3}));
   TempDir tmp;
-  fs::write_file(tmp / "config.json", R"({"architectures": ["ElectraModel"]})");
+  fs::write_file(tmp.file("config.json"), R"({"architectures": ["ElectraModel"]})");
   EXPECT_NE(user_error([&] { read_hf_model(tmp.path()); }).find("unsupported architecture"),
             std::string::npos);
 }
@@ -194,7 +194,7 @@ TEST(HfIoTest, NotAModelDirectory) {
   TempDir tmp;
   EXPECT_NE(user_error([&] { read_hf_model(tmp.path()); }).find("has no config.json"),
             std::string::npos);
-  fs::copy_file(fixture("parity/disc-proj/config.json"), tmp / "config.json");
+  fs::copy_file(fixture("parity/disc-proj/config.json"), tmp.file("config.json"));
   EXPECT_NE(user_error([&] {
               read_hf_model(tmp.path());
             }).find("neither model.safetensors nor pytorch_model.bin"),
@@ -244,11 +244,11 @@ TEST(TorchBinTest, LegacyFormatIsAClearError) {
 TEST(TorchBinTest, TruncatedOrForeignFilesAreUserErrors) {
   TempDir tmp;
   const std::string whole = fs::read_file(fixture("parity/disc-proj/pytorch_model.bin"), "fixture");
-  fs::write_file(tmp / "cut.bin", whole.substr(0, whole.size() / 2));
-  EXPECT_NE(user_error([&] { read_torch_bin(tmp / "cut.bin"); }).find("cut.bin"),
+  fs::write_file(tmp.file("cut.bin"), whole.substr(0, whole.size() / 2));
+  EXPECT_NE(user_error([&] { read_torch_bin(tmp.file("cut.bin")); }).find("cut.bin"),
             std::string::npos);
-  fs::write_file(tmp / "text.bin", "hello");
-  EXPECT_NE(user_error([&] { read_torch_bin(tmp / "text.bin"); }).find("not a torch.save file"),
+  fs::write_file(tmp.file("text.bin"), "hello");
+  EXPECT_NE(user_error([&] { read_torch_bin(tmp.file("text.bin")); }).find("not a torch.save file"),
             std::string::npos);
 }
 

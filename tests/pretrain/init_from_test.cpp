@@ -83,8 +83,8 @@ class FakeTokenizer : public data::Tokenizer {
 
 // A complete checkpoint of `pair` written by save_checkpoint, as the trainer writes it.
 std::string save(const PretrainingPair& pair, const TempDir& tmp) {
-  fs::write_file(tmp / "vocab.txt", "[PAD]\n");
-  FakeTokenizer tok(tmp / "vocab.txt");
+  fs::write_file(tmp.file("vocab.txt"), "[PAD]\n");
+  FakeTokenizer tok(tmp.file("vocab.txt"));
   AdamW opt(model::unique_parameters(pair), AdamWOptions{});
   CheckpointWrite w;
   w.pair = &pair;
@@ -93,7 +93,7 @@ std::string save(const PretrainingPair& pair, const TempDir& tmp) {
   w.config_yaml = "train: {}\n";
   w.tokenizer = &tok;
   auto comm = dist::make_single_process_communicator();
-  return save_checkpoint(tmp / "checkpoints", w, *comm);
+  return save_checkpoint(tmp.file("checkpoints"), w, *comm);
 }
 
 std::string user_error(const std::string& spec, PretrainingPair& pair) {
@@ -110,10 +110,10 @@ TEST(InitFromTest, CheckpointAndExportsRoundTrip) {
   const PretrainingPair trained = make_pair(1);
   const TensorMap want = snapshot(trained);
   const std::string ckpt = save(trained, tmp);
-  export_checkpoint(ckpt, tmp / "exports/discriminator", "discriminator");
-  export_checkpoint(ckpt, tmp / "exports/generator", "generator");
-  const std::string pair_spec = tmp / "exports/discriminator," + tmp / "exports/generator";
-  for (const std::string& spec : {ckpt, tmp.path(), tmp / "exports", pair_spec}) {
+  export_checkpoint(ckpt, tmp.file("exports/discriminator"), "discriminator");
+  export_checkpoint(ckpt, tmp.file("exports/generator"), "generator");
+  const std::string pair_spec = tmp.file("exports/discriminator,") + tmp.file("exports/generator");
+  for (const std::string& spec : {ckpt, tmp.path(), tmp.file("exports"), pair_spec}) {
     SCOPED_TRACE(spec);
     PretrainingPair fresh = make_pair(2);
     ASSERT_FALSE(at::equal(fresh.discriminator->electra->embeddings->word_embeddings->weight,
@@ -131,10 +131,10 @@ TEST(InitFromTest, CheckpointAndExportsRoundTrip) {
 void expect_one_sided_load(const std::string& part) {
   TempDir tmp;
   const PretrainingPair trained = make_pair(1);
-  export_checkpoint(save(trained, tmp), tmp / part, part);
+  export_checkpoint(save(trained, tmp), tmp.file(part), part);
   PretrainingPair fresh = make_pair(2);
   const TensorMap before = snapshot(fresh), want = snapshot(trained);
-  init_pair_from(tmp / part, fresh);
+  init_pair_from(tmp.file(part), fresh);
   for (const auto& [k, t] : snapshot(fresh)) {
     const bool loaded = k.rfind(part + ".", 0) == 0 || is_shared_embedding(k);
     EXPECT_TRUE(at::equal(t, (loaded ? want : before).at(k))) << k;
@@ -186,15 +186,15 @@ TEST(InitFromTest, SizeMismatchNamesTheConfigKey) {
   std::string msg = user_error(ckpt, wider);
   EXPECT_NE(msg.find("hidden_size"), std::string::npos) << msg;
   EXPECT_NE(msg.find("generator.size_fraction"), std::string::npos) << msg;  // generator first
-  export_checkpoint(ckpt, tmp / "disc", "discriminator");
-  msg = user_error(tmp / "disc", wider);
+  export_checkpoint(ckpt, tmp.file("disc"), "discriminator");
+  msg = user_error(tmp.file("disc"), wider);
   EXPECT_NE(msg.find("has hidden_size 32 but the configured discriminator has 64. Set "
                      "model.hidden_size"),
             std::string::npos)
       << msg;
   PretrainingPair narrow_gen = make_pair(2, 0.25);
-  export_checkpoint(ckpt, tmp / "gen", "generator");
-  msg = user_error(tmp / "gen", narrow_gen);
+  export_checkpoint(ckpt, tmp.file("gen"), "generator");
+  msg = user_error(tmp.file("gen"), narrow_gen);
   EXPECT_NE(msg.find("configured generator has"), std::string::npos) << msg;
   EXPECT_NE(msg.find("generator.size_fraction"), std::string::npos) << msg;
 }
@@ -205,7 +205,7 @@ TEST(InitFromTest, WrongKindsOfDirectoryAreClearErrors) {
   const std::string cls = std::string(ELECTRA_TEST_DATA) + "/parity/cls-proj-std02";
   EXPECT_NE(user_error(cls, p).find("ElectraForSequenceClassification"), std::string::npos);
   EXPECT_NE(user_error(tmp.path(), p).find("neither an HF model directory"), std::string::npos);
-  EXPECT_NE(user_error(tmp / "missing", p).find("is not a directory"), std::string::npos);
+  EXPECT_NE(user_error(tmp.file("missing"), p).find("is not a directory"), std::string::npos);
   // A generator directory given as the discriminator of a pair (the generator slot loads).
   PretrainingPair same_width = make_pair(2, 1.0);
   const std::string gen = std::string(ELECTRA_TEST_DATA) + "/parity/gen-tied";
