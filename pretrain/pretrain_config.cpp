@@ -22,7 +22,11 @@ void add_model_keys(ConfigSchema& s) {
       .add_float("model.layer_norm_eps", 1e-12, "LayerNorm epsilon")
       .add_float("model.initializer_range", 0.02, "std of the normal weight init")
       .add_string("model.init_from", std::nullopt,
-                  "start from these weights: an HF model directory or one of our checkpoints");
+                  "start from these weights (when not resuming): one of our checkpoints, a run "
+                  "directory, or a directory with discriminator/ and generator/ exports (both "
+                  "models); an HF ElectraForPreTraining directory (discriminator and shared "
+                  "embeddings) or ElectraForMaskedLM directory (generator and shared "
+                  "embeddings); or DISC_DIR,GEN_DIR. Sizes must match model.*");
 }
 
 model::ElectraConfig read_model_keys(const Config& c) {

@@ -4,18 +4,14 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "common/error.h"
+#include "pretrain/sampling.h"
 
 namespace electra::pretrain {
 
 at::Tensor gumbel_sample(const at::Tensor& logits, double temperature, at::Generator& gen) {
-  ELECTRA_CHECK_USER(temperature > 0, "sampling temperature must be > 0, got ", temperature);
-  torch::NoGradGuard no_grad;
-  at::Tensor l = logits.detach().to(at::kFloat);  // [n, vocab]
-  if (temperature != 1.0) l = l / temperature;
-  // Gumbel noise -log(-log(u)), with the same 1e-9 guards as the official code.
-  at::Tensor u = at::rand(l.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
-  at::Tensor g = -at::log(-at::log(u + 1e-9) + 1e-9);
-  return (l + g).argmax(-1);  // [n] int64
+  SamplingOptions options;
+  options.temperature = temperature;
+  return sample_tokens(logits, options, gen);
 }
 
 std::pair<at::Tensor, at::Tensor> replace_tokens(const at::Tensor& input_ids,

@@ -36,7 +36,8 @@ struct RtdOutput {
   at::Tensor replaced;      // positions labelled "replaced"
 };
 
-// Gumbel-max sample of one token per row of `logits` ([n, vocab] fp32) at `temperature`.
+// Gumbel-max sample of one token per row of `logits` ([n, vocab] fp32) at `temperature`
+// (sample_tokens in pretrain/sampling.h without top-k).
 at::Tensor gumbel_sample(const at::Tensor& logits, double temperature, at::Generator& gen);
 
 // Builds the discriminator input and labels: masked positions replaced by `sampled`.

@@ -23,6 +23,7 @@
 #include "data/pipeline.h"
 #include "model/electra.h"
 #include "pretrain/checkpoint.h"
+#include "pretrain/init_from.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/pretrain_config.h"
 #include "pretrain/rtd.h"
@@ -168,8 +169,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     result.last_checkpoint = *latest;
     log::info("resuming from ", *latest, " at step ", ts.step);
   } else if (!pc.init_from.empty()) {
-    load_pair_weights(pc.init_from, pair);
-    log::info("initialised the weights from ", pc.init_from);
+    init_pair_from(pc.init_from, pair);
   }
   // Every rank starts from rank 0's weights.
   {
