@@ -78,7 +78,9 @@ class BadInput : public ::testing::Test {
   std::vector<std::string> base() const { return f.overrides(out, 5); }
   // Nothing that looks like a checkpoint may be left behind by a failed start.
   void expect_no_checkpoint() const {
-    if (fs::exists(out + "/checkpoints")) EXPECT_TRUE(fs::list_dir(out + "/checkpoints").empty());
+    if (fs::exists(out + "/checkpoints")) {
+      EXPECT_TRUE(fs::list_dir(out + "/checkpoints").empty());
+    }
   }
 };
 
