@@ -2,8 +2,8 @@
 
 #include <cstdlib>
 
-#include "common/log.h"
 #include "common/error.h"
+#include "common/log.h"
 
 namespace electra::launcher {
 namespace {
@@ -19,12 +19,13 @@ dist::Communicator& communicator() {
   auto& c = holder();
   if (!c) {
     c = dist::make_single_process_communicator();
-    if (c->world_size() > 1)
-      log::set_prefix(cat("[rank ", c->rank(), "/", c->world_size(), "] "));
+    if (c->world_size() > 1) log::set_prefix(cat("[rank ", c->rank(), "/", c->world_size(), "] "));
   }
   return *c;
 }
 
-void abort_job(int exit_code) { std::exit(exit_code); }
+void abort_job(int exit_code) {
+  std::exit(exit_code);
+}
 
 }  // namespace electra::launcher
