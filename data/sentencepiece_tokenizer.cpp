@@ -53,12 +53,11 @@ const Bridge& bridge() {
     std::string errors;
     for (const auto& c : candidates) {
       if (!fs::exists(c)) continue;
-#if defined(__SANITIZE_ADDRESS__)
-      // ASan rejects RTLD_DEEPBIND; a separate link-map namespace isolates the library too.
+      // A separate link-map namespace (not RTLD_DEEPBIND): sentencepiece then gets its own
+      // libstdc++ too. With RTLD_DEEPBIND it bound std::cerr to libstdc++'s own copy, which is
+      // never constructed because the executable holds the copy-relocated one, and its first
+      // warning crashed the process.
       h = dlmopen(LM_ID_NEWLM, c.c_str(), RTLD_NOW | RTLD_LOCAL);
-#else
-      h = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-#endif
       if (h) break;
       errors += cat("\n  ", c, ": ", dlerror());
     }
@@ -180,20 +179,42 @@ class SentencePieceTokenizer : public Tokenizer {
   espm* model_ = nullptr;
 };
 
-// Feeds corpus lines to the trainer without writing a temporary text file.
+// Feeds corpus lines to the trainer without writing a temporary text file. SentencePiece
+// skips lines over max_sentence_length bytes (4192 by default), which would drop most long
+// paragraphs of a WikiExtractor corpus; they are cut at spaces into pieces under that size.
 struct SentenceFeed {
+  static constexpr size_t kMaxPiece = 4000;
   CorpusStream stream;
   int64_t limit;
   int64_t count = 0;
   TextLine line;
+  size_t offset = 0;  // next unread byte of line.text
+
+  bool next_piece(std::string_view* piece) {
+    while (offset >= line.text.size()) {
+      if (!stream.next_in_epoch(&line)) return false;
+      offset = 0;
+    }
+    size_t end = std::min(line.text.size(), offset + kMaxPiece);
+    if (end < line.text.size()) {
+      const size_t space = line.text.rfind(' ', end);
+      if (space != std::string::npos && space > offset) end = space;
+      // No space: cut on a UTF-8 character boundary.
+      while (end > offset + 1 && (static_cast<unsigned char>(line.text[end]) & 0xC0) == 0x80) --end;
+    }
+    *piece = std::string_view(line.text).substr(offset, end - offset);
+    offset = end + (end < line.text.size() && line.text[end] == ' ' ? 1 : 0);
+    return true;
+  }
 
   static int next(void* ctx, const char** text, size_t* n) {
     auto* self = static_cast<SentenceFeed*>(ctx);
-    while (self->count < self->limit && self->stream.next_in_epoch(&self->line)) {
-      if (self->line.text.empty()) continue;
+    std::string_view piece;
+    while (self->count < self->limit && self->next_piece(&piece)) {
+      if (piece.empty()) continue;
       ++self->count;
-      *text = self->line.text.data();
-      *n = self->line.text.size();
+      *text = piece.data();
+      *n = piece.size();
       return 1;
     }
     return 0;
@@ -215,7 +236,7 @@ std::string train_sentencepiece(const VocabTrainOptions& opts, const std::string
   co.files = fs::expand_inputs(opts.inputs, "--input");
   co.format = parse_corpus_format(opts.format, "--format");
   co.shuffle = false;
-  SentenceFeed feed{CorpusStream(co, ShardSpec{}), opts.max_sentences};
+  SentenceFeed feed{CorpusStream(co, ShardSpec{}), opts.max_sentences, 0, TextLine{}, 0};
   fs::ensure_writable_dir(out_dir, "--out");
 
   // Train into a staging prefix, then rename: a failure never leaves a half-written model.

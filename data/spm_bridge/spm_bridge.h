@@ -3,9 +3,9 @@
  * Why a separate, dlopen'ed library: Debian's libsentencepiece bundles its own protobuf 3.14
  * and exports those symbols, while LibTorch links the system protobuf 3.21. Loaded side by
  * side in the global symbol scope, one library's protobuf calls land in the other's copy and
- * the process crashes during static initialisation. Loading this wrapper with
- * RTLD_LOCAL | RTLD_DEEPBIND keeps sentencepiece bound to its own copy. Only plain C types
- * cross the boundary, and every buffer belongs to the caller. */
+ * the process crashes during static initialisation. This wrapper is loaded with dlmopen into a
+ * link-map namespace of its own, where sentencepiece sees only its own protobuf (and its own
+ * libstdc++). Only plain C types cross the boundary, and every buffer belongs to the caller. */
 #ifndef ELECTRA_SPM_BRIDGE_H_
 #define ELECTRA_SPM_BRIDGE_H_
 
@@ -33,7 +33,7 @@ size_t espm_encode_pieces(const espm* m, const char* text, size_t n, char* buf, 
 /* Decoded text (not NUL-terminated); returns the bytes needed. */
 size_t espm_decode_ids(const espm* m, const int* ids, size_t n, char* buf, size_t cap);
 
-/* Training: `next` fills *text/*n with the next sentence and returns 1, or returns 0 at end. */
+/* Training: `next` fills *text and *n with the next sentence and returns 1, or returns 0 at end. */
 typedef int (*espm_next_sentence)(void* ctx, const char** text, size_t* n);
 /* Returns 0 on success; otherwise writes a message to err. */
 int espm_train(const char* const* keys, const char* const* values, size_t nargs,

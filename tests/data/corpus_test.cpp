@@ -145,7 +145,9 @@ TEST(Corpus, ShardsCoverEveryDocumentExactlyOncePerEpoch) {
         for (const auto& l : read_epoch(*s)) {
           if (l.new_document) ++seen[doc_of(l.text)];
           // A document's lines are never split across shards.
-          if (!l.new_document) EXPECT_EQ(doc_of(l.text), prev);
+          if (!l.new_document) {
+            EXPECT_EQ(doc_of(l.text), prev);
+          }
           prev = doc_of(l.text);
         }
       }

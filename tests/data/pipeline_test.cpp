@@ -202,6 +202,23 @@ TEST(SentencePiece, TrainLoadEncodeWithFixedSpecialIds) {
   EXPECT_EQ(tok->tokenize("cat").size(), tok->encode("cat").size());
 }
 
+TEST(SentencePiece, VeryLongLinesAreCutNotFatal) {
+  // Lines over SentencePiece's 4192-byte limit once crashed the trainer when it logged its
+  // warning; they are now cut at spaces (or character boundaries) before it sees them.
+  TempDir t;
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += (i % 7 ? "word " : "other ");
+  text += "\n";
+  text += std::string(9000, 'x') + "\n\n";
+  for (int i = 0; i < 200; ++i) text += "a short line with the words again\n";
+  VocabTrainOptions o;
+  o.inputs = {t.write("long.txt", text)};
+  o.vocab_size = 30;
+  const std::string model = train_sentencepiece(o, t.file("v"));
+  auto tok = load_tokenizer(model, "t");
+  EXPECT_FALSE(tok->encode("word other word").empty());
+}
+
 TEST(SentencePiece, UnreadableModelIsAUserError) {
   TempDir t;
   const auto bad = t.write("bad.model", "this is not a protobuf");
