@@ -77,7 +77,7 @@ struct Requests {
 class MpiCommunicator : public Communicator {
  public:
   MpiCommunicator(MPI_Comm comm, const ProcessInfo& info, const MpiOptions& o)
-      : comm_(comm), info_(info), max_count_(o.max_count) {
+      : comm_(comm), info_(info), max_count_(o.max_count), ring_min_bytes_(o.ring_min_bytes) {
     const std::string who = cat("rank ", info_.rank, "/", info_.world);
     CollectiveQueue::FailureHandler on_failure;
     if (o.abort_on_failure)
@@ -99,8 +99,7 @@ class MpiCommunicator : public Communicator {
 
   std::unique_ptr<Work> all_reduce_async(const at::Tensor& t, ReduceOp op) override {
     ELECTRA_CHECK(t.defined() && t.device().is_cpu(),
-                  "the MPI communicator reduces CPU "
-                  "tensors only (got ",
+                  "the MPI communicator reduces CPU tensors only (got ",
                   t.defined() ? t.device().str() : "undefined", ")");
     const at::ScalarType st = t.scalar_type();
     // bf16/fp16 are summed in fp32: MPI has no such types, and summing thousands of ranks'
@@ -111,22 +110,35 @@ class MpiCommunicator : public Communicator {
     ELECTRA_CHECK(op != ReduceOp::kAvg || at::isFloatingType(st),
                   "all_reduce avg of an integer tensor (", c10::toString(st), ")");
     auto buf = std::make_shared<at::Tensor>();
-    auto reqs = std::make_shared<Requests>();
     const int rank = info_.rank;
+    const bool ring =
+        info_.world > 1 && t.numel() * static_cast<int64_t>(t.element_size()) >= ring_min_bytes_;
     CollectiveQueue::Op o;
     o.what = cat("all_reduce(", reduce_op_name(op), ", ", t.numel(), " x ", c10::toString(st), ")");
-    o.start = [this, t, buf, reqs, widen, wire, type, op, rank] {
-      *buf = (widen || !t.is_contiguous()) ? t.to(wire).contiguous() : t;
-      char* base = static_cast<char*>(buf->data_ptr());
-      const int64_t es = static_cast<int64_t>(buf->element_size());
-      for (const Piece& p : split_count(buf->numel(), max_count_)) {
-        reqs->reqs.emplace_back();
-        ELECTRA_MPI_CHECK(
-            rank, MPI_Iallreduce(MPI_IN_PLACE, base + p.offset * es, static_cast<int>(p.count),
-                                 type, mpi_op(op), comm_, &reqs->reqs.back()));
-      }
-    };
-    o.test = [reqs, rank] { return reqs->test(rank); };
+    if (ring) {
+      auto r = std::make_shared<std::unique_ptr<detail::RingAllReduce>>();
+      o.start = [this, t, buf, r, widen, wire, type, op, rank] {
+        *buf = (widen || !t.is_contiguous()) ? t.to(wire).contiguous() : t;
+        *r = std::make_unique<detail::RingAllReduce>(comm_, rank, info_.world, buf->view(-1), type,
+                                                     op, max_count_);
+        (*r)->start();
+      };
+      o.test = [r] { return (*r)->test(); };
+    } else {
+      auto reqs = std::make_shared<Requests>();
+      o.start = [this, t, buf, reqs, widen, wire, type, op, rank] {
+        *buf = (widen || !t.is_contiguous()) ? t.to(wire).contiguous() : t;
+        char* base = static_cast<char*>(buf->data_ptr());
+        const int64_t es = static_cast<int64_t>(buf->element_size());
+        for (const Piece& p : split_count(buf->numel(), max_count_)) {
+          reqs->reqs.emplace_back();
+          ELECTRA_MPI_CHECK(
+              rank, MPI_Iallreduce(MPI_IN_PLACE, base + p.offset * es, static_cast<int>(p.count),
+                                   type, mpi_op(op), comm_, &reqs->reqs.back()));
+        }
+      };
+      o.test = [reqs, rank] { return reqs->test(rank); };
+    }
     o.finish = [this, t, buf, op] {
       if (op == ReduceOp::kAvg) buf->div_(static_cast<double>(info_.world));
       if (!buf->is_same(t)) t.copy_(*buf);
@@ -136,8 +148,7 @@ class MpiCommunicator : public Communicator {
 
   void broadcast(const at::Tensor& t, int root) override {
     ELECTRA_CHECK(t.defined() && t.device().is_cpu(),
-                  "the MPI communicator broadcasts CPU "
-                  "tensors only");
+                  "the MPI communicator broadcasts CPU tensors only");
     ELECTRA_CHECK(root >= 0 && root < info_.world, "broadcast root ", root);
     auto buf = std::make_shared<at::Tensor>();
     auto reqs = std::make_shared<Requests>();
@@ -244,6 +255,7 @@ class MpiCommunicator : public Communicator {
   MPI_Comm comm_;
   ProcessInfo info_;
   int64_t max_count_;
+  int64_t ring_min_bytes_;
   std::unique_ptr<CollectiveQueue> queue_;
 };
 

@@ -17,6 +17,9 @@ struct MpiOptions {
   bool bind_cpus = true;         // split an affinity mask shared by several local ranks
   bool abort_on_failure = true;  // a failed or timed-out collective ends the job (MPI_Abort)
   int64_t max_count = INT_MAX;   // elements per MPI call; tests pass a small value
+  // All-reduces of at least this many bytes run as a ring over point-to-point messages
+  // (mpi_detail.h), smaller ones as MPI_Iallreduce (fewer steps, lower latency).
+  int64_t ring_min_bytes = 256 << 10;
 };
 
 // False when built with -DELECTRA_WITH_MPI=OFF.

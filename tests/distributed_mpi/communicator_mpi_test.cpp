@@ -1,5 +1,5 @@
-// The MPI communicator between two processes: every collective, dtype and size class, against
-// values each rank computes for both ranks.
+// The MPI communicator between processes (ctest runs 2; the tests hold for any number): every
+// collective, dtype and size class, against values each rank computes for all ranks.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -17,12 +17,23 @@ at::Tensor contribution(int r, int64_t n, at::ScalarType dt) {
   return (at::arange(n, at::kDouble).remainder(97) * (r + 1) - 40 * r).to(dt);
 }
 
+// The expected reduction over all ranks, computed in fp32 for bf16/fp16, in dtype `dt`.
+at::Tensor reduced(ReduceOp op, int64_t n, at::ScalarType dt) {
+  const at::ScalarType acc = (dt == at::kBFloat16 || dt == at::kHalf) ? at::kFloat : dt;
+  at::Tensor r = contribution(0, n, dt).to(acc);
+  for (int k = 1; k < world().world_size(); ++k) {
+    const at::Tensor c = contribution(k, n, dt).to(acc);
+    r = op == ReduceOp::kMax ? at::maximum(r, c) : op == ReduceOp::kMin ? at::minimum(r, c) : r + c;
+  }
+  if (op == ReduceOp::kAvg) r = r / world().world_size();
+  return r.to(dt);
+}
+
 TEST(MpiCommunicator, KnowsWhoItIs) {
   ELECTRA_NEED_TWO_RANKS();
   const ProcessInfo& me = world().info();
-  EXPECT_EQ(me.world, 2);
-  EXPECT_EQ(me.local_size, 2);        // one node
-  EXPECT_EQ(me.local_rank, me.rank);  // ranks are numbered by node first
+  EXPECT_EQ(me.local_size, me.world);  // one node
+  EXPECT_EQ(me.local_rank, me.rank);
   EXPECT_GE(me.cores, 1);
   EXPECT_EQ(world().backend(), "mpi");
   EXPECT_TRUE(detect_launch().launched());
@@ -30,16 +41,12 @@ TEST(MpiCommunicator, KnowsWhoItIs) {
 
 TEST(MpiCommunicator, AllReduceEveryOpOnUnevenSizes) {
   ELECTRA_NEED_TWO_RANKS();
+  // 100003 floats (400 KB) take the ring path, the others MPI_Iallreduce.
   for (int64_t n : {1, 7, 1000, 100003}) {
-    const at::Tensor a = contribution(0, n, at::kFloat), b = contribution(1, n, at::kFloat);
-    const std::pair<ReduceOp, at::Tensor> cases[] = {{ReduceOp::kSum, a + b},
-                                                     {ReduceOp::kAvg, (a + b) / 2},
-                                                     {ReduceOp::kMax, at::maximum(a, b)},
-                                                     {ReduceOp::kMin, at::minimum(a, b)}};
-    for (const auto& [op, expected] : cases) {
+    for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMax, ReduceOp::kMin}) {
       at::Tensor t = contribution(world().rank(), n, at::kFloat);
       world().all_reduce(t, op);
-      EXPECT_TRUE(t.equal(expected)) << reduce_op_name(op) << " n=" << n;
+      EXPECT_TRUE(t.equal(reduced(op, n, at::kFloat))) << reduce_op_name(op) << " n=" << n;
     }
   }
 }
@@ -47,13 +54,15 @@ TEST(MpiCommunicator, AllReduceEveryOpOnUnevenSizes) {
 TEST(MpiCommunicator, AllReduceIntegersAndDoubles) {
   ELECTRA_NEED_TWO_RANKS();
   for (auto dt : {at::kLong, at::kInt, at::kDouble}) {
-    at::Tensor t = contribution(world().rank(), 333, dt);
-    world().all_reduce(t, ReduceOp::kSum);
-    EXPECT_TRUE(t.equal(contribution(0, 333, dt) + contribution(1, 333, dt))) << dt;
+    for (int64_t n : {333, 70001}) {  // MPI_Iallreduce and ring
+      at::Tensor t = contribution(world().rank(), n, dt);
+      world().all_reduce(t, ReduceOp::kSum);
+      EXPECT_TRUE(t.equal(reduced(ReduceOp::kSum, n, dt))) << dt << " n=" << n;
+    }
   }
   at::Tensor big = at::full({3}, int64_t{1} << 40, at::kLong) * (world().rank() + 1);
   world().all_reduce(big, ReduceOp::kMax);
-  EXPECT_EQ(big[0].item<int64_t>(), int64_t{2} << 40);
+  EXPECT_EQ(big[0].item<int64_t>(), (int64_t{1} << 40) * world().world_size());
   at::Tensor i = at::ones({2}, at::kInt);
   EXPECT_THROW(world().all_reduce_async(i, ReduceOp::kAvg), std::runtime_error);
 }
@@ -61,14 +70,13 @@ TEST(MpiCommunicator, AllReduceIntegersAndDoubles) {
 TEST(MpiCommunicator, HalfPrecisionIsReducedInFp32) {
   ELECTRA_NEED_TWO_RANKS();
   for (auto dt : {at::kBFloat16, at::kHalf}) {
-    // Fractions that fp32 sums exactly; the result is fp32's, rounded once.
-    const int64_t n = 4099;
-    auto mine = [&](int r) { return (at::arange(n, at::kFloat) / 1024 + r * 0.3).to(dt); };
-    at::Tensor t = mine(world().rank());
-    world().all_reduce(t, ReduceOp::kAvg);
-    const at::Tensor expected = ((mine(0).to(at::kFloat) + mine(1).to(at::kFloat)) / 2).to(dt);
-    EXPECT_EQ(t.scalar_type(), dt);
-    EXPECT_TRUE(t.equal(expected)) << dt;
+    for (int64_t n : {4099, 200001}) {  // MPI_Iallreduce and ring (after widening)
+      // The fp32 average of the dtype's values, rounded once.
+      at::Tensor t = contribution(world().rank(), n, dt);
+      world().all_reduce(t, ReduceOp::kAvg);
+      EXPECT_EQ(t.scalar_type(), dt);
+      EXPECT_TRUE(t.equal(reduced(ReduceOp::kAvg, n, dt))) << dt << " n=" << n;
+    }
   }
 }
 
@@ -78,27 +86,33 @@ TEST(MpiCommunicator, NonContiguousTensorsAreReducedInPlace) {
   at::Tensor view = base.t();  // [10, 6], not contiguous
   ASSERT_FALSE(view.is_contiguous());
   world().all_reduce(view, ReduceOp::kSum);
-  const at::Tensor expected =
-      (contribution(0, 60, at::kFloat) + contribution(1, 60, at::kFloat)).view({6, 10});
-  EXPECT_TRUE(base.equal(expected));
+  EXPECT_TRUE(base.equal(reduced(ReduceOp::kSum, 60, at::kFloat).view({6, 10})));
 }
 
 TEST(MpiCommunicator, CountsAboveTheLimitAreSplitIntoSeveralCalls) {
   ELECTRA_NEED_TWO_RANKS();
-  MpiOptions o;
-  o.max_count = 7;  // stands in for INT_MAX: 1000 elements go as 143 calls
-  o.timeout_s = 60;
-  auto small = make_mpi_communicator(detect_launch(), o);
-  at::Tensor t = contribution(small->rank(), 1000, at::kFloat);
-  small->all_reduce(t, ReduceOp::kAvg);
-  EXPECT_TRUE(t.equal((contribution(0, 1000, at::kFloat) + contribution(1, 1000, at::kFloat)) / 2));
-  at::Tensor bf = contribution(small->rank(), 50, at::kBFloat16);
-  small->all_reduce(bf, ReduceOp::kSum);
-  EXPECT_TRUE(bf.equal(
-      (contribution(0, 50, at::kFloat) + contribution(1, 50, at::kFloat)).to(at::kBFloat16)));
-  at::Tensor bytes = at::full({33}, small->rank() == 1 ? 9.0 : 0.0, at::kDouble);  // 264 bytes
-  small->broadcast(bytes, 1);
-  EXPECT_TRUE(bytes.equal(at::full({33}, 9.0, at::kDouble)));
+  // max_count 7 stands in for INT_MAX: 1001 elements go as 143 MPI_Iallreduce calls, or as
+  // 7-element messages per ring segment; both paths are taken.
+  for (int64_t ring_min : {int64_t{0}, int64_t{1} << 40}) {
+    MpiOptions o;
+    o.max_count = 7;
+    o.ring_min_bytes = ring_min;
+    o.timeout_s = 60;
+    auto small = make_mpi_communicator(detect_launch(), o);
+    for (int64_t n : {1, 1001}) {
+      for (ReduceOp op : {ReduceOp::kAvg, ReduceOp::kMin}) {
+        at::Tensor t = contribution(small->rank(), n, at::kFloat);
+        small->all_reduce(t, op);
+        EXPECT_TRUE(t.equal(reduced(op, n, at::kFloat))) << n << " ring_min " << ring_min;
+      }
+    }
+    at::Tensor bf = contribution(small->rank(), 50, at::kBFloat16);
+    small->all_reduce(bf, ReduceOp::kSum);
+    EXPECT_TRUE(bf.equal(reduced(ReduceOp::kSum, 50, at::kBFloat16)));
+    at::Tensor bytes = at::full({33}, small->rank() == 1 ? 9.0 : 0.0, at::kDouble);  // 264 B
+    small->broadcast(bytes, 1);
+    EXPECT_TRUE(bytes.equal(at::full({33}, 9.0, at::kDouble)));
+  }
 }
 
 TEST(MpiCommunicator, BroadcastFromEitherRoot) {
@@ -117,14 +131,17 @@ TEST(MpiCommunicator, BroadcastFromEitherRoot) {
 
 TEST(MpiCommunicator, AllGatherSmallValues) {
   ELECTRA_NEED_TWO_RANKS();
-  const int r = world().rank();
-  EXPECT_EQ(world().all_gather(int64_t{10 + r}), (std::vector<int64_t>{10, 11}));
-  EXPECT_EQ(world().all_gather(0.5 * r), (std::vector<double>{0.0, 0.5}));
-  const std::string mine = r == 0 ? std::string() : std::string("rank one says \0 hello", 21);
-  const auto all = world().all_gather(mine);
-  ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0], "");
-  EXPECT_EQ(all[1], std::string("rank one says \0 hello", 21));
+  const int r = world().rank(), w = world().world_size();
+  auto text = [](int k) { return k == 0 ? std::string() : std::string(k, 'x') + '\0' + "end"; };
+  const auto ints = world().all_gather(int64_t{10 + r});
+  const auto reals = world().all_gather(0.5 * r);
+  const auto texts = world().all_gather(text(r));
+  ASSERT_EQ(static_cast<int>(texts.size()), w);
+  for (int k = 0; k < w; ++k) {
+    EXPECT_EQ(ints[static_cast<size_t>(k)], 10 + k);
+    EXPECT_EQ(reals[static_cast<size_t>(k)], 0.5 * k);
+    EXPECT_EQ(texts[static_cast<size_t>(k)], text(k));  // the embedded NUL survives
+  }
   world().barrier();
 }
 
@@ -132,8 +149,8 @@ TEST(MpiCommunicator, AsyncReductionsCompleteInIssueOrder) {
   ELECTRA_NEED_TWO_RANKS();
   std::vector<at::Tensor> ts;
   std::vector<std::unique_ptr<Work>> works;
-  for (int k = 0; k < 10; ++k) {
-    ts.push_back(contribution(world().rank(), 1000 * (k + 1), at::kFloat));
+  for (int k = 0; k < 10; ++k) {  // 4 KB .. 400 KB: both paths, interleaved
+    ts.push_back(contribution(world().rank(), 10000 * k + 1000, at::kFloat));
     works.push_back(world().all_reduce_async(ts.back(), ReduceOp::kSum));
   }
   works.back()->wait();  // the last one done means every earlier one is too
@@ -141,9 +158,8 @@ TEST(MpiCommunicator, AsyncReductionsCompleteInIssueOrder) {
     EXPECT_TRUE(w->done());
   for (int k = 9; k >= 0; --k) {
     works[static_cast<size_t>(k)]->wait();
-    const int64_t n = 1000 * (k + 1);
-    EXPECT_TRUE(ts[static_cast<size_t>(k)].equal(contribution(0, n, at::kFloat) +
-                                                 contribution(1, n, at::kFloat)));
+    EXPECT_TRUE(
+        ts[static_cast<size_t>(k)].equal(reduced(ReduceOp::kSum, 10000 * k + 1000, at::kFloat)));
   }
 }
 
