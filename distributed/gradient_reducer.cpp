@@ -14,7 +14,7 @@ namespace electra::dist {
 GradientReducer::GradientReducer(Communicator& comm,
                                  std::vector<std::pair<std::string, at::Tensor>> params,
                                  ReducerOptions options)
-    : comm_(comm), params_(std::move(params)), options_(options) {
+    : comm_(comm), params_(std::move(params)), options_(options), scale_(1.0 / comm.world_size()) {
   ELECTRA_CHECK(options_.bucket_mb > 0, "bucket_mb ", options_.bucket_mb);
   if (comm_.world_size() == 1) return;  // nothing to reduce: no hooks, no buffers
   std::vector<size_t> order(params_.size());
@@ -98,6 +98,14 @@ void GradientReducer::prepare_backward(bool sync) {
                 "prepare_backward while a reduction is in progress "
                 "(finish() was not called after the synchronised backward)");
   sync_ = sync;
+  // finish() leaves .grad as views into the buckets. Autograd would add the next gradients
+  // into them in place, possibly while their bucket is being reduced: a caller that keeps
+  // gradients across steps (no zero_grad) gets private copies first.
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i].second;
+    if (p.grad().defined() && p.grad().is_alias_of(buckets_[slots_[i].bucket].buffer))
+      p.mutable_grad() = p.grad().clone();
+  }
   if (!sync) return;
   for (auto& b : buckets_) {
     b.pending = b.params.size();
@@ -117,18 +125,22 @@ void GradientReducer::on_gradient(size_t param, const at::Tensor& grad) {
                 " arrived after its bucket was sent (a second backward without "
                 "prepare_backward?)");
   at::Tensor v = view_of(param);
-  // The hook runs before autograd adds `grad` to .grad, which still holds the sum of the
-  // earlier micro-steps: the bucket gets the whole step's gradient.
+  // Gradients enter the bucket already divided by the world size, so the reduction is a
+  // plain sum and no pass over the bucket divides afterwards. The hook runs before autograd
+  // adds `grad` to .grad, which still holds the earlier micro-steps' sum: the bucket gets the
+  // whole step's gradient.
   const at::Tensor& acc = params_[param].second.grad();
   if (s.ready) {
-    v.add_(grad);  // a second gradient in the same backward (not expected, kept correct)
+    v.add_(grad, scale_);  // a second gradient in the same backward (not expected, kept correct)
     return;
   }
-  if (acc.defined())
+  if (acc.defined()) {
     at::add_out(v, acc, grad);
-  else
-    v.copy_(grad);
-  b.buffer[b.flags_offset + static_cast<int64_t>(s.index)] = 1;
+    v.mul_(scale_);
+  } else {
+    at::mul_out(v, grad, at::scalar_tensor(scale_, grad.options()));
+  }
+  b.buffer[b.flags_offset + static_cast<int64_t>(s.index)] = scale_;
   s.ready = true;
   if (!rebuilt_) ready_order_.push_back(param);
   if (--b.pending == 0) launch_ready_buckets();
@@ -140,7 +152,7 @@ void GradientReducer::launch_ready_buckets() {
 }
 
 void GradientReducer::launch(Bucket& b) {
-  b.work = comm_.all_reduce_async(b.buffer, ReduceOp::kAvg);
+  b.work = comm_.all_reduce_async(b.buffer, ReduceOp::kSum);  // terms are pre-scaled
 }
 
 void GradientReducer::finish() {
@@ -157,8 +169,8 @@ void GradientReducer::finish() {
       const at::Tensor& acc = params_[i].second.grad();
       at::Tensor v = view_of(i);
       if (acc.defined()) {
-        v.copy_(acc);
-        b.buffer[b.flags_offset + static_cast<int64_t>(j)] = 1;
+        at::mul_out(v, acc, at::scalar_tensor(scale_, acc.options()));
+        b.buffer[b.flags_offset + static_cast<int64_t>(j)] = scale_;
       } else {
         v.zero_();
       }
@@ -176,13 +188,9 @@ void GradientReducer::finish() {
     const float* used = flags.data_ptr<float>();
     for (size_t j = 0; j < b.params.size(); ++j) {
       at::Tensor& p = params_[b.params[j]].second;
-      if (used[j] == 0) {
-        p.mutable_grad() = at::Tensor();  // no rank had a gradient for it
-      } else if (p.grad().defined()) {
-        p.mutable_grad().copy_(view_of(b.params[j]));
-      } else {
-        p.mutable_grad() = view_of(b.params[j]).clone();
-      }
+      // A view, not a copy: saves a pass over every gradient. No rank had a gradient for
+      // an unused parameter: it keeps none, as in a single-process run.
+      p.mutable_grad() = used[j] == 0 ? at::Tensor() : view_of(b.params[j]);
     }
   }
   next_launch_ = 0;

@@ -56,8 +56,9 @@ class GradientReducer {
   // Call before each backward. `sync`: this backward ends the optimizer step, so its
   // gradients (plus those accumulated by the earlier micro-steps) are reduced.
   void prepare_backward(bool sync);
-  // After the synchronised backward: completes the reductions and writes the averages into
-  // .grad. Collective.
+  // After the synchronised backward: completes the reductions; .grad then holds the averages
+  // (views into the reducer's buckets, valid until the next synchronised backward; zero_grad
+  // between steps as usual). Collective.
   void finish();
 
   // With check_params_every = N > 0, on steps divisible by N: checks that every rank holds
@@ -92,6 +93,7 @@ class GradientReducer {
   Communicator& comm_;
   std::vector<std::pair<std::string, at::Tensor>> params_;
   ReducerOptions options_;
+  double scale_;  // 1 / world size
   std::vector<unsigned> hooks_;
   std::vector<Bucket> buckets_;
   std::vector<Slot> slots_;  // by parameter

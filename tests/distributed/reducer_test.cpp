@@ -1,9 +1,9 @@
 // GradientReducer against a fake two-rank communicator whose "other rank" contributes zero
-// gradients: an average over ranks is then half the local value, which makes every reduction
-// visible. The real two-process runs are in tests/distributed_mpi/.
+// gradients: the sum over ranks of the pre-scaled (halved) gradients is then half the local
+// value, which makes every reduction visible. The real two-process runs are in
+// tests/distributed_mpi/.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <torch/csrc/autograd/grad_mode.h>
 
 #include "distributed/gradient_reducer.h"
 
@@ -15,11 +15,9 @@ class FakePeerCommunicator : public Communicator {
   FakePeerCommunicator() { info_.world = 2; }
   const ProcessInfo& info() const override { return info_; }
   std::unique_ptr<Work> all_reduce_async(const at::Tensor& t, ReduceOp op) override {
-    EXPECT_EQ(op, ReduceOp::kAvg);
+    EXPECT_EQ(op, ReduceOp::kSum);  // the reducer divides by the world size itself
     reduced_sizes.push_back(t.numel());
-    torch::NoGradGuard g;
-    t.mul_(0.5);  // (mine + 0) / 2
-    return completed_work();
+    return completed_work();  // mine / 2 + 0 / 2
   }
   void broadcast(const at::Tensor&, int) override { ++broadcasts; }
   void barrier() override {}
@@ -154,6 +152,21 @@ TEST(GradientReducer, RebuildsBucketsInTheObservedReadyOrder) {
   EXPECT_EQ(comm.reduced_sizes.size(), 4u);
   EXPECT_TRUE(ps[1].second.grad().allclose(at::full({300}, 0.5)));
   EXPECT_TRUE(ps[2].second.grad().allclose(at::full({10, 10}, 500.0)));  // 1000 x 1 / 2
+}
+
+TEST(GradientReducer, GradientsKeptAcrossStepsAreNotAliasedToTheBuckets) {
+  FakePeerCommunicator comm;
+  auto ps = make_params();
+  GradientReducer r(comm, ps, {25, 0});
+  r.prepare_backward(true);
+  loss_of(ps, 1.0).backward();
+  r.finish();  // p0.grad = 0.5, a view into the bucket
+  // No zero_grad: the next step accumulates onto the averaged gradient, as torch would.
+  r.prepare_backward(true);
+  loss_of(ps, 1.0).backward();
+  r.finish();
+  EXPECT_TRUE(ps[0].second.grad().allclose(at::full({1000}, 0.75)));    // (0.5 + 1) / 2
+  EXPECT_TRUE(ps[2].second.grad().allclose(at::full({10, 10}, 2.25)));  // (1.5 + 3) / 2
 }
 
 TEST(GradientReducer, WorldSizeOneIsAPassThrough) {

@@ -86,7 +86,7 @@ at::Tensor loss_on(Trainee& s, const Data& d, int64_t first, int64_t n) {
 }
 
 TEST(DataParallelEquivalence, TwoRanksMatchOneProcessWithTheSameExamples) {
-  ELECTRA_NEED_TWO_RANKS();
+  if (world().world_size() != 2) GTEST_SKIP() << "written for exactly 2 ranks";
   Trainee ref = make_setup();
   Trainee par = make_setup();
   dist::GradientReducer reducer(world(), par.params, {0.01, 1});  // 10 KiB: several buckets

@@ -1,5 +1,6 @@
-// GradientReducer between two processes: averages across buckets, parameters used by one rank
-// only, identical parameters after training steps, and the parameter check's message.
+// GradientReducer between processes (ctest runs 2; any number works): averages across buckets,
+// parameters used by one rank only, identical parameters after training steps, and the parameter
+// check's message.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -23,6 +24,11 @@ Params uneven_params() {
   ps.emplace_back("rank1_only", at::zeros({5}).set_requires_grad(true));
   ps.emplace_back("nobody", at::zeros({8}).set_requires_grad(true));
   return ps;
+}
+
+// The average of (rank + 1) over the ranks.
+double mean_factor() {
+  return (world().world_size() + 1) / 2.0;
 }
 
 // d loss / d p_i[j] = (rank + 1) * (i + 1) * (j % 5 + 1)
@@ -50,12 +56,13 @@ TEST(GradientReducerMpi, AveragesOverRanksAcrossSeveralBuckets) {
     r.finish();
     for (size_t i = 0; i < 6; ++i) {
       const at::Tensor& p = ps[i].second;
-      // avg over ranks of (r + 1) = 1.5
-      const at::Tensor expect = (at::arange(p.numel()).remainder(5) + 1) * double(i + 1) * 1.5;
+      // the average over ranks of (r + 1) is (world + 1) / 2
+      const at::Tensor expect =
+          (at::arange(p.numel()).remainder(5) + 1) * double(i + 1) * mean_factor();
       EXPECT_TRUE(p.grad().allclose(expect.to(at::kFloat))) << ps[i].first << " step " << step;
     }
     ASSERT_TRUE(ps[6].second.grad().defined());  // rank 0 contributes zeros
-    EXPECT_TRUE(ps[6].second.grad().allclose(at::full({5}, 3.5)));
+    EXPECT_TRUE(ps[6].second.grad().allclose(at::full({5}, 7.0 / world().world_size())));
     EXPECT_FALSE(ps[7].second.grad().defined());  // no rank had a gradient
   }
 }
@@ -69,7 +76,7 @@ TEST(GradientReducerMpi, GradientAccumulationReducesOnlyTheSum) {
     rank_loss(ps, world().rank()).backward();
   }
   r.finish();
-  const at::Tensor expect = (at::arange(999).remainder(5) + 1) * 2.0 * 1.5 * 3;
+  const at::Tensor expect = (at::arange(999).remainder(5) + 1) * 2.0 * mean_factor() * 3;
   EXPECT_TRUE(ps[1].second.grad().allclose(expect.to(at::kFloat)));
 }
 
