@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include "distributed/mpi_communicator.h"
+
 extern char** environ;
 
 namespace {
@@ -115,6 +117,10 @@ class Job {
 
 class DistributedPretrain : public ::testing::Test {
  protected:
+  void SetUp() override {
+    if (!electra::dist::mpi_compiled()) GTEST_SKIP() << "built with ELECTRA_WITH_MPI=OFF";
+  }
+
   static void SetUpTestSuite() {
     dir_ = ::testing::TempDir() + "/electra_dist_" + std::to_string(getpid());
     stdfs::remove_all(dir_);
