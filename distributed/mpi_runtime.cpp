@@ -95,7 +95,7 @@ std::unique_ptr<Communicator> make_mpi_communicator(const LaunchEnv& env, const 
               "; electra needs MPI_THREAD_SERIALIZED (its collectives run on a communication "
               "thread). Use an MPI built with thread support (Open MPI >= 3 and MPICH are)"));
   }
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  ELECTRA_MPI_CHECK(-1, MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   ProcessInfo info;
   ELECTRA_MPI_CHECK(-1, MPI_Comm_rank(MPI_COMM_WORLD, &info.rank));
   ELECTRA_MPI_CHECK(info.rank, MPI_Comm_size(MPI_COMM_WORLD, &info.world));

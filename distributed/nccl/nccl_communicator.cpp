@@ -256,7 +256,10 @@ class NcclCommunicator : public Communicator {
 
   // Polls the collectives in flight; ends the job on an NCCL error or a timeout.
   void watch() {
-    cudaSetDevice(device_);
+    // The watchdog cannot throw (nobody would catch it): a failure here is only reported.
+    if (const cudaError_t rc = cudaSetDevice(device_); rc != cudaSuccess)
+      log::warn("NCCL watchdog: cudaSetDevice(", device_, ") failed on rank ", info_.rank, ": ",
+                cudaGetErrorString(rc));
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_; })) {
       std::string failure;
