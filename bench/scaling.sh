@@ -18,18 +18,18 @@
 # sharing; the CPU-time figure still measures what distribution costs.
 #
 # Usage: bench/scaling.sh            (after building the `electra` target in build/)
-# Environment: ELECTRA (binary), CORPUS (dir or file; default the Brown corpus if present,
-# else the test fixture), VOCAB (SentencePiece size, 8000), BATCH (sequences per rank per
-# step, 16), SEQ (128), STEPS (per run, 15), LOG_EVERY (3), REPEATS (2), WORK (scratch dir).
+# Environment: ELECTRA (binary), CORPUS (text dir or file; default the shared Brown corpus,
+# /work/shared/data/corpus/brown), VOCAB_FILE (BERT uncased vocab.txt), BATCH (sequences per
+# rank per step, 16), SEQ (128), STEPS (per run, 15), LOG_EVERY (3), REPEATS (2), WORK (scratch dir).
 # BATCH sets the work per rank between two gradient reductions: each optimizer step reduces
-# the whole 56 MB of fp32 gradients however large the batch (so does train.grad_accum > 1).
+# the whole 67 MB of fp32 gradients however large the batch (so does train.grad_accum > 1).
 # The paper's global batch of 128 would be 64 per rank on 2 ranks; 16 keeps the run short.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ELECTRA=${ELECTRA:-build/launcher/electra}
 CORPUS=${CORPUS:-/work/shared/data/corpus/brown}
-[ -e "$CORPUS" ] || CORPUS=tests/fixtures/distributed/corpus
-VOCAB=${VOCAB:-8000}
+[ -e "$CORPUS" ] || { echo "no corpus at $CORPUS: set CORPUS to a text directory or file" >&2; exit 1; }
+VOCAB_FILE=${VOCAB_FILE:-/work/shared/data/vocab/bert-base-uncased/vocab.txt}
 BATCH=${BATCH:-16}
 SEQ=${SEQ:-128}
 STEPS=${STEPS:-15}
@@ -39,21 +39,19 @@ WORK=${WORK:-$(mktemp -d /tmp/electra-scaling.XXXXXX)}
 MPIRUN=(mpirun --oversubscribe --allow-run-as-root)
 
 [ -x "$ELECTRA" ] || { echo "build the electra target first ($ELECTRA missing)" >&2; exit 1; }
+[ -f configs/pretrain/electra-small.yaml ] || { echo "configs/pretrain/electra-small.yaml missing" >&2; exit 1; }
 mkdir -p "$WORK"
-if [ ! -f "$WORK/spm/spm.model" ]; then
-  "$ELECTRA" vocab --input "$CORPUS" --vocab-size "$VOCAB" --out "$WORK/spm" >/dev/null
-fi
-
-# ELECTRA-Small (the paper's sizes) unless configs/pretrain/electra-small.yaml exists.
-model=()
-if [ -f configs/pretrain/electra-small.yaml ]; then
-  model=(--config configs/pretrain/electra-small.yaml)
+# ELECTRA-Small as published, with BERT's uncased WordPiece vocabulary (30522 tokens) when it
+# is there; otherwise with a SentencePiece vocabulary of that size trained on the corpus.
+model=(--config configs/pretrain/electra-small.yaml)
+if [ -f "$VOCAB_FILE" ]; then
+  tokenizer=$VOCAB_FILE
 else
-  model=(--set model.hidden_size=256 --set model.num_hidden_layers=12
-         --set model.num_attention_heads=4 --set model.embedding_size=128
-         --set model.intermediate_size=1024)
+  [ -f "$WORK/spm/spm.model" ] ||
+    "$ELECTRA" vocab --input "$CORPUS" --vocab-size 30522 --out "$WORK/spm" >/dev/null
+  tokenizer=$WORK/spm/spm.model
 fi
-common=("${model[@]}" --set "data.files=[$CORPUS]" --set "data.tokenizer=$WORK/spm/spm.model"
+common=("${model[@]}" --set "data.files=[$CORPUS]" --set "data.tokenizer=$tokenizer"
         --set data.seq_len="$SEQ" --set train.precision=bf16
         --set train.log_every="$LOG_EVERY" --set train.save_every=100000000
         --set optimizer.warmup_steps=10 --set output.tensorboard=false)

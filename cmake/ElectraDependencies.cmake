@@ -21,6 +21,11 @@ else()
   set(ELECTRA_YAML_TARGET yaml-cpp)
 endif()
 
+# Unicode categories, case mapping and NFD for the WordPiece tokenizer (Debian libicu-dev).
+find_package(ICU 60 REQUIRED COMPONENTS uc)
+# Snappy-compressed blocks of TensorFlow checkpoint indexes (Debian libsnappy-dev).
+find_package(Snappy REQUIRED)
+
 # CUDA + NCCL (optional): the NCCL communicator (distributed/nccl/). ON by default when the
 # LibTorch found is a CUDA build and the CUDA toolkit and NCCL are installed. NCCL is looked
 # for in $NCCL_HOME, then next to the CUDA toolkit (/usr/local/cuda here).

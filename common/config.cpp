@@ -16,11 +16,16 @@ namespace electra {
 
 const char* value_type_name(ValueType t) {
   switch (t) {
-    case ValueType::kInt: return "an integer";
-    case ValueType::kFloat: return "a number";
-    case ValueType::kBool: return "true or false";
-    case ValueType::kString: return "a string";
-    case ValueType::kStringList: return "a list of strings";
+    case ValueType::kInt:
+      return "an integer";
+    case ValueType::kFloat:
+      return "a number";
+    case ValueType::kBool:
+      return "true or false";
+    case ValueType::kString:
+      return "a string";
+    case ValueType::kStringList:
+      return "a list of strings";
   }
   return "?";
 }
@@ -137,12 +142,13 @@ ConfigValue convert(const KeySpec& spec, const YAML::Node& node, const std::stri
   }
   if (!node.IsScalar()) type_error(node.IsSequence() ? "a list" : "a mapping");
   // A quoted "123" for an int key is still a number the user meant.
-  if (!canonical_scalar(spec.type, node.Scalar(), &v.scalar)) type_error(cat("'", node.Scalar(), "'"));
+  if (!canonical_scalar(spec.type, node.Scalar(), &v.scalar))
+    type_error(cat("'", node.Scalar(), "'"));
   if (!spec.choices.empty() &&
       std::find(spec.choices.begin(), spec.choices.end(), v.scalar) == spec.choices.end()) {
     throw_user(at, ": key '", spec.path, "' has value '", v.scalar, "', which is not one of {",
-               join(spec.choices, ", "), "}; did you mean '",
-               closest_match(v.scalar, spec.choices), "'?");
+               join(spec.choices, ", "), "}; did you mean '", closest_match(v.scalar, spec.choices),
+               "'?");
   }
   return v;
 }
@@ -150,8 +156,7 @@ ConfigValue convert(const KeySpec& spec, const YAML::Node& node, const std::stri
 [[noreturn]] void unknown_key(const ConfigSchema& schema, const std::string& path,
                               const std::string& at) {
   throw_user(at, ": unknown config key '", path, "'; did you mean '",
-             closest_match(path, schema.paths()),
-             "'? (`electra config show` lists every key)");
+             closest_match(path, schema.paths()), "'? (`electra config show` lists every key)");
 }
 
 }  // namespace
@@ -225,7 +230,8 @@ bool ConfigSchema::is_section(const std::string& path) const {
 
 std::vector<std::string> ConfigSchema::paths() const {
   std::vector<std::string> out;
-  for (const auto& k : keys_) out.push_back(k.path);
+  for (const auto& k : keys_)
+    out.push_back(k.path);
   return out;
 }
 
@@ -233,14 +239,16 @@ std::vector<std::string> ConfigSchema::paths() const {
 // Config
 
 Config::Config(const ConfigSchema& schema) : schema_(&schema) {
-  for (const auto& k : schema.keys()) values_[k.path] = k.default_value;
+  for (const auto& k : schema.keys())
+    values_[k.path] = k.default_value;
 }
 
 Config Config::resolve(const ConfigSchema& schema, const std::string& yaml_file,
                        const std::vector<std::string>& overrides) {
   Config cfg(schema);
   if (!yaml_file.empty()) cfg.load_yaml(fs::read_file(yaml_file, "config"), yaml_file);
-  for (const auto& o : overrides) cfg.apply_override(o);
+  for (const auto& o : overrides)
+    cfg.apply_override(o);
   return cfg;
 }
 
@@ -270,7 +278,8 @@ void Config::load_yaml(const std::string& text, const std::string& origin) {
     for (auto it = node.begin(); it != node.end(); ++it) {
       ELECTRA_CHECK_USER(it->first.IsScalar(), where(origin, it->first),
                          ": a key must be a plain name");
-      const std::string path = prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
+      const std::string path =
+          prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
       const std::string at = where(origin, it->first);
       if (const KeySpec* spec = schema_->find(path)) {
         values_[path] = convert(*spec, it->second, at);
@@ -294,7 +303,8 @@ void Config::apply_override(const std::string& assignment) {
   set(std::string(trim(assignment.substr(0, eq))), assignment.substr(eq + 1), "--set");
 }
 
-void Config::set(const std::string& path, const std::string& yaml_value, const std::string& source) {
+void Config::set(const std::string& path, const std::string& yaml_value,
+                 const std::string& source) {
   const KeySpec* spec = schema_->find(path);
   if (!spec) {
     if (schema_->is_section(path))
@@ -328,7 +338,9 @@ const ConfigValue& Config::value(const std::string& path) const {
   return it->second;
 }
 
-bool Config::is_null(const std::string& path) const { return value(path).is_null; }
+bool Config::is_null(const std::string& path) const {
+  return value(path).is_null;
+}
 
 int64_t Config::get_int(const std::string& path) const {
   spec(path, ValueType::kInt);
@@ -367,7 +379,9 @@ std::vector<std::string> Config::get_strings(const std::string& path) const {
   return value(path).list;
 }
 
-std::string Config::source(const std::string& path) const { return value(path).source; }
+std::string Config::source(const std::string& path) const {
+  return value(path).source;
+}
 
 std::string Config::to_yaml(bool with_docs) const {
   // Emit nested sections in schema order. Keys of one section may be interleaved with
@@ -392,7 +406,8 @@ std::string Config::to_yaml(bool with_docs) const {
     }
   }
   std::vector<const KeySpec*> ordered;
-  for (const auto& k : schema_->keys()) ordered.push_back(&k);
+  for (const auto& k : schema_->keys())
+    ordered.push_back(&k);
   std::stable_sort(ordered.begin(), ordered.end(), [&](const KeySpec* a, const KeySpec* b) {
     const auto pa = split(a->path, '.'), pb = split(b->path, '.');
     std::string sa, sb;
@@ -419,7 +434,8 @@ std::string Config::to_yaml(bool with_docs) const {
       out << YAML::Null;
     } else if (k->type == ValueType::kStringList) {
       out << YAML::Flow << YAML::BeginSeq;
-      for (const auto& s : v.list) out << s;
+      for (const auto& s : v.list)
+        out << s;
       out << YAML::EndSeq;
     } else if (k->type == ValueType::kString) {
       out << YAML::DoubleQuoted << v.scalar;

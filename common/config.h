@@ -22,8 +22,8 @@ const char* value_type_name(ValueType t);
 struct ConfigValue {
   ValueType type = ValueType::kString;
   bool is_null = false;
-  std::string scalar;               // kInt/kFloat/kBool/kString
-  std::vector<std::string> list;    // kStringList
+  std::string scalar;              // kInt/kFloat/kBool/kString
+  std::vector<std::string> list;   // kStringList
   std::string source = "default";  // "default", "FILE:LINE", "--set"
 };
 
@@ -38,8 +38,10 @@ struct KeySpec {
 
 class ConfigSchema {
  public:
-  ConfigSchema& add_int(const std::string& path, std::optional<int64_t> def, const std::string& doc);
-  ConfigSchema& add_float(const std::string& path, std::optional<double> def, const std::string& doc);
+  ConfigSchema& add_int(const std::string& path, std::optional<int64_t> def,
+                        const std::string& doc);
+  ConfigSchema& add_float(const std::string& path, std::optional<double> def,
+                          const std::string& doc);
   ConfigSchema& add_bool(const std::string& path, bool def, const std::string& doc);
   ConfigSchema& add_string(const std::string& path, std::optional<std::string> def,
                            const std::string& doc, std::vector<std::string> choices = {});

@@ -17,11 +17,13 @@ struct Tables {
   Tables() {
     for (uint32_t i = 0; i < 256; ++i) {
       uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ ((c & 1) ? kPoly : 0);
+      for (int k = 0; k < 8; ++k)
+        c = (c >> 1) ^ ((c & 1) ? kPoly : 0);
       t[0][i] = c;
     }
     for (uint32_t i = 0; i < 256; ++i)
-      for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
+      for (int s = 1; s < 8; ++s)
+        t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
   }
 };
 
@@ -33,13 +35,13 @@ uint32_t software(uint32_t crc, const uint8_t* p, size_t n) {
     uint64_t v;
     std::memcpy(&v, p, 8);
     v ^= crc;
-    crc = t[7][v & 0xFF] ^ t[6][(v >> 8) & 0xFF] ^ t[5][(v >> 16) & 0xFF] ^
-          t[4][(v >> 24) & 0xFF] ^ t[3][(v >> 32) & 0xFF] ^ t[2][(v >> 40) & 0xFF] ^
-          t[1][(v >> 48) & 0xFF] ^ t[0][v >> 56];
+    crc = t[7][v & 0xFF] ^ t[6][(v >> 8) & 0xFF] ^ t[5][(v >> 16) & 0xFF] ^ t[4][(v >> 24) & 0xFF] ^
+          t[3][(v >> 32) & 0xFF] ^ t[2][(v >> 40) & 0xFF] ^ t[1][(v >> 48) & 0xFF] ^ t[0][v >> 56];
     p += 8;
     n -= 8;
   }
-  while (n--) crc = (crc >> 8) ^ t[0][(crc ^ *p++) & 0xFF];
+  while (n--)
+    crc = (crc >> 8) ^ t[0][(crc ^ *p++) & 0xFF];
   return crc;
 }
 
@@ -54,7 +56,8 @@ __attribute__((target("sse4.2"))) uint32_t hardware(uint32_t crc, const uint8_t*
     n -= 8;
   }
   uint32_t c32 = static_cast<uint32_t>(c);
-  while (n--) c32 = _mm_crc32_u8(c32, *p++);
+  while (n--)
+    c32 = _mm_crc32_u8(c32, *p++);
   return c32;
 }
 #endif

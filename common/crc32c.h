@@ -9,8 +9,12 @@
 namespace electra {
 
 uint32_t crc32c_extend(uint32_t crc, const void* data, size_t n);
-inline uint32_t crc32c(const void* data, size_t n) { return crc32c_extend(0, data, n); }
-inline uint32_t crc32c(std::string_view s) { return crc32c(s.data(), s.size()); }
+inline uint32_t crc32c(const void* data, size_t n) {
+  return crc32c_extend(0, data, n);
+}
+inline uint32_t crc32c(std::string_view s) {
+  return crc32c(s.data(), s.size());
+}
 
 // TFRecord / LevelDB "masked" CRC: rotate and add a constant so that a CRC of data that
 // itself contains CRCs stays well distributed.

@@ -36,20 +36,20 @@ template <class... Args>
 }  // namespace electra
 
 // Input validation that survives release builds (never assert() for this).
-#define ELECTRA_CHECK_USER(cond, ...)            \
-  do {                                           \
+#define ELECTRA_CHECK_USER(cond, ...)                \
+  do {                                               \
     if (!(cond)) ::electra::throw_user(__VA_ARGS__); \
   } while (0)
 
 // Internal invariant: a failure here is a bug in electra-cpp, reported with file:line.
-#define ELECTRA_CHECK(cond, ...)                                                          \
-  do {                                                                                    \
-    if (!(cond))                                                                          \
-      throw std::runtime_error(::electra::cat("internal error at ", __FILE__, ":", __LINE__, \
-                                              ": ", #cond, ": ", ##__VA_ARGS__));        \
+#define ELECTRA_CHECK(cond, ...)                                                                   \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      throw std::runtime_error(::electra::cat("internal error at ", __FILE__, ":", __LINE__, ": ", \
+                                              #cond, ": ", ##__VA_ARGS__));                        \
   } while (0)
 
-#define ELECTRA_CHECK_ERRNO(ok, what)                                  \
-  do {                                                                 \
-    if (!(ok)) ::electra::throw_errno((what), __FILE__, __LINE__);     \
+#define ELECTRA_CHECK_ERRNO(ok, what)                              \
+  do {                                                             \
+    if (!(ok)) ::electra::throw_errno((what), __FILE__, __LINE__); \
   } while (0)

@@ -29,8 +29,7 @@ bool is_dir(const std::string& path) {
 
 std::string read_file(const std::string& path, const std::string& what) {
   std::error_code ec;
-  if (!stdfs::exists(path, ec))
-    throw_user(what, " file '", path, "' does not exist");
+  if (!stdfs::exists(path, ec)) throw_user(what, " file '", path, "' does not exist");
   if (stdfs::is_directory(path, ec))
     throw_user(what, " path '", path, "' is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
@@ -61,8 +60,7 @@ void write_all(int fd, const std::string& data, const std::string& path) {
 
 void write_and_sync(const std::string& path, const std::string& data) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::runtime_error(cat("cannot create '", path, "': ", std::strerror(errno)));
+  if (fd < 0) throw std::runtime_error(cat("cannot create '", path, "': ", std::strerror(errno)));
   write_all(fd, data, path);
   if (::fsync(fd) != 0) {
     const int err = errno;
@@ -82,7 +80,9 @@ void fsync_path(const std::string& path) {
   ::close(fd);
 }
 
-void write_file(const std::string& path, const std::string& data) { write_and_sync(path, data); }
+void write_file(const std::string& path, const std::string& data) {
+  write_and_sync(path, data);
+}
 
 void write_file_atomic(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
@@ -95,7 +95,8 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw std::runtime_error(cat("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err)));
+    throw std::runtime_error(
+        cat("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err)));
   }
   const std::string parent = stdfs::path(path).parent_path().string();
   fsync_path(parent.empty() ? "." : parent);
@@ -127,12 +128,15 @@ void remove_all(const std::string& path) {
 std::vector<std::string> list_dir(const std::string& path) {
   std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& e : stdfs::directory_iterator(path, ec)) names.push_back(e.path().filename());
+  for (const auto& e : stdfs::directory_iterator(path, ec))
+    names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   return names;
 }
 
-std::string basename(const std::string& path) { return stdfs::path(path).filename().string(); }
+std::string basename(const std::string& path) {
+  return stdfs::path(path).filename().string();
+}
 
 std::string join(const std::string& a, const std::string& b) {
   return (stdfs::path(a) / stdfs::path(b)).string();
@@ -194,7 +198,8 @@ void copy_file(const std::string& from, const std::string& to) {
 
 StagedDir::StagedDir(std::string final_path, std::string tmp_suffix)
     : final_(std::move(final_path)) {
-  while (!final_.empty() && final_.back() == '/') final_.pop_back();
+  while (!final_.empty() && final_.back() == '/')
+    final_.pop_back();
   tmp_ = final_ + (tmp_suffix.empty() ? ".tmp-" + std::to_string(::getpid()) : tmp_suffix);
   remove_all(tmp_);
   std::error_code ec;
@@ -211,7 +216,8 @@ StagedDir::~StagedDir() {
 void StagedDir::commit() {
   ELECTRA_CHECK(!committed_, "StagedDir committed twice");
   std::error_code ec;
-  for (const auto& e : stdfs::recursive_directory_iterator(tmp_, ec)) fsync_path(e.path().string());
+  for (const auto& e : stdfs::recursive_directory_iterator(tmp_, ec))
+    fsync_path(e.path().string());
   fsync_path(tmp_);
   // rename() cannot replace a non-empty directory: move the old one aside first, so the
   // final name always holds a complete directory or nothing.

@@ -46,8 +46,8 @@ class StagedDir {
 
   const std::string& path() const { return tmp_; }  // write files here
   std::string file(const std::string& name) const { return join(tmp_, name); }
-  // fsyncs every file (recursively), renames into place (replacing an existing directory of that name),
-  // and fsyncs the parent.
+  // fsyncs every file (recursively), renames into place (replacing an existing directory of that
+  // name), and fsyncs the parent.
   void commit();
 
  private:

@@ -23,10 +23,14 @@ State& state() {
 
 const char* tag(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug: ";
-    case Level::kWarn: return "warning: ";
-    case Level::kError: return "error: ";
-    default: return "";
+    case Level::kDebug:
+      return "debug: ";
+    case Level::kWarn:
+      return "warning: ";
+    case Level::kError:
+      return "error: ";
+    default:
+      return "";
   }
 }
 

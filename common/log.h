@@ -19,12 +19,20 @@ void write(Level level, const std::string& msg);
 void progress(const std::string& msg);
 
 template <class... Args>
-void info(const Args&... args) { write(Level::kInfo, cat(args...)); }
+void info(const Args&... args) {
+  write(Level::kInfo, cat(args...));
+}
 template <class... Args>
-void warn(const Args&... args) { write(Level::kWarn, cat(args...)); }
+void warn(const Args&... args) {
+  write(Level::kWarn, cat(args...));
+}
 template <class... Args>
-void error(const Args&... args) { write(Level::kError, cat(args...)); }
+void error(const Args&... args) {
+  write(Level::kError, cat(args...));
+}
 template <class... Args>
-void debug(const Args&... args) { write(Level::kDebug, cat(args...)); }
+void debug(const Args&... args) {
+  write(Level::kDebug, cat(args...));
+}
 
 }  // namespace electra::log

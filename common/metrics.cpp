@@ -20,12 +20,16 @@ void put_varint(std::string* out, uint64_t v) {
   }
   out->push_back(static_cast<char>(v));
 }
-void put_tag(std::string* out, int field, int wire) { put_varint(out, (field << 3) | wire); }
+void put_tag(std::string* out, int field, int wire) {
+  put_varint(out, (field << 3) | wire);
+}
 void put_fixed64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  for (int i = 0; i < 8; ++i)
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 void put_fixed32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  for (int i = 0; i < 4; ++i)
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 void put_bytes(std::string* out, int field, const std::string& b) {
   put_tag(out, field, 2);
@@ -90,8 +94,8 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
   char host[256] = "localhost";
   ::gethostname(host, sizeof host - 1);
   const double t = now_seconds();
-  path_ = fs::join(dir, cat("events.out.tfevents.", static_cast<int64_t>(t), ".", host, ".",
-                            ::getpid()));
+  path_ = fs::join(
+      dir, cat("events.out.tfevents.", static_cast<int64_t>(t), ".", host, ".", ::getpid()));
   f_ = std::fopen(path_.c_str(), "ab");
   if (!f_) throw std::runtime_error(cat("cannot create TensorBoard file '", path_, "'"));
   const std::string rec = tfrecord_frame(encode_file_version_event(t));

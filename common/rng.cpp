@@ -14,7 +14,9 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 }  // namespace
 
@@ -29,7 +31,8 @@ uint64_t mix_seed(std::initializer_list<uint64_t> parts) {
 
 Rng::Rng(uint64_t seed) {
   uint64_t x = seed;
-  for (auto& v : s_) v = splitmix64(x);
+  for (auto& v : s_)
+    v = splitmix64(x);
 }
 
 uint64_t Rng::next_u64() {
@@ -44,7 +47,9 @@ uint64_t Rng::next_u64() {
   return result;
 }
 
-double Rng::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+double Rng::uniform() {
+  return static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
+}
 
 int64_t Rng::uniform_int(int64_t lo, int64_t hi) {
   ELECTRA_CHECK(lo <= hi, "uniform_int range [", lo, ", ", hi, "]");
@@ -53,7 +58,8 @@ int64_t Rng::uniform_int(int64_t lo, int64_t hi) {
   // Rejection sampling removes the modulo bias.
   const uint64_t limit = UINT64_MAX - UINT64_MAX % range;
   uint64_t v;
-  do v = next_u64();
+  do
+    v = next_u64();
   while (v >= limit);
   return lo + static_cast<int64_t>(v % range);
 }
@@ -67,7 +73,8 @@ std::string Rng::state() const {
 void Rng::set_state(const std::string& s) {
   std::istringstream is(s);
   std::array<uint64_t, 4> v{};
-  for (auto& x : v) is >> x;
+  for (auto& x : v)
+    is >> x;
   ELECTRA_CHECK_USER(!is.fail(), "corrupt random-generator state '", s, "' in checkpoint");
   s_ = v;
 }

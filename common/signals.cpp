@@ -21,11 +21,18 @@ void install_handlers() {
   sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1})
+    sigaction(sig, &sa, nullptr);
 }
 
-int pending() { return g_signal.load(); }
-void raise_flag(int sig) { g_signal.store(sig); }
-void reset() { g_signal.store(0); }
+int pending() {
+  return g_signal.load();
+}
+void raise_flag(int sig) {
+  g_signal.store(sig);
+}
+void reset() {
+  g_signal.store(0);
+}
 
 }  // namespace electra::signals

@@ -49,7 +49,8 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t j = 0; j <= b.size(); ++j)
+    prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
@@ -115,8 +116,8 @@ bool is_valid_utf8(std::string_view s, size_t* bad_offset) {
       cp = (cp << 6) | (p[i + k] & 0x3F);
     }
     // Reject overlong forms, surrogates and values past U+10FFFF.
-    const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                          (len == 4 && cp < 0x10000);
+    const bool overlong =
+        (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
     if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
       if (bad_offset) *bad_offset = i;
       return false;
@@ -130,10 +131,12 @@ std::vector<int64_t> parse_int_list(std::string_view s, const std::string& what)
   std::vector<int64_t> out;
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == ',')) ++i;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
+      ++i;
     if (i >= s.size()) break;
     size_t j = i;
-    while (j < s.size() && s[j] != ' ' && s[j] != '\t' && s[j] != ',') ++j;
+    while (j < s.size() && s[j] != ' ' && s[j] != '\t' && s[j] != ',')
+      ++j;
     const std::string tok(s.substr(i, j - i));
     char* end = nullptr;
     errno = 0;
@@ -156,7 +159,8 @@ std::string base64_encode(const std::string& in) {
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kB64[(v >> s) & 63]);
+    for (int s = 18; s >= 0; s -= 6)
+      out.push_back(kB64[(v >> s) & 63]);
   }
   if (i < in.size()) {
     uint32_t v = uint8_t(in[i]) << 16;
@@ -172,7 +176,8 @@ std::string base64_encode(const std::string& in) {
 std::string base64_decode(const std::string& text, const std::string& what) {
   int8_t rev[256];
   std::fill(std::begin(rev), std::end(rev), -1);
-  for (int i = 0; i < 64; ++i) rev[static_cast<uint8_t>(kB64[i])] = static_cast<int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    rev[static_cast<uint8_t>(kB64[i])] = static_cast<int8_t>(i);
   ELECTRA_CHECK_USER(text.size() % 4 == 0, what, ": malformed base64 (length ", text.size(), ")");
   std::string out;
   for (size_t i = 0; i < text.size(); i += 4) {

@@ -12,7 +12,7 @@
 namespace electra::data {
 
 struct MaskOptions {
-  double mask_prob = 0.15;       // fraction of maskable tokens to predict
+  double mask_prob = 0.15;        // fraction of maskable tokens to predict
   double mask_token_prob = 0.85;  // of those, the fraction replaced by [MASK]; the rest unchanged
 };
 

@@ -23,18 +23,25 @@ CorpusFormat parse_corpus_format(const std::string& name, const std::string& key
 
 const char* corpus_format_name(CorpusFormat f) {
   switch (f) {
-    case CorpusFormat::kText: return "text";
-    case CorpusFormat::kWikiExtractor: return "wikiextractor";
-    case CorpusFormat::kJsonl: return "jsonl";
+    case CorpusFormat::kText:
+      return "text";
+    case CorpusFormat::kWikiExtractor:
+      return "wikiextractor";
+    case CorpusFormat::kJsonl:
+      return "jsonl";
   }
   return "?";
 }
 
 std::string CorpusCursor::to_json() const {
-  json j = {{"epoch", epoch},          {"chunk", chunk},
-            {"offset", offset},        {"positioned", positioned},
-            {"next_new_doc", next_new_doc}, {"units_read", units_read},
-            {"world", world},          {"sub", sub}};
+  json j = {{"epoch", epoch},
+            {"chunk", chunk},
+            {"offset", offset},
+            {"positioned", positioned},
+            {"next_new_doc", next_new_doc},
+            {"units_read", units_read},
+            {"world", world},
+            {"sub", sub}};
   return j.dump();
 }
 
@@ -90,9 +97,12 @@ namespace {
 
 bool is_separator(CorpusFormat f, const std::string& line) {
   switch (f) {
-    case CorpusFormat::kText: return trim(line).empty();
-    case CorpusFormat::kWikiExtractor: return starts_with(line, "<doc");
-    case CorpusFormat::kJsonl: return true;
+    case CorpusFormat::kText:
+      return trim(line).empty();
+    case CorpusFormat::kWikiExtractor:
+      return starts_with(line, "<doc");
+    case CorpusFormat::kJsonl:
+      return true;
   }
   return false;
 }
@@ -123,9 +133,9 @@ CorpusStream::CorpusStream(CorpusOptions opts, ShardSpec shard)
   for (size_t i = 0; i < sizes.size(); ++i)
     for (uint64_t b = 0; b < sizes[i]; b += chunk)
       chunks_.push_back(Chunk{i, b, std::min(sizes[i], b + chunk)});
-  ELECTRA_CHECK_USER(chunks_.size() >= static_cast<size_t>(shard_.world), "data.files: the corpus (",
-                     total, " bytes) splits into only ", chunks_.size(), " chunk(s) of ", chunk,
-                     " bytes, fewer than the ", shard_.world,
+  ELECTRA_CHECK_USER(chunks_.size() >= static_cast<size_t>(shard_.world),
+                     "data.files: the corpus (", total, " bytes) splits into only ", chunks_.size(),
+                     " chunk(s) of ", chunk, " bytes, fewer than the ", shard_.world,
                      " ranks. Set data.chunk_bytes smaller or use fewer ranks");
   cur_.world = shard_.world;
   epoch_chunks_ = chunks_for_epoch(0);
@@ -137,7 +147,8 @@ CorpusStream::~CorpusStream() = default;
 
 std::vector<Chunk> CorpusStream::chunks_for_epoch(int64_t epoch) const {
   std::vector<size_t> order(chunks_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
   if (opts_.shuffle) {
     Rng rng(mix_seed({opts_.seed, static_cast<uint64_t>(epoch), 0xC0275ull}));
     for (size_t i = order.size(); i > 1; --i)
@@ -165,8 +176,10 @@ CorpusCursor CorpusStream::cursor() const {
 }
 
 void CorpusStream::seek(const CorpusCursor& c) {
-  ELECTRA_CHECK_USER(c.world == shard_.world, "the checkpoint's data cursor was written by a job "
-                     "with ", c.world, " rank(s), but this job has ", shard_.world,
+  ELECTRA_CHECK_USER(c.world == shard_.world,
+                     "the checkpoint's data cursor was written by a job "
+                     "with ",
+                     c.world, " rank(s), but this job has ", shard_.world,
                      ". Resume with the same number of ranks, or start a new output.dir");
   cur_ = c;
   epoch_chunks_ = chunks_for_epoch(cur_.epoch);
@@ -190,7 +203,8 @@ void CorpusStream::seek(const CorpusCursor& c) {
       const int64_t skip = c.sub;
       ELECTRA_CHECK_USER(read_unit(&unit), "the checkpoint's data cursor points past the end of '",
                          reader_->path, "': was the corpus changed?");
-      for (int64_t i = 1; i < skip; ++i) read_unit(&unit);
+      for (int64_t i = 1; i < skip; ++i)
+        read_unit(&unit);
     }
     cur_ = c;
     cur_.positioned = true;

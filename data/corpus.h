@@ -47,13 +47,13 @@ struct TextLine {
 // Where a rank's stream stands; stored in checkpoints so a resumed job continues exactly.
 struct CorpusCursor {
   int64_t epoch = 0;
-  int64_t chunk = 0;          // index into this rank's chunk list for `epoch`
-  uint64_t offset = 0;        // byte offset of the next line in the chunk's file
-  bool positioned = false;    // false: the chunk has not been opened yet
-  bool next_new_doc = true;   // whether the next unit starts a document
-  int64_t units_read = 0;     // total units delivered by this rank (for logs)
-  int64_t sub = 0;            // jsonl: units of the object at `offset` already delivered
-  int world = 1;              // the sharding this cursor belongs to
+  int64_t chunk = 0;         // index into this rank's chunk list for `epoch`
+  uint64_t offset = 0;       // byte offset of the next line in the chunk's file
+  bool positioned = false;   // false: the chunk has not been opened yet
+  bool next_new_doc = true;  // whether the next unit starts a document
+  int64_t units_read = 0;    // total units delivered by this rank (for logs)
+  int64_t sub = 0;           // jsonl: units of the object at `offset` already delivered
+  int world = 1;             // the sharding this cursor belongs to
   std::string to_json() const;
   static CorpusCursor from_json(const std::string& json, const std::string& origin);
 };

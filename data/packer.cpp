@@ -50,8 +50,7 @@ void SequencePacker::add(const std::vector<int32_t>& tokens, bool new_document,
 
 Example SequencePacker::build() {
   // 10%: a single segment, as in classification inputs.
-  const int64_t first_target =
-      rng_.uniform() < 0.1 ? INT64_MAX : (target_length_ - 3) / 2;
+  const int64_t first_target = rng_.uniform() < 0.1 ? INT64_MAX : (target_length_ - 3) / 2;
   std::vector<int32_t> a, b;
   for (const auto& u : units_) {
     const int64_t la = static_cast<int64_t>(a.size());
@@ -72,7 +71,8 @@ Example SequencePacker::build() {
   ex.types.assign(seq_len_, 0);
   int64_t p = 0;
   ex.ids[p++] = special_.cls;
-  for (int32_t t : a) ex.ids[p++] = t;
+  for (int32_t t : a)
+    ex.ids[p++] = t;
   ex.ids[p++] = special_.sep;
   if (!b.empty()) {
     for (int32_t t : b) {

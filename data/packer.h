@@ -19,9 +19,9 @@
 namespace electra::data {
 
 struct Example {
-  std::vector<int32_t> ids;    // [seq_len], padded with [PAD]
-  std::vector<int8_t> types;   // [seq_len] segment ids (0 for A and padding, 1 for B)
-  int32_t length = 0;          // real tokens including [CLS]/[SEP]
+  std::vector<int32_t> ids;   // [seq_len], padded with [PAD]
+  std::vector<int8_t> types;  // [seq_len] segment ids (0 for A and padding, 1 for B)
+  int32_t length = 0;         // real tokens including [CLS]/[SEP]
 };
 
 struct PackerState {

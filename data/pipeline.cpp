@@ -58,13 +58,13 @@ StatefulBatch PretrainStream::next() {
     corpus_.next(&line);
     made.clear();
     packer_.add(tok_->encode(line.text), line.new_document, &made);
-    for (auto& e : made) pending_.push_back(std::move(e));
+    for (auto& e : made)
+      pending_.push_back(std::move(e));
   }
   std::vector<Example> examples(pending_.begin(), pending_.begin() + opts_.batch_size);
   pending_.erase(pending_.begin(), pending_.begin() + opts_.batch_size);
-  const uint64_t seed =
-      mix_seed({opts_.seed, static_cast<uint64_t>(opts_.shard.rank), static_cast<uint64_t>(batches_),
-                0x3A5Cull});
+  const uint64_t seed = mix_seed({opts_.seed, static_cast<uint64_t>(opts_.shard.rank),
+                                  static_cast<uint64_t>(batches_), 0x3A5Cull});
   ++batches_;
   StatefulBatch out;
   out.batch = mask_examples(examples, tok_->special(), opts_.mask, seed);

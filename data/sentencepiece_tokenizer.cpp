@@ -63,9 +63,10 @@ const Bridge& bridge() {
       errors += cat("\n  ", c, ": ", dlerror());
     }
     if (!h)
-      throw std::runtime_error(cat("cannot load libelectra_spm.so (SentencePiece support); "
-                                   "looked next to the electra binary and in the build tree",
-                                   errors, "\n  Set ELECTRA_SPM_BRIDGE to its path"));
+      throw std::runtime_error(
+          cat("cannot load libelectra_spm.so (SentencePiece support); "
+              "looked next to the electra binary and in the build tree",
+              errors, "\n  Set ELECTRA_SPM_BRIDGE to its path"));
     Bridge r{};
     auto sym = [&](auto* fn, const char* name) {
       void* p = dlsym(h, name);
@@ -245,8 +246,8 @@ std::string train_sentencepiece(const VocabTrainOptions& opts, const std::string
     values.push_back(v.c_str());
   }
   char err[1024] = {0};
-  const int rc = bridge().train(keys.data(), values.data(), args.size(), &SentenceFeed::next,
-                                &feed, err, sizeof err);
+  const int rc = bridge().train(keys.data(), values.data(), args.size(), &SentenceFeed::next, &feed,
+                                err, sizeof err);
   if (rc != 0) {
     fs::remove_all(staging + ".model");
     fs::remove_all(staging + ".vocab");

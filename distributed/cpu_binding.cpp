@@ -1,7 +1,6 @@
 #include "distributed/cpu_binding.h"
 
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/blas.h"
 #include "common/error.h"
 
 namespace electra::dist {
@@ -60,10 +60,7 @@ bool bind_process(const std::vector<int>& cpus) {
 void set_compute_threads(int n) {
   n = std::max(1, n);
   at::set_num_threads(n);
-  // Looked up at run time: the project does not link OpenBLAS itself, LibTorch does.
-  using SetThreads = void (*)(int);
-  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    fn(n);
+  blas::set_threads(n);
 }
 
 std::string cpu_list_string(const std::vector<int>& cpus) {

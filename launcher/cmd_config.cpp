@@ -11,10 +11,11 @@ int run(const std::vector<std::string>& args) {
   add_config_options(desc);
   desc.add_options()("docs", po::bool_switch(), "add each key's description as a comment");
   po::variables_map vm;
-  if (!parse_args(args, desc, &vm,
-                  "usage: electra config show [--config FILE.yaml] [--set key=value ...] [--docs]\n\n"
-                  "Prints the resolved experiment (defaults < file < --set) as YAML; without\n"
-                  "--config it lists every key with its default."))
+  if (!parse_args(
+          args, desc, &vm,
+          "usage: electra config show [--config FILE.yaml] [--set key=value ...] [--docs]\n\n"
+          "Prints the resolved experiment (defaults < file < --set) as YAML; without\n"
+          "--config it lists every key with its default."))
     return 0;
   const Config cfg = load_config(vm, pretrain::pretrain_schema());
   std::cout << cfg.to_yaml(vm["docs"].as<bool>());

@@ -51,8 +51,8 @@ int run(const std::vector<std::string>& args) {
      << "set multiplot layout 2,1 title '" << vm["title"].as<std::string>() << "'\n"
      << "set grid\nset xlabel 'step'\nset ylabel 'generator MLM loss'\n"
      << "set y2label 'discriminator loss'\nset y2tics\nset ytics nomirror\n"
-     << "plot '" << dat_path << "' using 1:2 with lines lw 2 title 'generator loss', '"
-     << dat_path << "' using 1:3 axes x1y2 with lines lw 2 title 'discriminator loss'\n"
+     << "plot '" << dat_path << "' using 1:2 with lines lw 2 title 'generator loss', '" << dat_path
+     << "' using 1:3 axes x1y2 with lines lw 2 title 'discriminator loss'\n"
      << "unset y2label\nunset y2tics\nset ytics mirror\nset ylabel 'accuracy'\n"
      << "set yrange [0:1]\n"
      << "plot '" << dat_path << "' using 1:4 with lines lw 2 title 'discriminator accuracy', '"

@@ -12,8 +12,8 @@ int run(const std::vector<std::string>& args) {
       "out", po::value<std::string>()->required(), "directory for spm.model and spm.vocab")(
       "format", po::value<std::string>()->default_value("text"), "text | wikiextractor | jsonl")(
       "model-type", po::value<std::string>()->default_value("unigram"), "unigram | bpe")(
-      "max-sentences", po::value<int64_t>()->default_value(2000000),
-      "lines sampled for training")("threads", po::value<int>()->default_value(2), "threads");
+      "max-sentences", po::value<int64_t>()->default_value(2000000), "lines sampled for training")(
+      "threads", po::value<int>()->default_value(2), "threads");
   po::variables_map vm;
   if (!parse_args(args, desc, &vm,
                   "usage: electra vocab --input CORPUS... --vocab-size N --out DIR\n\n"

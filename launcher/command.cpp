@@ -34,7 +34,8 @@ bool parse_args(const std::vector<std::string>& args, const po::options_descript
     po::notify(*vm);
   } catch (const po::unknown_option& e) {
     std::vector<std::string> names;
-    for (const auto& o : desc.options()) names.push_back("--" + o->long_name());
+    for (const auto& o : desc.options())
+      names.push_back("--" + o->long_name());
     throw_user(e.what(), "; did you mean '", closest_match(e.get_option_name(), names),
                "'? (see --help)");
   } catch (const po::error& e) {

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "common/blas.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -24,6 +25,8 @@ void usage() {
 
 int main(int argc, char** argv) {
   using namespace electra;
+  // Before anything else: fp32 matmuls need the right OpenBLAS kernels (see common/blas.h).
+  blas::maybe_reexec_for_fast_kernels(argc, argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     usage();
@@ -40,7 +43,8 @@ int main(int argc, char** argv) {
   auto it = reg.find(name);
   if (it == reg.end()) {
     std::vector<std::string> names;
-    for (const auto& [n, c] : reg) names.push_back(n);
+    for (const auto& [n, c] : reg)
+      names.push_back(n);
     std::cerr << "error: unknown command '" << args[0] << "'; did you mean '"
               << closest_match(args[0], names) << "'? (electra --help lists them)\n";
     return 2;

@@ -54,8 +54,8 @@ ClassificationHeadImpl::ClassificationHeadImpl(const ElectraConfig& c) {
 at::Tensor ClassificationHeadImpl::forward(const at::Tensor& h, at::ScalarType dt) {
   using torch::indexing::Slice;
   at::Tensor x = dropout(h.index({Slice(), 0, Slice()}));  // [batch, hidden] at [CLS]
-  x = at::gelu(linear(dense, x, dt));                       // HF hard-codes gelu here
-  return linear(out_proj, dropout(x), dt).to(at::kFloat);   // [batch, num_labels]
+  x = at::gelu(linear(dense, x, dt));                      // HF hard-codes gelu here
+  return linear(out_proj, dropout(x), dt).to(at::kFloat);  // [batch, num_labels]
 }
 
 ElectraForPreTrainingImpl::ElectraForPreTrainingImpl(const ElectraConfig& c) : config(c) {
@@ -115,13 +115,12 @@ at::Tensor ElectraForSequenceClassificationImpl::forward(const at::Tensor& input
 }
 
 PretrainingPair make_pretraining_pair(const ElectraConfig& disc, const ElectraConfig& gen) {
-  for (auto [name, a, b] : {std::tuple<const char*, int64_t, int64_t>{"embedding_size",
-                                                                      disc.embedding_size,
-                                                                      gen.embedding_size},
-                            {"vocab_size", disc.vocab_size, gen.vocab_size},
-                            {"max_position_embeddings", disc.max_position_embeddings,
-                             gen.max_position_embeddings},
-                            {"type_vocab_size", disc.type_vocab_size, gen.type_vocab_size}}) {
+  for (auto [name, a, b] :
+       {std::tuple<const char*, int64_t, int64_t>{"embedding_size", disc.embedding_size,
+                                                  gen.embedding_size},
+        {"vocab_size", disc.vocab_size, gen.vocab_size},
+        {"max_position_embeddings", disc.max_position_embeddings, gen.max_position_embeddings},
+        {"type_vocab_size", disc.type_vocab_size, gen.type_vocab_size}}) {
     ELECTRA_CHECK_USER(a == b, "the generator shares the discriminator's embeddings, so ", name,
                        " must match: discriminator ", a, ", generator ", b);
   }
@@ -171,9 +170,12 @@ Architecture parse_architecture(const std::string& name, const std::string& orig
 
 const char* architecture_name(Architecture a) {
   switch (a) {
-    case Architecture::kPreTraining: return "ElectraForPreTraining";
-    case Architecture::kMaskedLM: return "ElectraForMaskedLM";
-    case Architecture::kSequenceClassification: return "ElectraForSequenceClassification";
+    case Architecture::kPreTraining:
+      return "ElectraForPreTraining";
+    case Architecture::kMaskedLM:
+      return "ElectraForMaskedLM";
+    case Architecture::kSequenceClassification:
+      return "ElectraForSequenceClassification";
   }
   return "?";
 }

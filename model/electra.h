@@ -1,7 +1,7 @@
 // The task models with HuggingFace's names and shapes:
 //   ElectraForPreTraining            (discriminator: electra + discriminator_predictions)
-//   ElectraForMaskedLM               (generator: electra + generator_predictions + generator_lm_head)
-//   ElectraForSequenceClassification (electra + classifier)
+//   ElectraForMaskedLM               (generator: electra + generator_predictions +
+//   generator_lm_head) ElectraForSequenceClassification (electra + classifier)
 // and the pretraining pair whose generator shares the discriminator's embedding block.
 #pragma once
 

@@ -23,25 +23,27 @@ void ElectraConfig::validate(const std::string& origin) const {
   positive("intermediate_size", intermediate_size);
   positive("max_position_embeddings", max_position_embeddings);
   positive("type_vocab_size", type_vocab_size);
-  ELECTRA_CHECK_USER(hidden_size % num_attention_heads == 0, origin, ": hidden_size (",
-                     hidden_size, ") must be a multiple of num_attention_heads (",
-                     num_attention_heads, ")");
+  ELECTRA_CHECK_USER(hidden_size % num_attention_heads == 0, origin, ": hidden_size (", hidden_size,
+                     ") must be a multiple of num_attention_heads (", num_attention_heads, ")");
   ELECTRA_CHECK_USER(position_embedding_type == "absolute", origin,
                      ": only position_embedding_type 'absolute' is supported, got '",
                      position_embedding_type, "'");
   ELECTRA_CHECK_USER(pad_token_id >= 0 && pad_token_id < vocab_size, origin, ": pad_token_id ",
                      pad_token_id, " is outside the vocabulary (size ", vocab_size, ")");
   for (double p : {hidden_dropout_prob, attention_probs_dropout_prob})
-    ELECTRA_CHECK_USER(p >= 0.0 && p < 1.0, origin, ": dropout probabilities must be in [0, 1), got ",
-                       p);
+    ELECTRA_CHECK_USER(p >= 0.0 && p < 1.0, origin,
+                       ": dropout probabilities must be in [0, 1), got ", p);
   ELECTRA_CHECK_USER(layer_norm_eps > 0, origin, ": layer_norm_eps must be positive");
-  static const char* kActs[] = {"gelu",  "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu",
-                                "relu",  "silu",     "swish",             "tanh",      "linear"};
+  static const char* kActs[] = {
+      "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "silu", "swish",
+      "tanh", "linear"};
   bool known = false;
-  for (const char* a : kActs) known = known || hidden_act == a;
-  ELECTRA_CHECK_USER(known, origin, ": unsupported hidden_act '", hidden_act,
-                     "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, "
-                     "silu, swish, tanh, linear)");
+  for (const char* a : kActs)
+    known = known || hidden_act == a;
+  ELECTRA_CHECK_USER(
+      known, origin, ": unsupported hidden_act '", hidden_act,
+      "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, "
+      "silu, swish, tanh, linear)");
   ELECTRA_CHECK_USER(num_labels >= 1, origin, ": num_labels must be at least 1");
 }
 
@@ -70,8 +72,7 @@ ElectraConfig config_from_json(const std::string& text, const std::string& origi
   ELECTRA_CHECK_USER(j.is_object(), origin, ": expected a JSON object (an HF config.json)");
   if (j.contains("model_type") && j["model_type"].is_string()) {
     const std::string mt = j["model_type"];
-    ELECTRA_CHECK_USER(mt == "electra", origin, ": model_type is '", mt,
-                       "', expected 'electra'");
+    ELECTRA_CHECK_USER(mt == "electra", origin, ": model_type is '", mt, "', expected 'electra'");
   }
   ElectraConfig c;
   read_field(j, "vocab_size", &c.vocab_size, origin);
@@ -144,8 +145,8 @@ std::string config_to_json(const ElectraConfig& c) {
   j["type_vocab_size"] = c.type_vocab_size;
   j["vocab_size"] = c.vocab_size;
   if (!c.tie_word_embeddings) j["tie_word_embeddings"] = false;
-  const bool is_cls = !c.architectures.empty() &&
-                      c.architectures[0] == "ElectraForSequenceClassification";
+  const bool is_cls =
+      !c.architectures.empty() && c.architectures[0] == "ElectraForSequenceClassification";
   if (is_cls) {
     json id2label = json::object(), label2id = json::object();
     for (int64_t i = 0; i < c.num_labels; ++i) {
@@ -171,7 +172,8 @@ ElectraConfig generator_config(const ElectraConfig& disc, double fraction) {
   g.intermediate_size = 4 * g.hidden_size;
   if (fraction == 1.0) g.intermediate_size = disc.intermediate_size;
   int64_t heads = std::max<int64_t>(1, std::llround(disc.num_attention_heads * fraction));
-  while (heads > 1 && g.hidden_size % heads != 0) --heads;
+  while (heads > 1 && g.hidden_size % heads != 0)
+    --heads;
   g.num_attention_heads = heads;
   g.architectures = {"ElectraForMaskedLM"};
   return g;

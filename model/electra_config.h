@@ -28,8 +28,8 @@ struct ElectraConfig {
   std::string position_embedding_type = "absolute";
   // Sequence classification (ElectraForSequenceClassification).
   int64_t num_labels = 2;
-  double classifier_dropout = -1.0;  // < 0: use hidden_dropout_prob (HF: null)
-  std::string problem_type;          // "", "regression", "single_label_classification"
+  double classifier_dropout = -1.0;   // < 0: use hidden_dropout_prob (HF: null)
+  std::string problem_type;           // "", "regression", "single_label_classification"
   std::vector<std::string> id2label;  // index -> label name (empty: LABEL_i)
   std::vector<std::string> architectures;
 

@@ -21,15 +21,22 @@ Activation parse_activation(const std::string& name) {
 
 at::Tensor activate(Activation act, const at::Tensor& x) {
   switch (act) {
-    case Activation::kGelu: return at::gelu(x);
-    case Activation::kGeluTanh: return at::gelu(x, "tanh");
+    case Activation::kGelu:
+      return at::gelu(x);
+    case Activation::kGeluTanh:
+      return at::gelu(x, "tanh");
     case Activation::kGeluFast:
       return 0.5 * x * (1.0 + at::tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)));
-    case Activation::kQuickGelu: return x * at::sigmoid(1.702 * x);
-    case Activation::kRelu: return at::relu(x);
-    case Activation::kSilu: return at::silu(x);
-    case Activation::kTanh: return at::tanh(x);
-    case Activation::kLinear: return x;
+    case Activation::kQuickGelu:
+      return x * at::sigmoid(1.702 * x);
+    case Activation::kRelu:
+      return at::relu(x);
+    case Activation::kSilu:
+      return at::silu(x);
+    case Activation::kTanh:
+      return at::tanh(x);
+    case Activation::kLinear:
+      return x;
   }
   return x;
 }
@@ -56,8 +63,9 @@ torch::nn::LayerNorm make_ln(int64_t dim, double eps) {
 
 ElectraEmbeddingsImpl::ElectraEmbeddingsImpl(const ElectraConfig& c) {
   word_embeddings = register_module(
-      "word_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.embedding_size)
-                                                  .padding_idx(c.pad_token_id)));
+      "word_embeddings",
+      torch::nn::Embedding(
+          torch::nn::EmbeddingOptions(c.vocab_size, c.embedding_size).padding_idx(c.pad_token_id)));
   position_embeddings = register_module(
       "position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.embedding_size));
   token_type_embeddings = register_module(
@@ -170,7 +178,7 @@ at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tens
   ELECTRA_CHECK_USER(input_ids.dim() == 2, "input_ids must be [batch, seq], got ",
                      input_ids.sizes());
   at::Tensor types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
-  at::Tensor h = embeddings(input_ids, types);  // [b, l, emb] fp32
+  at::Tensor h = embeddings(input_ids, types);                                   // [b, l, emb] fp32
   if (embeddings_project) h = linear(embeddings_project, h, dt).to(at::kFloat);  // [b, l, H]
   at::Tensor mask_bias;
   if (attention_mask.defined()) {

@@ -24,9 +24,9 @@ struct DtypeInfo {
 };
 
 const DtypeInfo kDtypes[] = {
-    {"F64", at::kDouble, 8}, {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},
-    {"BF16", at::kBFloat16, 2}, {"I64", at::kLong, 8}, {"I32", at::kInt, 4},
-    {"I16", at::kShort, 2}, {"I8", at::kChar, 1}, {"U8", at::kByte, 1},
+    {"F64", at::kDouble, 8},    {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},
+    {"BF16", at::kBFloat16, 2}, {"I64", at::kLong, 8},  {"I32", at::kInt, 4},
+    {"I16", at::kShort, 2},     {"I8", at::kChar, 1},   {"U8", at::kByte, 1},
     {"BOOL", at::kBool, 1},
 };
 
@@ -45,12 +45,17 @@ const DtypeInfo* dtype_by_type(at::ScalarType t) {
 }  // namespace
 
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin) {
-  auto bad = [&](const auto&... what) { throw_user(origin, ": not a valid safetensors file: ", what...); };
-  if (bytes.size() < 8) bad("it is ", bytes.size(), " bytes long, shorter than the 8-byte header length");
+  auto bad = [&](const auto&... what) {
+    throw_user(origin, ": not a valid safetensors file: ", what...);
+  };
+  if (bytes.size() < 8)
+    bad("it is ", bytes.size(), " bytes long, shorter than the 8-byte header length");
   uint64_t hlen = 0;
-  for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | static_cast<unsigned char>(bytes[i]);
+  for (int i = 7; i >= 0; --i)
+    hlen = (hlen << 8) | static_cast<unsigned char>(bytes[i]);
   if (hlen > kMaxHeader || hlen > bytes.size() - 8)
-    bad("header length ", hlen, " exceeds the file size ", bytes.size(), " (truncated or not safetensors)");
+    bad("header length ", hlen, " exceeds the file size ", bytes.size(),
+        " (truncated or not safetensors)");
   json header;
   try {
     header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen));
@@ -74,7 +79,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
     }
     const json& e = it.value();
     const std::string& name = it.key();
-    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
+    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") ||
+        !e.contains("data_offsets"))
       bad("entry '", name, "' needs dtype, shape and data_offsets");
     if (!e["dtype"].is_string()) bad("entry '", name, "': dtype is not a string");
     const DtypeInfo* dt = dtype_by_name(e["dtype"].get<std::string>());
@@ -83,7 +89,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
     std::vector<int64_t> shape;
     uint64_t numel = 1;
     for (const auto& d : e["shape"]) {
-      if (!d.is_number_unsigned()) bad("entry '", name, "': shape has a non-integer or negative dimension");
+      if (!d.is_number_unsigned())
+        bad("entry '", name, "': shape has a non-integer or negative dimension");
       const uint64_t v = d.get<uint64_t>();
       if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
           (v != 0 && numel > std::numeric_limits<uint64_t>::max() / v))
@@ -92,7 +99,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
       shape.push_back(static_cast<int64_t>(v));
     }
     const auto& off = e["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+        !off[1].is_number_unsigned())
       bad("entry '", name, "': data_offsets must be two non-negative integers");
     const uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
     if (b > en || en > data_size)
@@ -131,7 +139,8 @@ std::string serialize_safetensors(const TensorMap& tensors,
     const DtypeInfo* dt = dtype_by_type(t.scalar_type());
     ELECTRA_CHECK(dt != nullptr, "cannot store dtype ", t.scalar_type(), " of '", name, "'");
     const uint64_t n = static_cast<uint64_t>(t.numel()) * dt->size;
-    header[name] = {{"dtype", dt->name}, {"shape", t.sizes().vec()}, {"data_offsets", {off, off + n}}};
+    header[name] = {
+        {"dtype", dt->name}, {"shape", t.sizes().vec()}, {"data_offsets", {off, off + n}}};
     off += n;
     contiguous.push_back(t);
   }
@@ -140,7 +149,8 @@ std::string serialize_safetensors(const TensorMap& tensors,
   std::string out;
   out.reserve(8 + h.size() + off);
   uint64_t hl = h.size();
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((hl >> (8 * i)) & 0xFF));
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((hl >> (8 * i)) & 0xFF));
   out += h;
   for (const auto& t : contiguous)
     out.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());

@@ -12,8 +12,10 @@ namespace electra::model {
 
 TensorMap state_dict(const torch::nn::Module& module) {
   TensorMap out;
-  for (const auto& p : module.named_parameters()) out[p.key()] = p.value().detach();
-  for (const auto& b : module.named_buffers()) out[b.key()] = b.value().detach();
+  for (const auto& p : module.named_parameters())
+    out[p.key()] = p.value().detach();
+  for (const auto& b : module.named_buffers())
+    out[b.key()] = b.value().detach();
   return out;
 }
 
@@ -22,7 +24,8 @@ namespace {
 std::string list(const std::vector<std::string>& keys) {
   std::ostringstream os;
   const size_t shown = std::min<size_t>(keys.size(), 20);
-  for (size_t i = 0; i < shown; ++i) os << (i ? ", " : "") << keys[i];
+  for (size_t i = 0; i < shown; ++i)
+    os << (i ? ", " : "") << keys[i];
   if (keys.size() > shown) os << " ... (" << keys.size() - shown << " more)";
   return os.str();
 }

@@ -103,17 +103,20 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
     write_model_dir(fs::join(staging, "generator"), *w.pair->generator, w.pair->generator->config);
     fs::write_file(fs::join(staging, "optimizer.safetensors"),
                    model::serialize_safetensors(w.optimizer->state()));
-    json ts = {{"version", kCheckpointVersion},     {"step", w.state.step},
-               {"tokens_seen", w.state.tokens_seen}, {"elapsed_s", w.state.elapsed_s},
-               {"world", w.state.world},             {"optimizer_steps", w.optimizer->steps()}};
+    json ts = {{"version", kCheckpointVersion},
+               {"step", w.state.step},
+               {"tokens_seen", w.state.tokens_seen},
+               {"elapsed_s", w.state.elapsed_s},
+               {"world", w.state.world},
+               {"optimizer_steps", w.optimizer->steps()}};
     fs::write_file(fs::join(staging, "trainer_state.json"), ts.dump(2));
     fs::write_file(fs::join(staging, "config.yaml"), w.config_yaml);
     write_tokenizer_files(*w.tokenizer, fs::join(staging, "tokenizer"));
   }
   comm.barrier();  // every rank's files are written
   if (comm.rank() == 0) {
-    json marker = {{"version", kCheckpointVersion}, {"step", w.state.step},
-                   {"files", manifest(staging)}};
+    json marker = {
+        {"version", kCheckpointVersion}, {"step", w.state.step}, {"files", manifest(staging)}};
     fs::write_file(fs::join(staging, kMarker), marker.dump(1));
     staged->commit();
   }
@@ -121,7 +124,9 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   return final_dir;
 }
 
-bool is_complete_checkpoint(const std::string& dir) { return fs::exists(fs::join(dir, kMarker)); }
+bool is_complete_checkpoint(const std::string& dir) {
+  return fs::exists(fs::join(dir, kMarker));
+}
 
 void verify_checkpoint(const std::string& dir) {
   const std::string marker_path = fs::join(dir, kMarker);
@@ -169,8 +174,8 @@ std::optional<std::string> latest_checkpoint(const std::string& checkpoints_dir)
 
 void remove_stale_staging(const std::string& checkpoints_dir) {
   for (const auto& name : fs::list_dir(checkpoints_dir)) {
-    if (starts_with(name, "step-") && (name.find(".tmp") != std::string::npos ||
-                                       name.find(".old-") != std::string::npos)) {
+    if (starts_with(name, "step-") &&
+        (name.find(".tmp") != std::string::npos || name.find(".old-") != std::string::npos)) {
       log::warn("removing the incomplete checkpoint ", fs::join(checkpoints_dir, name),
                 " left by an interrupted save");
       fs::remove_all(fs::join(checkpoints_dir, name));
@@ -196,9 +201,8 @@ TrainerState read_trainer_state(const std::string& dir) {
   try {
     const json j = json::parse(fs::read_file(path, "trainer state"));
     const int version = j.at("version").get<int>();
-    ELECTRA_CHECK_USER(version == kCheckpointVersion, path, ": checkpoint format version ",
-                       version, " is not supported (this build reads version ",
-                       kCheckpointVersion, ")");
+    ELECTRA_CHECK_USER(version == kCheckpointVersion, path, ": checkpoint format version ", version,
+                       " is not supported (this build reads version ", kCheckpointVersion, ")");
     s.step = j.at("step").get<int64_t>();
     s.tokens_seen = j.at("tokens_seen").get<int64_t>();
     s.elapsed_s = j.at("elapsed_s").get<double>();
@@ -213,8 +217,8 @@ TrainerState read_trainer_state(const std::string& dir) {
 
 RankState read_rank_state(const std::string& dir, int rank) {
   const std::string path = fs::join(dir, rank_file(rank));
-  ELECTRA_CHECK_USER(fs::exists(path), "checkpoint ", dir, " has no state for rank ", rank,
-                     " (", rank_file(rank), "): it was written by a job with fewer ranks");
+  ELECTRA_CHECK_USER(fs::exists(path), "checkpoint ", dir, " has no state for rank ", rank, " (",
+                     rank_file(rank), "): it was written by a job with fewer ranks");
   RankState s;
   try {
     const json j = json::parse(fs::read_file(path, "rank state"));
@@ -238,8 +242,10 @@ void load_pair_weights(const std::string& dir, model::PretrainingPair& pair) {
 
 void export_checkpoint(const std::string& checkpoint_dir, const std::string& out_dir,
                        const std::string& part) {
-  ELECTRA_CHECK_USER(part == "discriminator" || part == "generator", "--part must be "
-                     "discriminator or generator, got '", part, "'");
+  ELECTRA_CHECK_USER(part == "discriminator" || part == "generator",
+                     "--part must be "
+                     "discriminator or generator, got '",
+                     part, "'");
   verify_checkpoint(checkpoint_dir);
   const std::string src = fs::join(checkpoint_dir, part);
   fs::StagedDir staged(out_dir);

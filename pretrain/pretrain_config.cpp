@@ -5,9 +5,9 @@
 namespace electra::pretrain {
 
 void add_model_keys(ConfigSchema& s) {
-  s.add_int("model.vocab_size", std::nullopt,
-            "vocabulary size; null = take it from the tokenizer")
-      .add_int("model.embedding_size", 128, "embedding width (shared by generator and discriminator)")
+  s.add_int("model.vocab_size", std::nullopt, "vocabulary size; null = take it from the tokenizer")
+      .add_int("model.embedding_size", 128,
+               "embedding width (shared by generator and discriminator)")
       .add_int("model.hidden_size", 256, "discriminator hidden size")
       .add_int("model.num_hidden_layers", 12, "transformer layers (the generator has as many)")
       .add_int("model.num_attention_heads", 4, "attention heads")
@@ -22,7 +22,11 @@ void add_model_keys(ConfigSchema& s) {
       .add_float("model.layer_norm_eps", 1e-12, "LayerNorm epsilon")
       .add_float("model.initializer_range", 0.02, "std of the normal weight init")
       .add_string("model.init_from", std::nullopt,
-                  "start from these weights: an HF model directory or one of our checkpoints");
+                  "start from these weights (when not resuming): one of our checkpoints, a run "
+                  "directory, or a directory with discriminator/ and generator/ exports (both "
+                  "models); an HF ElectraForPreTraining directory (discriminator and shared "
+                  "embeddings) or ElectraForMaskedLM directory (generator and shared "
+                  "embeddings); or DISC_DIR,GEN_DIR. Sizes must match model.*");
 }
 
 model::ElectraConfig read_model_keys(const Config& c) {
@@ -65,7 +69,8 @@ const ConfigSchema& pretrain_schema() {
                     {"fp32", "bf16"})
         .add_int("train.seed", 42, "seed for weights, data order, masking and sampling")
         .add_int("train.log_every", 100, "steps between progress lines and metric records")
-        .add_int("train.save_every", 10000, "steps between checkpoints (one is always written at the end)")
+        .add_int("train.save_every", 10000,
+                 "steps between checkpoints (one is always written at the end)")
         .add_int("train.keep_last", 3, "checkpoints kept; older ones are deleted")
         .add_int("train.threads", 0, "intra-op threads per rank; 0 = cores / local ranks")
         .add_int("train.exit_after_steps", 0,
@@ -74,7 +79,8 @@ const ConfigSchema& pretrain_schema() {
                    "stop (with a checkpoint) after this much wall time, e.g. before a SLURM "
                    "time limit; 0 = never");
     s.add_float("optimizer.lr", 5e-4, "peak learning rate")
-        .add_float("optimizer.weight_decay", 0.01, "decoupled weight decay (not on biases/LayerNorm)")
+        .add_float("optimizer.weight_decay", 0.01,
+                   "decoupled weight decay (not on biases/LayerNorm)")
         .add_int("optimizer.warmup_steps", 10000, "linear warm-up steps, then linear decay to 0")
         .add_float("optimizer.clip_norm", 1.0, "global gradient-norm clip; 0 disables")
         .add_float("optimizer.beta1", 0.9, "Adam beta1")
@@ -106,12 +112,11 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   if (p.discriminator.vocab_size == 0) {
     p.discriminator.vocab_size = tokenizer_vocab_size;
   } else if (tokenizer_vocab_size > 0) {
-    ELECTRA_CHECK_USER(p.discriminator.vocab_size == tokenizer_vocab_size,
-                       "model.vocab_size is ", p.discriminator.vocab_size, " (",
-                       c.source("model.vocab_size"), ") but the tokenizer '",
-                       c.get_string("data.tokenizer"), "' has ", tokenizer_vocab_size,
-                       " tokens. Set model.vocab_size to ", tokenizer_vocab_size,
-                       " or to null to take it from the tokenizer");
+    ELECTRA_CHECK_USER(p.discriminator.vocab_size == tokenizer_vocab_size, "model.vocab_size is ",
+                       p.discriminator.vocab_size, " (", c.source("model.vocab_size"),
+                       ") but the tokenizer '", c.get_string("data.tokenizer"), "' has ",
+                       tokenizer_vocab_size, " tokens. Set model.vocab_size to ",
+                       tokenizer_vocab_size, " or to null to take it from the tokenizer");
   }
   p.discriminator.architectures = {"ElectraForPreTraining"};
   p.discriminator.validate("model config");
@@ -160,7 +165,8 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.check_params_every = c.get_int("dist.check_params_every");
 
   auto at_least = [&](const char* key, int64_t v, int64_t lo) {
-    ELECTRA_CHECK_USER(v >= lo, key, " must be at least ", lo, ", got ", v, " (", c.source(key), ")");
+    ELECTRA_CHECK_USER(v >= lo, key, " must be at least ", lo, ", got ", v, " (", c.source(key),
+                       ")");
   };
   at_least("train.steps", p.steps, 1);
   at_least("train.batch_size", p.batch_size, 1);

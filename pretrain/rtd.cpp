@@ -4,18 +4,14 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "common/error.h"
+#include "pretrain/sampling.h"
 
 namespace electra::pretrain {
 
 at::Tensor gumbel_sample(const at::Tensor& logits, double temperature, at::Generator& gen) {
-  ELECTRA_CHECK_USER(temperature > 0, "sampling temperature must be > 0, got ", temperature);
-  torch::NoGradGuard no_grad;
-  at::Tensor l = logits.detach().to(at::kFloat);  // [n, vocab]
-  if (temperature != 1.0) l = l / temperature;
-  // Gumbel noise -log(-log(u)), with the same 1e-9 guards as the official code.
-  at::Tensor u = at::rand(l.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
-  at::Tensor g = -at::log(-at::log(u + 1e-9) + 1e-9);
-  return (l + g).argmax(-1);  // [n] int64
+  SamplingOptions options;
+  options.temperature = temperature;
+  return sample_tokens(logits, options, gen);
 }
 
 std::pair<at::Tensor, at::Tensor> replace_tokens(const at::Tensor& input_ids,
@@ -41,7 +37,7 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
                                                   batch.token_type_ids, dt);  // [b, l, Hg]
   at::Tensor selected =
       gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
-  at::Tensor logits = pair.generator->lm_logits(selected, dt);             // [m, vocab] fp32
+  at::Tensor logits = pair.generator->lm_logits(selected, dt);              // [m, vocab] fp32
   // A batch without maskable tokens (all [CLS]/[SEP]) has no MLM term rather than a NaN one.
   at::Tensor gen_loss = batch.masked_index.numel() > 0
                             ? at::cross_entropy_loss(logits, batch.masked_labels)
@@ -53,10 +49,10 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
       replace_tokens(batch.input_ids, batch.masked_index, batch.masked_labels, sampled);
 
   at::Tensor disc_logits = pair.discriminator(fake, batch.attention_mask, batch.token_type_ids,
-                                              dt);  // [b, l] fp32
+                                              dt);        // [b, l] fp32
   at::Tensor real = batch.attention_mask.to(at::kFloat);  // [b, l]
-  at::Tensor bce = at::binary_cross_entropy_with_logits(disc_logits, is_replaced, {}, {},
-                                                        at::Reduction::None);
+  at::Tensor bce =
+      at::binary_cross_entropy_with_logits(disc_logits, is_replaced, {}, {}, at::Reduction::None);
   at::Tensor n_real = real.sum();
   at::Tensor disc_loss = (bce * real).sum() / n_real.clamp_min(1.0);
 
@@ -65,8 +61,8 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
     torch::NoGradGuard no_grad;
     out.gen_loss = gen_loss.detach();
     out.disc_loss = disc_loss.detach();
-    out.disc_correct = (disc_logits.detach().gt(0).to(at::kFloat).eq(is_replaced).to(at::kFloat) *
-                        real).sum();
+    out.disc_correct =
+        (disc_logits.detach().gt(0).to(at::kFloat).eq(is_replaced).to(at::kFloat) * real).sum();
     out.real_tokens = n_real;
     out.gen_correct = logits.detach().argmax(-1).eq(batch.masked_labels).sum().to(at::kFloat);
     out.masked = at::scalar_tensor(static_cast<double>(batch.masked_index.numel()));

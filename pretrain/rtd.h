@@ -26,17 +26,18 @@ struct RtdOptions {
 
 // All fields are scalar tensors so that nothing synchronises until a log line needs a value.
 struct RtdOutput {
-  at::Tensor loss;           // weighted total, with gradient
-  at::Tensor gen_loss;       // MLM cross-entropy (detached)
-  at::Tensor disc_loss;      // discriminator BCE (detached)
-  at::Tensor disc_correct;   // real tokens the discriminator classified correctly
-  at::Tensor real_tokens;    // real (non-pad) tokens
-  at::Tensor gen_correct;    // masked positions where the generator's argmax is the original
-  at::Tensor masked;         // masked positions
-  at::Tensor replaced;       // positions labelled "replaced"
+  at::Tensor loss;          // weighted total, with gradient
+  at::Tensor gen_loss;      // MLM cross-entropy (detached)
+  at::Tensor disc_loss;     // discriminator BCE (detached)
+  at::Tensor disc_correct;  // real tokens the discriminator classified correctly
+  at::Tensor real_tokens;   // real (non-pad) tokens
+  at::Tensor gen_correct;   // masked positions where the generator's argmax is the original
+  at::Tensor masked;        // masked positions
+  at::Tensor replaced;      // positions labelled "replaced"
 };
 
-// Gumbel-max sample of one token per row of `logits` ([n, vocab] fp32) at `temperature`.
+// Gumbel-max sample of one token per row of `logits` ([n, vocab] fp32) at `temperature`
+// (sample_tokens in pretrain/sampling.h without top-k).
 at::Tensor gumbel_sample(const at::Tensor& logits, double temperature, at::Generator& gen);
 
 // Builds the discriminator input and labels: masked positions replaced by `sampled`.

@@ -3,9 +3,9 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
-#include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/utils.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -25,6 +25,7 @@
 #include "distributed/gradient_reducer.h"
 #include "model/electra.h"
 #include "pretrain/checkpoint.h"
+#include "pretrain/init_from.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/pretrain_config.h"
 #include "pretrain/rtd.h"
@@ -73,7 +74,9 @@ struct Window {
   int64_t tokens = 0;
 
   void add(const RtdOutput& o) {
-    auto acc = [](at::Tensor& a, const at::Tensor& b) { a = a.defined() ? a + b.detach() : b.detach(); };
+    auto acc = [](at::Tensor& a, const at::Tensor& b) {
+      a = a.defined() ? a + b.detach() : b.detach();
+    };
     acc(loss, o.loss);
     acc(gen_loss, o.gen_loss);
     acc(disc_loss, o.disc_loss);
@@ -104,9 +107,10 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
 
   const int64_t per_rank = pc.batch_size / world;
   ELECTRA_CHECK_USER(pc.batch_size % (static_cast<int64_t>(world) * pc.grad_accum) == 0,
-                     "train.batch_size (", pc.batch_size, ") is the global batch; it must be "
-                     "divisible by the number of ranks (", world, ") times train.grad_accum (",
-                     pc.grad_accum, ")");
+                     "train.batch_size (", pc.batch_size,
+                     ") is the global batch; it must be "
+                     "divisible by the number of ranks (",
+                     world, ") times train.grad_accum (", pc.grad_accum, ")");
   const int64_t micro_batch = per_rank / pc.grad_accum;
   const at::ScalarType dt = pc.precision == "bf16" ? at::kBFloat16 : at::kFloat;
 
@@ -140,7 +144,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   at::Generator gumbel = at::detail::createCPUGenerator(
       mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0x6B3Bull}));
   // Dropout draws from the default generator: give each rank its own stream.
-  torch::manual_seed(mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0xD50ull}));
+  torch::manual_seed(
+      mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0xD50ull}));
 
   // --- Resume or start ---------------------------------------------------------------------------
   TrainerState ts;
@@ -150,11 +155,13 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     verify_checkpoint(*latest);
     ts = read_trainer_state(*latest);
     ELECTRA_CHECK_USER(ts.world == world, "the checkpoint ", *latest, " was written by ", ts.world,
-                       " rank(s) but this job has ", world, ". Resume with the same number of "
+                       " rank(s) but this job has ", world,
+                       ". Resume with the same number of "
                        "ranks (the data cursors are per rank), or use a new output.dir");
     load_pair_weights(*latest, pair);
-    optimizer.load_state(model::read_safetensors(fs::join(*latest, "optimizer.safetensors")).tensors,
-                         ts.step, *latest);
+    optimizer.load_state(
+        model::read_safetensors(fs::join(*latest, "optimizer.safetensors")).tensors, ts.step,
+        *latest);
     RankState rs = read_rank_state(*latest, rank);
     at::Generator def = at::detail::getDefaultCPUGenerator();
     {
@@ -166,8 +173,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     result.last_checkpoint = *latest;
     log::info("resuming from ", *latest, " at step ", ts.step);
   } else if (!pc.init_from.empty()) {
-    load_pair_weights(pc.init_from, pair);
-    log::info("initialised the weights from ", pc.init_from);
+    init_pair_from(pc.init_from, pair);
   }
   dist::GradientReducer reducer(comm, params, {pc.bucket_mb, pc.check_params_every});
   reducer.broadcast_parameters(0);  // every rank starts from rank 0's weights
@@ -177,7 +183,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     return result;
   }
 
-  // --- Data ---------------------------------------------------------------------------------------
+  // --- Data
+  // ---------------------------------------------------------------------------------------
   data::PipelineOptions po;
   po.corpus.files = files;
   po.corpus.format = data::parse_corpus_format(pc.data_format, "data.format");
@@ -197,10 +204,12 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   std::unique_ptr<TensorBoardWriter> tb;
   if (rank == 0) {
     jsonl = std::make_unique<JsonlWriter>(fs::join(pc.output_dir, "metrics.jsonl"));
-    if (pc.tensorboard) tb = std::make_unique<TensorBoardWriter>(fs::join(pc.output_dir, "tensorboard"));
+    if (pc.tensorboard)
+      tb = std::make_unique<TensorBoardWriter>(fs::join(pc.output_dir, "tensorboard"));
     fs::write_file_atomic(fs::join(pc.output_dir, "config.yaml"), cfg.to_yaml());
     int64_t n_params = 0;
-    for (auto& [name, p] : params) n_params += p.numel();
+    for (auto& [name, p] : params)
+      n_params += p.numel();
     log::info("electra pretrain: discriminator ", pc.discriminator.hidden_size, "h x ",
               pc.discriminator.num_hidden_layers, "L, generator ", pc.generator.hidden_size, "h (",
               pc.generator.num_attention_heads, " heads), ", n_params, " parameters; vocab ",
@@ -224,7 +233,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     w.pair = &pair;
     w.optimizer = &optimizer;
     w.state = ts;
-    w.state.elapsed_s = elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+    w.state.elapsed_s =
+        elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
     w.rank.data = last_state;
     w.rank.torch_rng = rng_bytes(at::detail::getDefaultCPUGenerator());
     w.rank.gumbel_rng = rng_bytes(gumbel);
@@ -255,7 +265,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
       ++win.skipped;
       log::warn("step ", ts.step + 1, ": non-finite gradient norm (", grad_norm,
                 "); the update is skipped (", nonfinite_streak, " in a row)");
-      ELECTRA_CHECK_USER(nonfinite_streak < 10, "10 consecutive steps had non-finite gradients: "
+      ELECTRA_CHECK_USER(nonfinite_streak < 10,
+                         "10 consecutive steps had non-finite gradients: "
                          "training diverged. Lower optimizer.lr or use train.precision=fp32");
       optimizer.zero_grad();
     } else {
@@ -274,16 +285,17 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     // All ranks must agree to stop at the same step: the flag is reduced every step.
     const auto flags = comm.all_gather(static_cast<int64_t>(sig));
     int stop_sig = 0;
-    for (auto f : flags) stop_sig = stop_sig ? stop_sig : static_cast<int>(f);
+    for (auto f : flags)
+      stop_sig = stop_sig ? stop_sig : static_cast<int>(f);
     // Planned exits (time-boxed jobs): rank 0's clock decides so that all ranks agree.
     bool planned_exit = pc.exit_after_steps > 0 && ts.step - start_step >= pc.exit_after_steps;
     if (pc.exit_after_minutes > 0) {
-      at::Tensor late = at::scalar_tensor(
-          std::chrono::duration<double>(Clock::now() - run_start).count() >=
-                  pc.exit_after_minutes * 60.0
-              ? 1.0
-              : 0.0,
-          at::kDouble);
+      at::Tensor late =
+          at::scalar_tensor(std::chrono::duration<double>(Clock::now() - run_start).count() >=
+                                    pc.exit_after_minutes * 60.0
+                                ? 1.0
+                                : 0.0,
+                            at::kDouble);
       comm.broadcast(late, 0);
       planned_exit = planned_exit || late.item<double>() > 0;
     }
@@ -292,16 +304,20 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     if (ts.step % pc.log_every == 0 || save_now) {
       const auto tok_all = comm.all_gather(win.tokens);
       int64_t tokens = 0;
-      for (auto t : tok_all) tokens += t;
+      for (auto t : tok_all)
+        tokens += t;
       ts.tokens_seen += tokens;
       const double secs = std::chrono::duration<double>(Clock::now() - win.start).count();
       const double n = static_cast<double>(win.micro);
       const double loss = win.loss.item<double>() / n;
       const double gen_loss = win.gen_loss.item<double>() / n;
       const double disc_loss = win.disc_loss.item<double>() / n;
-      const double disc_acc = win.disc_correct.item<double>() / std::max(1.0, win.real.item<double>());
-      const double gen_acc = win.gen_correct.item<double>() / std::max(1.0, win.masked.item<double>());
-      const double replaced = win.replaced.item<double>() / std::max(1.0, win.masked.item<double>());
+      const double disc_acc =
+          win.disc_correct.item<double>() / std::max(1.0, win.real.item<double>());
+      const double gen_acc =
+          win.gen_correct.item<double>() / std::max(1.0, win.masked.item<double>());
+      const double replaced =
+          win.replaced.item<double>() / std::max(1.0, win.masked.item<double>());
       const double lr = warmup_linear_lr(pc.lr, ts.step, pc.warmup_steps, pc.steps);
       const double tps = tokens / std::max(1e-9, secs);
       const double eta = (pc.steps - ts.step) * secs / std::max<int64_t>(1, win.steps);
@@ -312,17 +328,23 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
       result.last_loss = loss;
       if (rank == 0) {
         log::progress(cat("step ", ts.step, "/", pc.steps, " | loss ", fmt(loss), " (gen ",
-                          fmt(gen_loss), ", disc ", fmt(disc_loss), ") | disc acc ", fmt(disc_acc, 3),
-                          " | lr ", fmt(lr, 3), " | ", static_cast<int64_t>(tps), " tok/s | ETA ",
-                          format_duration(eta)));
+                          fmt(gen_loss), ", disc ", fmt(disc_loss), ") | disc acc ",
+                          fmt(disc_acc, 3), " | lr ", fmt(lr, 3), " | ", static_cast<int64_t>(tps),
+                          " tok/s | ETA ", format_duration(eta)));
         const double elapsed =
             elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
-        json rec = {{"step", ts.step},          {"loss", loss},
-                    {"gen_loss", gen_loss},     {"disc_loss", disc_loss},
-                    {"disc_acc", disc_acc},     {"gen_acc", gen_acc},
-                    {"replaced_frac", replaced}, {"lr", lr},
-                    {"grad_norm", win.grad_norm}, {"tokens_per_s", tps},
-                    {"tokens_seen", ts.tokens_seen}, {"elapsed_s", elapsed},
+        json rec = {{"step", ts.step},
+                    {"loss", loss},
+                    {"gen_loss", gen_loss},
+                    {"disc_loss", disc_loss},
+                    {"disc_acc", disc_acc},
+                    {"gen_acc", gen_acc},
+                    {"replaced_frac", replaced},
+                    {"lr", lr},
+                    {"grad_norm", win.grad_norm},
+                    {"tokens_per_s", tps},
+                    {"tokens_seen", ts.tokens_seen},
+                    {"elapsed_s", elapsed},
                     {"skipped_steps", win.skipped}};
         jsonl->write(rec.dump());
         if (tb)
@@ -339,13 +361,15 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     }
     if (save_now) save();
     if (stop_sig) {
-      log::warn("received signal ", stop_sig, ": saved step ", ts.step, " and stopping; re-run "
+      log::warn("received signal ", stop_sig, ": saved step ", ts.step,
+                " and stopping; re-run "
                 "the same command to resume");
       result.signal = stop_sig;
       break;
     }
     if (planned_exit && !last) {
-      log::info("stopping after step ", ts.step, " as planned (train.exit_after_*); re-run the "
+      log::info("stopping after step ", ts.step,
+                " as planned (train.exit_after_*); re-run the "
                 "same command to continue");
       result.exited_early = true;
       break;

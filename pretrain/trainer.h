@@ -10,12 +10,12 @@
 namespace electra::pretrain {
 
 struct PretrainResult {
-  int64_t step = 0;              // optimizer steps completed
-  std::string last_checkpoint;   // directory of the last checkpoint written or resumed
-  int signal = 0;                // non-zero when a signal stopped the run (after saving)
-  bool exited_early = false;     // train.exit_after_* stopped the run (after saving)
-  double last_loss = 0;          // mean total loss of the last log window
-  double first_loss = 0;         // mean total loss of the first log window
+  int64_t step = 0;             // optimizer steps completed
+  std::string last_checkpoint;  // directory of the last checkpoint written or resumed
+  int signal = 0;               // non-zero when a signal stopped the run (after saving)
+  bool exited_early = false;    // train.exit_after_* stopped the run (after saving)
+  double last_loss = 0;         // mean total loss of the last log window
+  double first_loss = 0;        // mean total loss of the first log window
 };
 
 // Runs (or resumes, when output.dir holds a complete checkpoint) the experiment `cfg`

@@ -61,9 +61,15 @@ espm* espm_load(const char* bytes, size_t n, char* err, size_t errlen) {
   return m;
 }
 
-void espm_free(espm* m) { delete m; }
-int espm_piece_size(const espm* m) { return m->sp.GetPieceSize(); }
-int espm_unk_id(const espm* m) { return m->sp.unk_id(); }
+void espm_free(espm* m) {
+  delete m;
+}
+int espm_piece_size(const espm* m) {
+  return m->sp.GetPieceSize();
+}
+int espm_unk_id(const espm* m) {
+  return m->sp.unk_id();
+}
 
 int espm_piece_to_id(const espm* m, const char* piece, size_t n) {
   const absl::string_view p(piece, n);
@@ -108,7 +114,8 @@ size_t espm_decode_ids(const espm* m, const int* ids, size_t n, char* buf, size_
 int espm_train(const char* const* keys, const char* const* values, size_t nargs,
                espm_next_sentence next, void* ctx, char* err, size_t errlen) {
   std::unordered_map<std::string, std::string> args;
-  for (size_t i = 0; i < nargs; ++i) args[keys[i]] = values[i];
+  for (size_t i = 0; i < nargs; ++i)
+    args[keys[i]] = values[i];
   CallbackIterator it(next, ctx);
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it);
   if (!status.ok()) {

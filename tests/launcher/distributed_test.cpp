@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "distributed/mpi_communicator.h"
+#include "tests/support/pretrain_fixture.h"
 
 extern char** environ;
 
@@ -88,10 +89,12 @@ class Job {
     return false;
   }
 
-  // The rank processes: direct children of mpirun, in pid order (not necessarily rank order).
+  // The rank processes: the children of mpirun running the electra binary (by /proc/PID/exe:
+  // electra may re-execute itself through /proc/self/exe, which renames the process "exe").
   std::vector<pid_t> children() const {
     std::vector<pid_t> out;
     std::error_code ec;
+    const auto electra = stdfs::canonical(ELECTRA_BINARY, ec);
     for (const auto& e : stdfs::directory_iterator("/proc", ec)) {
       const std::string name = e.path().filename();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -102,7 +105,8 @@ class Job {
       char state;
       pid_t ppid = 0;
       rest >> state >> ppid;
-      if (ppid == pid_ && stat.find("(electra)") != std::string::npos)
+      std::error_code ec2;
+      if (ppid == pid_ && stdfs::read_symlink(e.path() / "exe", ec2) == electra)
         out.push_back(std::stoi(name));
     }
     std::sort(out.begin(), out.end());
@@ -120,84 +124,69 @@ class DistributedPretrain : public ::testing::Test {
   void SetUp() override {
     if (!electra::dist::mpi_compiled()) GTEST_SKIP() << "built with ELECTRA_WITH_MPI=OFF";
   }
-
-  static void SetUpTestSuite() {
-    dir_ = ::testing::TempDir() + "/electra_dist_" + std::to_string(getpid());
-    stdfs::remove_all(dir_);
-    stdfs::create_directories(dir_);
-    const std::string corpus = std::string(ELECTRA_TEST_DATA) + "/distributed/corpus";
-    Job vocab({ELECTRA_BINARY, "vocab", "--input", corpus, "--vocab-size", "160", "--out",
-               dir_ + "/spm", "--threads", "1"},
-              dir_ + "/vocab.log");
-    ASSERT_EQ(vocab.wait(60), 0) << vocab.log();
-    std::ofstream y(dir_ + "/tiny.yaml");
-    y << "model: {embedding_size: 32, hidden_size: 32, num_hidden_layers: 2, "
-         "num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64}\n"
-         "generator: {size_fraction: 0.5}\n"
-         "data: {files: ['"
-      << corpus << "'], tokenizer: '" << dir_
-      << "/spm/spm.model', seq_len: 32}\n"
-         "train: {steps: 12, batch_size: 8, log_every: 1, save_every: 6, seed: 7, threads: 1}\n"
-         "optimizer: {lr: 1.0e-3, warmup_steps: 2}\n"
-         "output: {tensorboard: false}\n"
-         "dist: {timeout_s: 60, check_params_every: 1}\n";
+  static void SetUpTestSuite() { fx_ = new electra::testing::PretrainFixture(); }
+  static void TearDownTestSuite() {
+    delete fx_;
+    fx_ = nullptr;
   }
 
-  static std::vector<std::string> mpirun(int np, const std::string& out,
-                                         std::vector<std::string> sets = {}) {
-    std::vector<std::string> a = {
-        "mpirun",      "-np", std::to_string(np), "--oversubscribe", "--allow-run-as-root",
-        ELECTRA_BINARY};
-    auto rest = pretrain(out, std::move(sets));
-    a.insert(a.end(), rest.begin(), rest.end());
-    return a;
-  }
-  static std::vector<std::string> pretrain(const std::string& out, std::vector<std::string> sets) {
-    std::vector<std::string> a = {"pretrain", "--config", dir_ + "/tiny.yaml", "--set",
-                                  "output.dir=" + out};
-    for (auto& s : sets) {
+  static std::string out(const std::string& name) { return fx_->dir.file(name); }
+
+  // `electra pretrain` with the fixture's tiny experiment, then `sets` (later ones win).
+  static std::vector<std::string> pretrain(const std::string& name, int steps,
+                                           const std::vector<std::string>& sets) {
+    std::vector<std::string> a = {ELECTRA_BINARY, "pretrain"};
+    auto all = fx_->overrides(out(name), steps);
+    all.insert(all.end(), {"train.log_every=1", "train.save_every=6", "output.tensorboard=false",
+                           "dist.timeout_s=60", "dist.check_params_every=1"});
+    all.insert(all.end(), sets.begin(), sets.end());
+    for (const auto& s : all) {
       a.push_back("--set");
       a.push_back(s);
     }
     return a;
   }
+  static std::vector<std::string> mpirun(int np, const std::string& name, int steps,
+                                         const std::vector<std::string>& sets = {}) {
+    std::vector<std::string> a = {"mpirun", "-np", std::to_string(np), "--oversubscribe",
+                                  "--allow-run-as-root"};
+    auto rest = pretrain(name, steps, sets);
+    a.insert(a.end(), rest.begin(), rest.end());
+    return a;
+  }
+  static std::string log(const std::string& name) { return fx_->dir.file(name + ".log"); }
 
-  static std::string dir_;
+  static electra::testing::PretrainFixture* fx_;
 };
-std::string DistributedPretrain::dir_;
+electra::testing::PretrainFixture* DistributedPretrain::fx_ = nullptr;
 
 TEST_F(DistributedPretrain, TwoRanksWriteOneCheckpointWithEveryRanksState) {
-  const std::string out = dir_ + "/two";
-  Job job(mpirun(2, out), dir_ + "/two.log");
+  Job job(mpirun(2, "two", 12), log("two"));
   ASSERT_EQ(job.wait(90), 0) << job.log();
-  const std::string log = job.log();
-  EXPECT_NE(log.find("[rank 0/2] distributed: 2 ranks started by mpirun"), std::string::npos)
-      << log;
-  EXPECT_EQ(log.find("[rank 1/2] step"), std::string::npos);  // only rank 0 reports progress
-  const std::string ckpt = out + "/checkpoints/step-00000012";
+  const std::string text = job.log();
+  EXPECT_NE(text.find("[rank 0/2] distributed: 2 ranks started by mpirun"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("[rank 1/2] step"), std::string::npos);  // only rank 0 reports progress
+  const std::string ckpt = out("two") + "/checkpoints/step-00000012";
   for (const char* f : {"COMPLETE", "rank-00000.json", "rank-00001.json", "trainer_state.json",
                         "discriminator/model.safetensors"})
     EXPECT_TRUE(stdfs::exists(ckpt + "/" + f)) << f;
-  const std::string marker = slurp(ckpt + "/COMPLETE");
-  EXPECT_NE(marker.find("rank-00001.json"), std::string::npos);  // in the manifest
+  EXPECT_NE(slurp(ckpt + "/COMPLETE").find("rank-00001.json"), std::string::npos);  // manifest
   EXPECT_NE(slurp(ckpt + "/trainer_state.json").find("\"world\": 2"), std::string::npos);
   // Each rank read its own shard: their cursors differ.
   EXPECT_NE(slurp(ckpt + "/rank-00000.json"), slurp(ckpt + "/rank-00001.json"));
-  for (const auto& e : stdfs::directory_iterator(out + "/checkpoints"))
+  for (const auto& e : stdfs::directory_iterator(out("two") + "/checkpoints"))
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
 
   // A single process must not resume a two-rank checkpoint (the data cursors are per rank).
-  std::vector<std::string> one = pretrain(out, {"train.steps=20"});
-  one.insert(one.begin(), ELECTRA_BINARY);
-  Job single(one, dir_ + "/one.log");
+  Job single(pretrain("two", 20, {}), log("one"));
   EXPECT_EQ(single.wait(60), 2) << single.log();
   EXPECT_NE(single.log().find("was written by 2 rank(s) but this job has 1"), std::string::npos)
       << single.log();
 }
 
 TEST_F(DistributedPretrain, AKilledRankEndsTheJobWellWithinTheTimeout) {
-  Job job(mpirun(2, dir_ + "/killed", {"train.steps=1000000", "train.save_every=1000000"}),
-          dir_ + "/killed.log");
+  Job job(mpirun(2, "killed", 1000000, {"train.save_every=1000000"}), log("killed"));
   ASSERT_TRUE(job.wait_for_log("step 3/", 60)) << job.log();
   const auto ranks = job.children();
   ASSERT_EQ(ranks.size(), 2u) << job.log();
@@ -211,54 +200,51 @@ TEST_F(DistributedPretrain, AKilledRankEndsTheJobWellWithinTheTimeout) {
 }
 
 TEST_F(DistributedPretrain, AHungRankEndsTheJobAfterTheCollectiveTimeout) {
-  Job job(mpirun(2, dir_ + "/hung",
-                 {"train.steps=1000000", "train.save_every=1000000", "dist.timeout_s=3",
-                  "dist.check_params_every=0"}),
-          dir_ + "/hung.log");
+  Job job(mpirun(2, "hung", 1000000,
+                 {"train.save_every=1000000", "dist.timeout_s=5", "dist.check_params_every=0"}),
+          log("hung"));
   ASSERT_TRUE(job.wait_for_log("step 3/", 60)) << job.log();
   const auto ranks = job.children();
   ASSERT_EQ(ranks.size(), 2u);
-  kill(ranks[1], SIGSTOP);  // alive but silent: nobody notices a dead process
+  kill(ranks[1], SIGSTOP);  // alive but silent: the launcher sees nothing wrong
   const int rc = job.wait(30);
   kill(ranks[1], SIGCONT);
   EXPECT_NE(rc, -1) << "the job hung\n" << job.log();
   EXPECT_NE(rc, 0);
-  EXPECT_NE(job.log().find("did not complete within 3 s (dist.timeout_s)"), std::string::npos)
+  EXPECT_NE(job.log().find("did not complete within 5 s (dist.timeout_s)"), std::string::npos)
       << job.log();
 }
 
 TEST_F(DistributedPretrain, SigtermSavesOnEveryRankAndTheRerunResumes) {
-  const std::string out = dir_ + "/sigterm";
-  Job job(mpirun(2, out,
-                 {"train.steps=1000000", "train.save_every=1000000", "dist.check_params_every=0"}),
-          dir_ + "/sigterm.log");
+  const std::string dir = out("sigterm");
+  Job job(mpirun(2, "sigterm", 1000000, {"train.save_every=1000000", "dist.check_params_every=0"}),
+          log("sigterm"));
   ASSERT_TRUE(job.wait_for_log("step 3/", 60)) << job.log();
   const auto ranks = job.children();
   ASSERT_EQ(ranks.size(), 2u);
   kill(ranks[1], SIGTERM);  // one rank only: the flag is reduced, all ranks stop together
-  const int rc = job.wait(60);
-  ASSERT_EQ(rc, 128 + SIGTERM) << job.log();
+  ASSERT_EQ(job.wait(60), 128 + SIGTERM) << job.log();
   EXPECT_NE(job.log().find("received signal 15"), std::string::npos) << job.log();
   std::string saved;
-  for (const auto& e : stdfs::directory_iterator(out + "/checkpoints"))
+  for (const auto& e : stdfs::directory_iterator(dir + "/checkpoints"))
     saved = e.path().filename();
   ASSERT_EQ(saved.rfind("step-", 0), 0u) << saved;
   const int64_t step = std::stoll(saved.substr(5));
   EXPECT_GE(step, 3);
-  EXPECT_TRUE(stdfs::exists(out + "/checkpoints/" + saved + "/rank-00001.json"));
+  EXPECT_TRUE(stdfs::exists(dir + "/checkpoints/" + saved + "/rank-00001.json"));
   // A save that was interrupted (no COMPLETE marker) must never be resumed.
-  stdfs::create_directories(out + "/checkpoints/step-99999999");
-  std::ofstream(out + "/checkpoints/step-99999999/rank-00000.json") << "{}";
+  stdfs::create_directories(dir + "/checkpoints/step-99999999");
+  std::ofstream(dir + "/checkpoints/step-99999999/rank-00000.json") << "{}";
 
-  Job again(mpirun(2, out, {"train.steps=" + std::to_string(step + 2)}), dir_ + "/resume.log");
+  Job again(mpirun(2, "sigterm", static_cast<int>(step) + 2), log("resume"));
   ASSERT_EQ(again.wait(90), 0) << again.log();
-  EXPECT_NE(again.log().find("resuming from " + out + "/checkpoints/" + saved + " at step " +
+  EXPECT_NE(again.log().find("resuming from " + dir + "/checkpoints/" + saved + " at step " +
                              std::to_string(step)),
             std::string::npos)
       << again.log();
-  EXPECT_TRUE(stdfs::exists(out + "/checkpoints/step-" +
-                            std::string(8 - std::to_string(step + 2).size(), '0') +
-                            std::to_string(step + 2) + "/COMPLETE"));
+  char last[32];
+  std::snprintf(last, sizeof last, "step-%08d", static_cast<int>(step) + 2);
+  EXPECT_TRUE(stdfs::exists(dir + "/checkpoints/" + last + "/COMPLETE"));
 }
 
 }  // namespace

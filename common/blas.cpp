@@ -1,0 +1,81 @@
+#include "common/blas.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace electra::blas {
+namespace {
+
+using CoreFn = char* (*)();
+using ThreadsFn = int (*)();
+using SetThreadsFn = void (*)(int);
+
+void* find(const char* name) {
+  if (void* p = dlsym(RTLD_DEFAULT, name)) return p;
+  // LibTorch links libblas.so.3, which Debian points at OpenBLAS; ask it directly too.
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+    if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
+      if (void* p = dlsym(h, name)) return p;
+    }
+  }
+  return nullptr;
+}
+
+std::string best_core() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    return "SKYLAKEX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "HASWELL";
+#endif
+  return "";
+}
+
+// OpenBLAS kernel families older than AVX2: using them on an AVX2/AVX-512 CPU is a mistake.
+bool is_legacy_core(const std::string& core) {
+  for (const char* old : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+                          "Katmai", "Coppermine", "Northwood", "Banias", "Sandybridge",
+                          "Bulldozer", "Piledriver", "Opteron", "Barcelona", "Unknown"})
+    if (strcasecmp(core.c_str(), old) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+Info info() {
+  Info i;
+  i.best_core = best_core();
+  if (const char* env = std::getenv("OPENBLAS_CORETYPE")) i.coretype_env = env;
+  if (const char* re = std::getenv("ELECTRA_BLAS_REEXEC")) i.reexeced = std::strcmp(re, "1") == 0;
+  auto core = reinterpret_cast<CoreFn>(find("openblas_get_corename"));
+  if (!core) return i;
+  i.library = "openblas";
+  if (const char* c = core()) i.core = c;
+  if (auto threads = reinterpret_cast<ThreadsFn>(find("openblas_get_num_threads")))
+    i.threads = threads();
+  return i;
+}
+
+void maybe_reexec_for_fast_kernels(int argc, char** argv) {
+  (void)argc;
+  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("ELECTRA_BLAS_REEXEC")) return;
+  if (const char* off = std::getenv("ELECTRA_NO_BLAS_FIX"); off && std::strcmp(off, "1") == 0)
+    return;
+  const Info i = info();
+  if (i.library != "openblas" || i.best_core.empty() || !is_legacy_core(i.core)) return;
+  setenv("OPENBLAS_CORETYPE", i.best_core.c_str(), 1);
+  setenv("ELECTRA_BLAS_REEXEC", "1", 1);  // never loop
+  execv("/proc/self/exe", argv);
+  // exec failed (e.g. no /proc): carry on with the slow kernels rather than fail.
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
+void set_threads(int n) {
+  if (auto set = reinterpret_cast<SetThreadsFn>(find("openblas_set_num_threads"))) set(n);
+}
+
+}  // namespace electra::blas

@@ -1,0 +1,35 @@
+// The BLAS under LibTorch's fp32 matmuls, and making it fast without the user knowing.
+//
+// Debian's LibTorch 1.13 runs fp32 GEMMs through OpenBLAS 0.3.21, which does not recognise
+// recent Xeons and falls back to its "Prescott" (SSE3) kernels: about 25 GFLOP/s instead of
+// 120-145 with the SKYLAKEX (AVX-512) kernels on the same core. OpenBLAS picks its kernels
+// when the library is loaded, before main() runs, and only reads OPENBLAS_CORETYPE then. So
+// the first thing `electra` does is to check what OpenBLAS chose and, if the CPU can do better,
+// re-execute itself once with OPENBLAS_CORETYPE set (and nothing else changed).
+#pragma once
+
+#include <string>
+
+namespace electra::blas {
+
+struct Info {
+  std::string library = "unknown";  // "openblas" when its symbols are found
+  std::string core;                 // OpenBLAS's kernel family, e.g. "SkylakeX"
+  int threads = 0;                  // OpenBLAS threads (0 when unknown)
+  std::string coretype_env;         // OPENBLAS_CORETYPE as set for this process ("" if unset)
+  bool reexeced = false;            // this process was re-executed to fix the core
+  std::string best_core;            // what this CPU supports: "SKYLAKEX", "HASWELL" or ""
+};
+
+Info info();
+
+// Re-executes the process with OPENBLAS_CORETYPE=best_core when OpenBLAS loaded slower
+// kernels than the CPU supports. Does nothing when OPENBLAS_CORETYPE is already set, when
+// ELECTRA_NO_BLAS_FIX=1, or when already re-executed. Call it first thing in main().
+void maybe_reexec_for_fast_kernels(int argc, char** argv);
+
+// Sets OpenBLAS's own thread count (its pthread pool is separate from LibTorch's OpenMP
+// threads; the two fighting over the same cores is slower than either alone).
+void set_threads(int n);
+
+}  // namespace electra::blas

@@ -1,0 +1,59 @@
+#include "pretrain/sampling.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+
+namespace electra::pretrain {
+namespace {
+
+// logits / T with every token outside the row's top_k set to -inf: [n, vocab] fp32.
+at::Tensor scaled_logits(const at::Tensor& logits, const SamplingOptions& o) {
+  at::Tensor l = logits.detach().to(at::kFloat);
+  if (o.temperature != 1.0) l = l / o.temperature;
+  if (o.top_k > 0 && o.top_k < l.size(-1)) {
+    // Exactly k survivors per row, even with ties at the threshold.
+    at::Tensor keep = std::get<1>(l.topk(o.top_k, -1));  // [n, k]
+    at::Tensor masked = at::full_like(l, -std::numeric_limits<float>::infinity());
+    l = masked.scatter(-1, keep, l.gather(-1, keep));
+  }
+  return l;
+}
+
+}  // namespace
+
+void check_sampling_options(const SamplingOptions& o, int64_t vocab_size,
+                            const std::string& temperature_key, const std::string& top_k_key) {
+  ELECTRA_CHECK_USER(std::isfinite(o.temperature) && o.temperature > 0, temperature_key,
+                     " must be a finite number > 0 (1 samples the model's distribution), got ",
+                     o.temperature);
+  ELECTRA_CHECK_USER(o.top_k >= 0 && o.top_k <= vocab_size, top_k_key, " must be in [0, ",
+                     vocab_size, "] (0 = no restriction), got ", o.top_k);
+}
+
+at::Tensor sampling_probabilities(const at::Tensor& logits, const SamplingOptions& o) {
+  check_sampling_options(o, logits.size(-1), "temperature", "top_k");
+  torch::NoGradGuard no_grad;
+  if (o.greedy) {
+    at::Tensor l = logits.detach().to(at::kFloat);
+    return at::zeros_like(l).scatter_(-1, l.argmax(-1, /*keepdim=*/true), 1.0);
+  }
+  return at::softmax(scaled_logits(logits, o), -1);
+}
+
+at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at::Generator& gen) {
+  check_sampling_options(o, logits.size(-1), "temperature", "top_k");
+  torch::NoGradGuard no_grad;
+  if (o.greedy) return logits.detach().argmax(-1);  // [n]
+  at::Tensor l = scaled_logits(logits, o);          // [n, vocab]
+  // Gumbel noise -log(-log(u)), with the same 1e-9 guards as the official ELECTRA code.
+  at::Tensor u = at::rand(l.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor g = -at::log(-at::log(u + 1e-9) + 1e-9);
+  return (l + g).argmax(-1);  // [n] int64
+}
+
+}  // namespace electra::pretrain

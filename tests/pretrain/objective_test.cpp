@@ -1,0 +1,164 @@
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "model/electra.h"
+#include "pretrain/optimizer.h"
+#include "pretrain/rtd.h"
+
+namespace electra::pretrain {
+namespace {
+
+TEST(Rtd, ReplacedLabelsOnlyWhereMaskedAndDifferent) {
+  at::Tensor ids = at::tensor({2, 10, 11, 12, 3, 2, 20, 21, 3, 0}, at::kLong).view({2, 5});
+  at::Tensor index = at::tensor({1, 2, 3, 6}, at::kLong);  // flat positions
+  at::Tensor labels = at::tensor({10, 11, 12, 20}, at::kLong);
+  at::Tensor sampled = at::tensor({10, 99, 12, 98}, at::kLong);  // 2 of 4 differ
+  auto [fake, replaced] = replace_tokens(ids, index, labels, sampled);
+  EXPECT_TRUE(
+      at::equal(fake, at::tensor({2, 10, 99, 12, 3, 2, 98, 21, 3, 0}, at::kLong).view({2, 5})));
+  EXPECT_TRUE(
+      at::equal(replaced, at::tensor({0, 0, 1, 0, 0, 0, 1, 0, 0, 0}, at::kFloat).view({2, 5})));
+}
+
+TEST(Rtd, GumbelSamplingFollowsSoftmaxOfLogitsOverTemperature) {
+  at::Generator gen = at::detail::createCPUGenerator(123);
+  at::Tensor logits =
+      at::log(at::tensor({0.1f, 0.2f, 0.7f})).view({1, 3}).expand({20000, 3}).contiguous();
+  for (double t : {1.0, 2.0}) {
+    at::Tensor s = gumbel_sample(logits, t, gen);
+    at::Tensor p = at::softmax(at::log(at::tensor({0.1, 0.2, 0.7})) / t, 0);
+    for (int k = 0; k < 3; ++k) {
+      const double freq = s.eq(k).sum().item<double>() / 20000.0;
+      // 4 standard errors of a binomial proportion.
+      const double se = std::sqrt(p[k].item<double>() * (1 - p[k].item<double>()) / 20000.0);
+      EXPECT_NEAR(freq, p[k].item<double>(), 4 * se) << "T=" << t << " k=" << k;
+    }
+  }
+  // A tiny temperature is the argmax; a bad one is refused.
+  EXPECT_TRUE(gumbel_sample(logits, 1e-4, gen).eq(2).all().item<bool>());
+  EXPECT_ANY_THROW(gumbel_sample(logits, 0.0, gen));
+  // Same seed, same samples.
+  at::Generator g1 = at::detail::createCPUGenerator(5), g2 = at::detail::createCPUGenerator(5);
+  EXPECT_TRUE(at::equal(gumbel_sample(logits, 1.0, g1), gumbel_sample(logits, 1.0, g2)));
+}
+
+model::ElectraConfig tiny() {
+  model::ElectraConfig c;
+  c.vocab_size = 30;
+  c.embedding_size = 16;
+  c.hidden_size = 16;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 32;
+  c.max_position_embeddings = 16;
+  c.hidden_dropout_prob = 0;
+  c.attention_probs_dropout_prob = 0;
+  return c;
+}
+
+TEST(Rtd, LossesMatchAnIndependentRecomputation) {
+  torch::manual_seed(4);
+  model::ElectraConfig d = tiny();
+  model::PretrainingPair pair = model::make_pretraining_pair(d, model::generator_config(d, 0.5));
+  data::Batch b;
+  b.input_ids = at::tensor({2, 7, 8, 9, 10, 3, 2, 11, 12, 3, 0, 0}, at::kLong).view({2, 6});
+  b.attention_mask = b.input_ids.ne(0).to(at::kLong);
+  b.token_type_ids = at::zeros({2, 6}, at::kLong);
+  b.masked_index = at::tensor({2, 4, 7}, at::kLong);
+  b.masked_labels = at::tensor({8, 10, 11}, at::kLong);
+  b.masked_ids = b.input_ids.clone();
+  b.masked_ids.view({-1}).index_put_({b.masked_index}, at::full({3}, 4, at::kLong));
+  at::Generator g1 = at::detail::createCPUGenerator(9), g2 = at::detail::createCPUGenerator(9);
+  RtdOutput out = rtd_forward(pair, b, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, g1);
+
+  // Recompute by hand: the generator at the masked positions, log-softmax cross-entropy.
+  at::Tensor gh =
+      pair.generator->electra(b.masked_ids, b.attention_mask, b.token_type_ids, at::kFloat);
+  at::Tensor logits =
+      pair.generator->lm_logits(gh.view({12, -1}).index_select(0, b.masked_index), at::kFloat);
+  at::Tensor logp = logits - logits.exp().sum(-1, true).log();
+  const double gen_loss = -(logp.gather(1, b.masked_labels.view({3, 1}))).mean().item<double>();
+  EXPECT_NEAR(out.gen_loss.item<double>(), gen_loss, 1e-5);
+  // Same sampling stream, then a sigmoid BCE averaged over the 10 real tokens only.
+  at::Tensor sampled = gumbel_sample(logits, 1.0, g2);
+  auto [fake, y] = replace_tokens(b.input_ids, b.masked_index, b.masked_labels, sampled);
+  at::Tensor z = pair.discriminator(fake, b.attention_mask, b.token_type_ids, at::kFloat);
+  at::Tensor p = at::sigmoid(z);
+  at::Tensor bce = -(y * at::log(p) + (1 - y) * at::log(1 - p));
+  const double disc_loss = (bce * b.attention_mask).sum().item<double>() / 10.0;
+  EXPECT_NEAR(out.disc_loss.item<double>(), disc_loss, 1e-5);
+  EXPECT_NEAR(out.loss.item<double>(), gen_loss + 50.0 * disc_loss, 1e-4);
+  EXPECT_EQ(out.real_tokens.item<double>(), 10.0);
+  EXPECT_EQ(out.masked.item<double>(), 3.0);
+  // Gradients flow into both models, and into the shared embeddings from both losses.
+  out.loss.backward();
+  EXPECT_TRUE(pair.generator->generator_lm_head->bias.grad().defined());
+  EXPECT_TRUE(
+      pair.discriminator->discriminator_predictions->dense_prediction->weight.grad().defined());
+  EXPECT_GT(pair.discriminator->electra->embeddings->word_embeddings->weight.grad()
+                .abs()
+                .sum()
+                .item<double>(),
+            0);
+}
+
+TEST(Optimizer, OneAdamWStepByHand) {
+  at::Tensor w = at::ones({1}).requires_grad_(true);
+  at::Tensor b = at::ones({1}).requires_grad_(true);
+  AdamW opt({{"x.weight", w}, {"x.bias", b}}, AdamWOptions{0.1, 0.9, 0.999, 1e-6, 0.01, true});
+  w.mutable_grad() = at::full({1}, 0.5);
+  b.mutable_grad() = at::full({1}, 0.5);
+  opt.step(0.1);
+  // m_hat = 0.5, v_hat = 0.25: update = lr * 0.5 / (0.5 + eps); decay only on the weight.
+  const double update = 0.1 * 0.5 / (0.5 + 1e-6);
+  EXPECT_NEAR(w.item<double>(), 1.0 * (1 - 0.1 * 0.01) - update, 1e-7);
+  EXPECT_NEAR(b.item<double>(), 1.0 - update, 1e-7);
+  EXPECT_FALSE(decays("electra.embeddings.LayerNorm.weight"));
+  EXPECT_FALSE(decays("classifier.dense.bias"));
+  EXPECT_TRUE(decays("classifier.dense.weight"));
+}
+
+TEST(Optimizer, MatchesLibTorchsAdamWOverManySteps) {
+  torch::manual_seed(0);
+  at::Tensor a = at::randn({4, 3}).requires_grad_(true);
+  at::Tensor ref = a.detach().clone().requires_grad_(true);
+  AdamW ours({{"w", a}}, AdamWOptions{1e-2, 0.9, 0.999, 1e-6, 0.01, true});
+  torch::optim::AdamW theirs({ref}, torch::optim::AdamWOptions(1e-2).eps(1e-6).weight_decay(0.01));
+  for (int i = 0; i < 20; ++i) {
+    at::Tensor g = at::randn({4, 3});
+    a.mutable_grad() = g.clone();
+    ref.mutable_grad() = g.clone();
+    ours.step(1e-2);
+    theirs.step();
+  }
+  EXPECT_LT((a - ref).abs().max().item<double>(), 1e-6);
+}
+
+TEST(Optimizer, WarmupThenLinearDecay) {
+  EXPECT_DOUBLE_EQ(warmup_linear_lr(1.0, 1, 10, 110), 0.1);
+  EXPECT_DOUBLE_EQ(warmup_linear_lr(1.0, 5, 10, 110), 0.5);
+  EXPECT_DOUBLE_EQ(warmup_linear_lr(1.0, 10, 10, 110), 1.0);
+  EXPECT_DOUBLE_EQ(warmup_linear_lr(1.0, 60, 10, 110), 0.5);
+  EXPECT_DOUBLE_EQ(warmup_linear_lr(1.0, 110, 10, 110), 0.0);
+  EXPECT_DOUBLE_EQ(warmup_linear_lr(2.0, 1, 0, 100), 2.0 * 99 / 100);
+}
+
+TEST(Optimizer, ClipGradNorm) {
+  at::Tensor a = at::zeros({2}).requires_grad_(true);
+  at::Tensor b = at::zeros({1}).requires_grad_(true);
+  a.mutable_grad() = at::tensor({3.0f, 0.0f});
+  b.mutable_grad() = at::tensor({4.0f});
+  const std::vector<std::pair<std::string, at::Tensor>> ps{{"a", a}, {"b", b}};
+  EXPECT_NEAR(clip_grad_norm(ps, 1.0).item<double>(), 5.0, 1e-6);
+  EXPECT_NEAR(a.grad()[0].item<double>(), 0.6, 1e-5);
+  EXPECT_NEAR(b.grad()[0].item<double>(), 0.8, 1e-5);
+  EXPECT_NEAR(clip_grad_norm(ps, 10.0).item<double>(), 1.0, 1e-5);  // below the limit: unchanged
+  EXPECT_NEAR(a.grad()[0].item<double>(), 0.6, 1e-5);
+}
+
+}  // namespace
+}  // namespace electra::pretrain
