@@ -22,7 +22,7 @@
 # /work/shared/data/corpus/brown), VOCAB_FILE (BERT uncased vocab.txt), BATCH (sequences per
 # rank per step, 16), SEQ (128), STEPS (per run, 15), LOG_EVERY (3), REPEATS (2), WORK (scratch dir).
 # BATCH sets the work per rank between two gradient reductions: each optimizer step reduces
-# the whole 67 MB of fp32 gradients however large the batch (so does train.grad_accum > 1).
+# the whole 57 MB of fp32 gradients however large the batch (so does train.grad_accum > 1).
 # The paper's global batch of 128 would be 64 per rank on 2 ranks; 16 keeps the run short.
 set -euo pipefail
 cd "$(dirname "$0")/.."
