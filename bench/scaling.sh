@@ -80,6 +80,7 @@ run() {  # name np threads steps tag
     { echo "$name failed, see $out.log" >&2; tail -5 "$out.log" >&2; exit 1; }
   echo "$name $steps $(awk '{print $1 + $2}' "$out.cpu") $(tokens "$out")" >> "$WORK/cpu.txt"
   record "$name" "$out/metrics.jsonl"
+  rm -rf "$out/checkpoints"  # ~170 MB each; the logs and metrics stay
 }
 
 tokens() { python3 -c "import json,glob,sys; print(json.load(open(sorted(glob.glob(sys.argv[1] + '/checkpoints/step-*/trainer_state.json'))[-1]))['tokens_seen'])" "$1"; }
@@ -97,6 +98,7 @@ run_independent() {  # steps tag: two 1-rank runs at once, pinned to CPUs 0 and 
   done
   wait "${pids[@]}" || { echo "independent runs failed, see $WORK/indep*-$2.log" >&2; exit 1; }
   record indep "${outs[@]}"
+  rm -rf "$WORK"/indep?-"$2"/checkpoints
 }
 
 # How much of two cores this machine gives two processes right now: a busy loop alone, then
