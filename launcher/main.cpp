@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> rest(args.begin() + consumed, args.end());
   try {
-    return it->second.run(rest);
+    const int rc = it->second.run(rest);
+    launcher::finish_job();
+    return rc;
   } catch (const UserError& e) {
     log::error(e.what());
     launcher::abort_job(2);

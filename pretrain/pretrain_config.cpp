@@ -93,6 +93,14 @@ const ConfigSchema& pretrain_schema() {
         .add_float("loss.temperature", 1.0, "sampling temperature for replacements");
     s.add_string("output.dir", "runs/electra", "checkpoints, metrics and exports go here")
         .add_bool("output.tensorboard", true, "write TensorBoard event files");
+    s.add_float("dist.bucket_mb", 25.0,
+                "gradient all-reduce bucket size in MiB; a bucket is sent as soon as backward "
+                "has produced all its gradients")
+        .add_float("dist.timeout_s", 600.0,
+                   "a collective not complete after this many seconds means a rank died or "
+                   "hangs: the job ends with a message naming it")
+        .add_int("dist.check_params_every", 0,
+                 "debug: every N steps check that all ranks hold identical parameters; 0 = never");
     return s;
   }();
   return schema;
@@ -152,6 +160,10 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.output_dir = c.get_string("output.dir");
   p.tensorboard = c.get_bool("output.tensorboard");
 
+  p.bucket_mb = c.get_float("dist.bucket_mb");
+  p.timeout_s = c.get_float("dist.timeout_s");
+  p.check_params_every = c.get_int("dist.check_params_every");
+
   auto at_least = [&](const char* key, int64_t v, int64_t lo) {
     ELECTRA_CHECK_USER(v >= lo, key, " must be at least ", lo, ", got ", v, " (", c.source(key),
                        ")");
@@ -167,6 +179,11 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   at_least("optimizer.warmup_steps", p.warmup_steps, 0);
   at_least("data.prefetch", p.prefetch, 1);
   at_least("data.chunk_bytes", p.chunk_bytes, 0);
+  at_least("dist.check_params_every", p.check_params_every, 0);
+  ELECTRA_CHECK_USER(p.bucket_mb > 0, "dist.bucket_mb must be positive, got ", p.bucket_mb, " (",
+                     c.source("dist.bucket_mb"), ")");
+  ELECTRA_CHECK_USER(p.timeout_s > 0, "dist.timeout_s must be positive, got ", p.timeout_s, " (",
+                     c.source("dist.timeout_s"), ")");
   ELECTRA_CHECK_USER(p.seq_len >= 8 && p.seq_len <= p.discriminator.max_position_embeddings,
                      "data.seq_len must be in [8, model.max_position_embeddings=",
                      p.discriminator.max_position_embeddings, "], got ", p.seq_len);

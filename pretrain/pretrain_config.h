@@ -56,6 +56,11 @@ struct PretrainConfig {
 
   std::string output_dir;
   bool tensorboard = true;
+
+  // dist.*: data-parallel training (see distributed/gradient_reducer.h)
+  double bucket_mb = 25;
+  double timeout_s = 600;
+  int64_t check_params_every = 0;
 };
 
 // Reads and cross-checks the typed values (UserError on inconsistencies). `vocab_size` from

@@ -21,6 +21,8 @@
 #include "common/signals.h"
 #include "common/strings.h"
 #include "data/pipeline.h"
+#include "distributed/cpu_binding.h"
+#include "distributed/gradient_reducer.h"
 #include "model/electra.h"
 #include "pretrain/checkpoint.h"
 #include "pretrain/init_from.h"
@@ -33,10 +35,11 @@ namespace electra::pretrain {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-int choose_threads(int64_t configured, int local_size) {
+int choose_threads(int64_t configured, const dist::ProcessInfo& who) {
   if (configured > 0) return static_cast<int>(configured);
+  if (who.cores > 0) return who.cores;  // this rank's share of the node's cores
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, local_size));
+  return std::max(1, cores / std::max(1, who.local_size));
 }
 
 namespace {
@@ -111,8 +114,9 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   const int64_t micro_batch = per_rank / pc.grad_accum;
   const at::ScalarType dt = pc.precision == "bf16" ? at::kBFloat16 : at::kFloat;
 
-  const int threads = choose_threads(pc.threads, comm.info().local_size);
-  at::set_num_threads(threads);
+  const int threads = choose_threads(pc.threads, comm.info());
+  dist::set_compute_threads(threads);
+  comm.set_timeout(pc.timeout_s);
 
   const std::string ckpt_dir = fs::join(pc.output_dir, "checkpoints");
   if (rank == 0) {
@@ -171,12 +175,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   } else if (!pc.init_from.empty()) {
     init_pair_from(pc.init_from, pair);
   }
-  // Every rank starts from rank 0's weights.
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& [name, p] : params)
-      comm.broadcast(p, 0);
-  }
+  dist::GradientReducer reducer(comm, params, {pc.bucket_mb, pc.check_params_every});
+  reducer.broadcast_parameters(0);  // every rank starts from rank 0's weights
   result.step = ts.step;
   if (ts.step >= pc.steps) {
     log::info("training already complete: step ", ts.step, " >= train.steps ", pc.steps);
@@ -216,6 +216,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
               pc.discriminator.vocab_size, " (", tok->kind(), "); batch ", pc.batch_size, " = ",
               world, " rank(s) x ", pc.grad_accum, " x ", micro_batch, ", seq ", pc.seq_len, ", ",
               pc.precision, ", ", threads, " thread(s) per rank");
+    log::info("gradient reducer: ", reducer.describe());
   }
 
   const RtdOptions ropt{pc.gen_weight, pc.disc_weight, pc.temperature};
@@ -250,16 +251,13 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     for (int64_t micro = 0; micro < pc.grad_accum; ++micro) {
       data::StatefulBatch sb = prefetch.next();
       RtdOutput out = rtd_forward(pair, sb.batch, dt, ropt, gumbel);
+      reducer.prepare_backward(/*sync=*/micro + 1 == pc.grad_accum);
       (out.loss / static_cast<double>(pc.grad_accum)).backward();
       win.add(out);
       step_tokens += sb.batch.real_tokens;
       last_state = std::move(sb.state);
     }
-    {
-      torch::NoGradGuard no_grad;
-      for (auto& [name, p] : params)
-        if (p.grad().defined()) comm.all_reduce(p.mutable_grad(), dist::ReduceOp::kAvg);
-    }
+    reducer.finish();  // gradients averaged over ranks
     const double grad_norm = clip_grad_norm(params, pc.clip_norm).item<double>();
     if (!std::isfinite(grad_norm)) {
       // Never train on NaN/inf: drop this step's update and say so.
@@ -277,6 +275,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
       optimizer.zero_grad();
     }
     ++ts.step;
+    reducer.check_parameters_if_due(ts.step);
     ++win.steps;
     win.grad_norm = grad_norm;
     win.tokens += step_tokens;

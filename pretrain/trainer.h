@@ -22,7 +22,8 @@ struct PretrainResult {
 // (validated against pretrain_schema()). Collective over `comm`.
 PretrainResult run_pretraining(const Config& cfg, dist::Communicator& comm);
 
-// Intra-op threads for this rank: train.threads, or the cores divided among local ranks.
-int choose_threads(int64_t configured, int local_size);
+// Intra-op threads for this rank: train.threads, or this rank's share of the node's cores
+// (ProcessInfo::cores; else the cores divided among the local ranks).
+int choose_threads(int64_t configured, const dist::ProcessInfo& who);
 
 }  // namespace electra::pretrain
