@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <tuple>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -62,6 +61,14 @@ std::vector<std::string> range_labels(int first, int last, std::vector<int> skip
   return out;
 }
 
+// The texts and the label by header name; the test file has the same text columns.
+TaskSpec& named(TaskSpec& t, const std::string& a, const std::string& b, const std::string& label) {
+  t.text_a = t.test_a = col(a);
+  if (!b.empty()) t.text_b = t.test_b = col(b);
+  t.label = col(label);
+  return t;
+}
+
 std::vector<TaskSpec> build() {
   const std::vector<std::string> bin = {"0", "1"};
   const std::vector<std::string> nli3 = {"contradiction", "entailment", "neutral"};
@@ -77,76 +84,40 @@ std::vector<TaskSpec> build() {
   v.push_back(cola);
 
   TaskSpec sst = glue("sst-2", "SST-2", bin, {"accuracy"}, "SST-2.tsv");
-  sst.text_a = col("sentence");
-  sst.label = col("label");
-  sst.test_a = col("sentence");
-  v.push_back(sst);
+  v.push_back(named(sst, "sentence", "", "label"));
 
   // MRPC: "Quality  #1 ID  #2 ID  #1 String  #2 String"; the header may start with a BOM.
   TaskSpec mrpc = glue("mrpc", "MRPC", bin, {"accuracy", "f1"}, "MRPC.tsv");
-  mrpc.text_a = col("#1 String");
-  mrpc.text_b = col("#2 String");
-  mrpc.label = col("Quality");
-  mrpc.test_a = col("#1 String");
-  mrpc.test_b = col("#2 String");
   mrpc.positive_label = "1";
-  v.push_back(mrpc);
+  v.push_back(named(mrpc, "#1 String", "#2 String", "Quality"));
 
   // STS-B: index genre filename year old_index source1 source2 sentence1 sentence2 score.
   TaskSpec sts = glue("sts-b", "STS-B", {}, {"pearson", "spearman"}, "STS-B.tsv");
   sts.regression = true;
-  sts.text_a = col("sentence1");
-  sts.text_b = col("sentence2");
-  sts.label = col("score");
-  sts.test_a = col("sentence1");
-  sts.test_b = col("sentence2");
-  v.push_back(sts);
+  v.push_back(named(sts, "sentence1", "sentence2", "score"));
 
   // QQP: id qid1 qid2 question1 question2 is_duplicate; test: id question1 question2. Some
   // releases hold rows with missing fields (a question broken over lines): skipped, counted.
   TaskSpec qqp = glue("qqp", "QQP", bin, {"accuracy", "f1"}, "QQP.tsv");
-  qqp.text_a = col("question1");
-  qqp.text_b = col("question2");
-  qqp.label = col("is_duplicate");
   qqp.test_index = col("id");
-  qqp.test_a = col("question1");
-  qqp.test_b = col("question2");
   qqp.positive_label = "1";
   qqp.skip_malformed = true;
-  v.push_back(qqp);
+  v.push_back(named(qqp, "question1", "question2", "is_duplicate"));
 
   // MNLI: sentence1/sentence2 are columns 8/9; train has label1 + gold_label, dev has
   // label1..label5 + gold_label. Two dev and two test files.
   TaskSpec mnli = glue("mnli", "MNLI", nli3, {"accuracy"}, "");
-  mnli.text_a = col("sentence1");
-  mnli.text_b = col("sentence2");
-  mnli.label = col("gold_label");
-  mnli.test_a = col("sentence1");
-  mnli.test_b = col("sentence2");
   mnli.dev = {{"dev_matched", "dev_matched.tsv", ""}, {"dev_mismatched", "dev_mismatched.tsv", ""}};
   mnli.test = {{"test_matched", "test_matched.tsv", "MNLI-m.tsv"},
                {"test_mismatched", "test_mismatched.tsv", "MNLI-mm.tsv"}};
-  v.push_back(mnli);
+  v.push_back(named(mnli, "sentence1", "sentence2", "gold_label"));
 
   TaskSpec qnli = glue("qnli", "QNLI", nli2, {"accuracy"}, "QNLI.tsv");
-  qnli.text_a = col("question");
-  qnli.text_b = col("sentence");
-  qnli.label = col("label");
-  qnli.test_a = col("question");
-  qnli.test_b = col("sentence");
-  v.push_back(qnli);
-
-  for (auto [name, folder, labels] :
-       {std::tuple<const char*, const char*, std::vector<std::string>>{"rte", "RTE", nli2},
-        {"wnli", "WNLI", bin}}) {
-    TaskSpec t = glue(name, folder, labels, {"accuracy"}, std::string(folder) + ".tsv");
-    t.text_a = col("sentence1");
-    t.text_b = col("sentence2");
-    t.label = col("label");
-    t.test_a = col("sentence1");
-    t.test_b = col("sentence2");
-    v.push_back(t);
-  }
+  v.push_back(named(qnli, "question", "sentence", "label"));
+  TaskSpec rte = glue("rte", "RTE", nli2, {"accuracy"}, "RTE.tsv");
+  v.push_back(named(rte, "sentence1", "sentence2", "label"));
+  TaskSpec wnli = glue("wnli", "WNLI", bin, {"accuracy"}, "WNLI.tsv");
+  v.push_back(named(wnli, "sentence1", "sentence2", "label"));
 
   // CLUE 1.1 (github.com/CLUEbenchmark/CLUE): JSON lines; submission names from its
   // submission guide (tnews11, cluewsc11 and ocnli_50k for the 1.1 test sets).
