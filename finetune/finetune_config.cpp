@@ -77,7 +77,8 @@ FinetuneConfig read_finetune_config(const Config& c) {
   for (const char* key :
        {"model.vocab_size", "model.embedding_size", "model.hidden_size", "model.num_hidden_layers",
         "model.num_attention_heads", "model.intermediate_size", "model.hidden_act",
-        "model.max_position_embeddings", "model.type_vocab_size", "model.layer_norm_eps"}) {
+        "model.max_position_embeddings", "model.type_vocab_size", "model.layer_norm_eps",
+        "model.initializer_range"}) {
     if (c.source(key) != "default") f.arch_keys_set.emplace_back(key, c.source(key));
   }
 

@@ -39,6 +39,7 @@ std::string arch_value(const model::ElectraConfig& c, const std::string& key) {
   if (key == "model.max_position_embeddings") return std::to_string(c.max_position_embeddings);
   if (key == "model.type_vocab_size") return std::to_string(c.type_vocab_size);
   if (key == "model.layer_norm_eps") return cat(c.layer_norm_eps);
+  if (key == "model.initializer_range") return cat(c.initializer_range);
   ELECTRA_CHECK(false, "unknown model key ", key);
   return "";
 }
