@@ -163,9 +163,20 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
 
   std::unique_ptr<JsonlWriter> log_file;
   if (rank == 0) {
+    // A re-run into the same output.dir replaces the earlier run's results now, so that a run
+    // that stops early never leaves old results looking like its own.
+    std::vector<std::string> stale;
+    for (const char* name : {"dev_results.jsonl", "train_summary.json", "train_log.jsonl",
+                             "best_model", "submission"}) {
+      if (!fs::exists(fs::join(fc.output_dir, name))) continue;
+      stale.push_back(name);
+      fs::remove_all(fs::join(fc.output_dir, name));
+    }
+    if (!stale.empty())
+      log::warn("output.dir ", fc.output_dir, " held an earlier run's ", join(stale, ", "),
+                ": replaced by this run");
     fs::write_file_atomic(fs::join(fc.output_dir, "config.yaml"), config_yaml);
     const std::string log_path = fs::join(fc.output_dir, "train_log.jsonl");
-    fs::remove_all(log_path);  // a re-run starts a new log
     log_file = std::make_unique<JsonlWriter>(log_path);
     log::info("electra finetune: task ", task.name, " (", data.labels.size(), " labels",
               task.regression ? ", regression" : "", "), ", n, " training examples; from ",

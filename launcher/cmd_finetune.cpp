@@ -55,6 +55,8 @@ int run(const std::vector<std::string>& args) {
   }
   const auto seeds = finetune::parse_seeds(vm["seeds"].as<std::string>(), "--seeds");
   const std::string base = fc.output_dir;
+  // An earlier sweep's summary goes now: it must not outlive a sweep that stops early.
+  if (comm.rank() == 0) fs::remove_all(fs::join(base, "sweep_summary.jsonl"));
   std::vector<finetune::SeedRun> runs;
   for (int64_t seed : seeds) {
     Config c = cfg;
