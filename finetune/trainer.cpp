@@ -20,6 +20,7 @@
 #include "common/rng.h"
 #include "common/signals.h"
 #include "common/strings.h"
+#include "distributed/cpu_binding.h"
 #include "finetune/dataset.h"
 #include "finetune/evaluate.h"
 #include "finetune/features.h"
@@ -118,7 +119,7 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
     test.push_back({&s, encode_split(s, *tok, fc.max_seq_len)});
 
   // --- Model and optimizer -------------------------------------------------------------------
-  at::set_num_threads(pretrain::choose_threads(fc.threads, comm.info().local_size));
+  dist::set_compute_threads(pretrain::choose_threads(fc.threads, comm.info()));
   model::ElectraForSequenceClassification net{nullptr};
   {
     // The default generator is process-wide: seeding it and drawing the initial weights must

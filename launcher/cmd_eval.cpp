@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "distributed/cpu_binding.h"
 #include "finetune/dataset.h"
 #include "finetune/evaluate.h"
 #include "finetune/features.h"
@@ -47,8 +48,7 @@ int run(const std::vector<std::string>& args) {
   const int64_t batch = vm["batch-size"].as<int64_t>();
   ELECTRA_CHECK_USER(batch >= 1, "--batch-size must be at least 1");
   dist::Communicator& comm = communicator();
-  at::set_num_threads(
-      pretrain::choose_threads(vm["threads"].as<int64_t>(), comm.info().local_size));
+  dist::set_compute_threads(pretrain::choose_threads(vm["threads"].as<int64_t>(), comm.info()));
 
   // Cheap checks first: the task name, then the model, then the data.
   const finetune::TaskSpec* named =

@@ -57,7 +57,8 @@ class ThreadedCommunicator : public dist::Communicator {
   }
   const dist::ProcessInfo& info() const override { return info_; }
 
-  void all_reduce(at::Tensor& t, dist::ReduceOp op) override {
+  // Synchronous: the work is done when this returns.
+  std::unique_ptr<dist::Work> all_reduce_async(const at::Tensor& t, dist::ReduceOp op) override {
     hub_.tensors_[info_.rank] = t;
     hub_.barrier();
     at::Tensor acc = hub_.tensors_[0].clone();
@@ -74,8 +75,9 @@ class ThreadedCommunicator : public dist::Communicator {
     if (op == dist::ReduceOp::kAvg) acc = acc / hub_.world();
     hub_.barrier();  // everyone has read the inputs before any is overwritten
     t.copy_(acc);
+    return dist::completed_work();
   }
-  void broadcast(at::Tensor& t, int root) override {
+  void broadcast(const at::Tensor& t, int root) override {
     hub_.tensors_[info_.rank] = t;
     hub_.barrier();
     at::Tensor src = hub_.tensors_[root].clone();
@@ -90,6 +92,7 @@ class ThreadedCommunicator : public dist::Communicator {
     return gather(hub_.strings_, v);
   }
   std::string backend() const override { return "threads"; }
+  void set_timeout(double) override {}  // threads of one test cannot die separately
 
  private:
   template <class T>
