@@ -29,6 +29,7 @@
 #include "pretrain/optimizer.h"
 #include "pretrain/pretrain_config.h"
 #include "pretrain/rtd.h"
+#include "pretrain/step.h"
 
 namespace electra::pretrain {
 
@@ -245,20 +246,31 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     log::info("saved checkpoint ", result.last_checkpoint);
   };
 
+  StepParts parts;
+  parts.pair = &pair;
+  parts.params = &params;
+  parts.reducer = &reducer;
+  parts.gumbel = &gumbel;
+  parts.rtd = ropt;
+  parts.dtype = dt;
+  parts.grad_accum = pc.grad_accum;
+  parts.clip_norm = pc.clip_norm;
+  data::StatefulBatch current;
+
   while (ts.step < pc.steps) {
     // One optimizer step: grad_accum micro-steps, gradients averaged over micro-steps and ranks.
     int64_t step_tokens = 0;
-    for (int64_t micro = 0; micro < pc.grad_accum; ++micro) {
-      data::StatefulBatch sb = prefetch.next();
-      RtdOutput out = rtd_forward(pair, sb.batch, dt, ropt, gumbel);
-      reducer.prepare_backward(/*sync=*/micro + 1 == pc.grad_accum);
-      (out.loss / static_cast<double>(pc.grad_accum)).backward();
-      win.add(out);
-      step_tokens += sb.batch.real_tokens;
-      last_state = std::move(sb.state);
-    }
-    reducer.finish();  // gradients averaged over ranks
-    const double grad_norm = clip_grad_norm(params, pc.clip_norm).item<double>();
+    const double grad_norm = forward_backward(
+        parts,
+        [&](int64_t) -> const data::Batch& {
+          current = prefetch.next();
+          return current.batch;
+        },
+        [&](const RtdOutput& out, const data::Batch& batch) {
+          win.add(out);
+          step_tokens += batch.real_tokens;
+          last_state = std::move(current.state);
+        });
     if (!std::isfinite(grad_norm)) {
       // Never train on NaN/inf: drop this step's update and say so.
       ++nonfinite_streak;
