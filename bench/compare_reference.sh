@@ -32,6 +32,10 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
   export OPENBLAS_CORETYPE=SKYLAKEX
 fi
 
+# OpenMP threads that sleep rather than spin between parallel regions (electra sets this for
+# itself; see common/blas.cpp): given to both so that the comparison is of the code alone.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
 ours() {  # precision, extra args...

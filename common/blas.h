@@ -17,15 +17,18 @@ struct Info {
   std::string core;                 // OpenBLAS's kernel family, e.g. "SkylakeX"
   int threads = 0;                  // OpenBLAS threads (0 when unknown)
   std::string coretype_env;         // OPENBLAS_CORETYPE as set for this process ("" if unset)
-  bool reexeced = false;            // this process was re-executed to fix the core
+  bool reexeced = false;            // this process was re-executed with the settings below
+  std::string omp_wait_policy;      // OMP_WAIT_POLICY (and GOMP_SPINCOUNT) as set ("" if unset)
   std::string best_core;            // what this CPU supports: "SKYLAKEX", "HASWELL" or ""
 };
 
 Info info();
 
-// Re-executes the process with OPENBLAS_CORETYPE=best_core when OpenBLAS loaded slower
-// kernels than the CPU supports. Does nothing when OPENBLAS_CORETYPE is already set, when
-// ELECTRA_NO_BLAS_FIX=1, or when already re-executed. Call it first thing in main().
+// Re-executes the process once, with nothing else changed, when a library read its settings
+// at load time and they are wrong for this machine: OPENBLAS_CORETYPE=best_core when OpenBLAS
+// loaded slower kernels than the CPU supports, and OMP_WAIT_POLICY=PASSIVE (see blas.cpp)
+// unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set. Variables the user set are kept. Does
+// nothing with ELECTRA_NO_BLAS_FIX=1 or when already re-executed. Call it first in main().
 void maybe_reexec_for_fast_kernels(int argc, char** argv);
 
 // Sets OpenBLAS's own thread count (its pthread pool is separate from LibTorch's OpenMP

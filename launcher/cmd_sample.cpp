@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <iostream>
+#include <limits>
 
 #include "common/error.h"
 #include "launcher/command.h"
@@ -54,7 +55,14 @@ int run(const std::vector<std::string>& args) {
   const at::Tensor hidden =
       generator->electra(input, at::Tensor(), at::Tensor(), at::kFloat);  // [1, seq, H]
   const at::Tensor at_slots = hidden[0].index_select(0, at::tensor(slots, at::kLong));
-  const at::Tensor logits = generator->lm_logits(at_slots, at::kFloat);  // [slots, vocab]
+  at::Tensor logits = generator->lm_logits(at_slots, at::kFloat);  // [slots, vocab]
+  // A filled sentence is text: [PAD], [CLS], [SEP] and [MASK] are never drawn into a slot
+  // (a flat, high-temperature distribution would otherwise pick them now and then).
+  const data::SpecialIds sp = tok.special();
+  for (int32_t id : {sp.pad, sp.cls, sp.sep, sp.mask})
+    if (id >= 0 && id < logits.size(1))
+      logits.index_fill_(1, at::tensor({static_cast<int64_t>(id)}, at::kLong),
+                         -std::numeric_limits<float>::infinity());
   at::Generator rng = at::detail::createCPUGenerator(vm["seed"].as<uint64_t>());
   // Every sample draws all its slots: [n * slots] in sample-major order.
   const at::Tensor drawn =

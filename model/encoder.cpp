@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "model/fast_random.h"
 
 namespace electra::model {
 
@@ -83,7 +84,7 @@ at::Tensor ElectraEmbeddingsImpl::forward(const at::Tensor& input_ids,
   // Same summation order as HF: (word + token_type) + position.
   at::Tensor x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids);
   x = x + position_embeddings(pos);  // [batch, seq, emb]
-  return dropout(layer_norm(LayerNorm, x));
+  return model::dropout(layer_norm(LayerNorm, x), dropout->options.p(), dropout->is_training());
 }
 
 ElectraSelfAttentionImpl::ElectraSelfAttentionImpl(const ElectraConfig& c)
@@ -107,7 +108,8 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) /
                       std::sqrt(static_cast<double>(head_dim));  // [b, heads, l, l]
   if (mask_bias.defined()) scores = scores + mask_bias;
-  at::Tensor probs = dropout(at::softmax(scores, -1)).to(dt);
+  at::Tensor probs =
+      model::dropout(at::softmax(scores, -1), dropout->options.p(), dropout->is_training()).to(dt);
   at::Tensor ctx = at::matmul(probs, v);  // [b, heads, l, d]
   return ctx.permute({0, 2, 1, 3}).reshape({b, l, heads * head_dim});
 }
@@ -121,7 +123,8 @@ ElectraResidualOutputImpl::ElectraResidualOutputImpl(const ElectraConfig& c, int
 at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Tensor& residual,
                                               at::ScalarType dt) {
   // dense output (dt) + fp32 residual promotes to fp32 before the LayerNorm.
-  return layer_norm(LayerNorm, dropout(linear(dense, x, dt)).to(at::kFloat) + residual);
+  at::Tensor y = model::dropout(linear(dense, x, dt), dropout->options.p(), dropout->is_training());
+  return layer_norm(LayerNorm, y.to(at::kFloat) + residual);
 }
 
 ElectraAttentionImpl::ElectraAttentionImpl(const ElectraConfig& c) {

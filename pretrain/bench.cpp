@@ -268,7 +268,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
         {"core", bi.core},
         {"threads", bi.threads},
         {"coretype_env", bi.coretype_env},
-        {"reexeced", bi.reexeced}}},
+        {"reexeced", bi.reexeced},
+        {"omp_wait_policy", bi.omp_wait_policy}}},
       {"last_value", last_loss},
   };
   return r.dump();

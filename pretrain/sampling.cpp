@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "model/fast_random.h"
 
 namespace electra::pretrain {
 namespace {
@@ -51,7 +52,8 @@ at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at:
   if (o.greedy) return logits.detach().argmax(-1);  // [n]
   at::Tensor l = scaled_logits(logits, o);          // [n, vocab]
   // Gumbel noise -log(-log(u)), with the same 1e-9 guards as the official ELECTRA code.
-  at::Tensor u = at::rand(l.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor u = at::empty(l.sizes(), at::TensorOptions().dtype(at::kFloat));  // [n, vocab]
+  model::fill_uniform_(u, gen);  // parallel and reproducible (model/fast_random.h)
   at::Tensor g = -at::log(-at::log(u + 1e-9) + 1e-9);
   return (l + g).argmax(-1);  // [n] int64
 }

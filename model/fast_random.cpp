@@ -1,0 +1,75 @@
+#include "model/fast_random.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
+#include <mutex>
+
+#include "common/error.h"
+#include "common/rng.h"
+
+namespace electra::model {
+namespace {
+
+// Elements per independent stream: fixed, so that the chunking (and hence every value) does
+// not depend on how many threads share the work.
+constexpr int64_t kChunk = 1 << 16;
+
+template <class Fill>
+void parallel_chunks(int64_t n, uint64_t seed, const Fill& fill) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      Rng rng(mix_seed({seed, static_cast<uint64_t>(c)}));
+      fill(rng, c * kChunk, std::min(n, (c + 1) * kChunk));
+    }
+  });
+}
+
+}  // namespace
+
+uint64_t draw_seed(at::Generator& gen) {
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get<at::CPUGeneratorImpl>()->random64();
+}
+
+void fill_uniform_(at::Tensor& out, at::Generator& gen) {
+  ELECTRA_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous(),
+                "fill_uniform_ needs a contiguous fp32 tensor");
+  float* p = out.data_ptr<float>();
+  parallel_chunks(out.numel(), draw_seed(gen), [p](Rng& rng, int64_t begin, int64_t end) {
+    constexpr float kScale = 1.0f / 16777216.0f;  // 2^-24: every value exact in fp32
+    int64_t i = begin;
+    for (; i + 1 < end; i += 2) {  // two 24-bit values per 64-bit draw
+      const uint64_t r = rng.next_u64();
+      p[i] = static_cast<float>(r >> 40) * kScale;
+      p[i + 1] = static_cast<float>((r >> 8) & 0xFFFFFF) * kScale;
+    }
+    if (i < end) p[i] = static_cast<float>(rng.next_u64() >> 40) * kScale;
+  });
+}
+
+at::Tensor dropout(const at::Tensor& x, double p, bool training) {
+  if (!training || p <= 0.0) return x;
+  if (p >= 1.0) return x * 0.0;
+  at::Tensor mask = at::empty(x.sizes(), x.options().dtype(at::kFloat));  // [x.shape]
+  float* m = mask.data_ptr<float>();
+  // Keep when a 32-bit draw is at or above p * 2^32.
+  const uint64_t threshold = static_cast<uint64_t>(p * 4294967296.0);
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  parallel_chunks(mask.numel(), draw_seed(gen), [=](Rng& rng, int64_t begin, int64_t end) {
+    int64_t i = begin;
+    for (; i + 1 < end; i += 2) {  // two 32-bit draws per 64-bit number
+      const uint64_t r = rng.next_u64();
+      m[i] = (r >> 32) >= threshold ? scale : 0.0f;
+      m[i + 1] = (r & 0xFFFFFFFFu) >= threshold ? scale : 0.0f;
+    }
+    if (i < end) m[i] = (rng.next_u64() >> 32) >= threshold ? scale : 0.0f;
+  });
+  if (x.scalar_type() != at::kFloat) mask = mask.to(x.scalar_type());
+  return x * mask;
+}
+
+}  // namespace electra::model
