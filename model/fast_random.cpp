@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <mutex>
 
@@ -50,26 +51,46 @@ void fill_uniform_(at::Tensor& out, at::Generator& gen) {
   });
 }
 
+namespace {
+
+// y = x * keep * scale, saving only the boolean mask for backward: a quarter of the memory
+// of the fp32 noise tensor that at::dropout keeps (ELECTRA-Small at batch 128 saves ~0.7 GB).
+struct MaskedScale : public torch::autograd::Function<MaskedScale> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            const at::Tensor& keep, double scale) {
+    ctx->save_for_backward({keep});
+    ctx->saved_data["scale"] = scale;
+    return x.mul(keep).mul_(scale);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const at::Tensor keep = ctx->get_saved_variables()[0];
+    const double scale = ctx->saved_data["scale"].toDouble();
+    return {grad[0].mul(keep).mul_(scale), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
 at::Tensor dropout(const at::Tensor& x, double p, bool training) {
   if (!training || p <= 0.0) return x;
   if (p >= 1.0) return x * 0.0;
-  at::Tensor mask = at::empty(x.sizes(), x.options().dtype(at::kFloat));  // [x.shape]
-  float* m = mask.data_ptr<float>();
+  at::Tensor keep = at::empty(x.sizes(), x.options().dtype(at::kBool));  // [x.shape]
+  bool* k = keep.data_ptr<bool>();
   // Keep when a 32-bit draw is at or above p * 2^32.
   const uint64_t threshold = static_cast<uint64_t>(p * 4294967296.0);
-  const float scale = static_cast<float>(1.0 / (1.0 - p));
   at::Generator gen = at::detail::getDefaultCPUGenerator();
-  parallel_chunks(mask.numel(), draw_seed(gen), [=](Rng& rng, int64_t begin, int64_t end) {
+  parallel_chunks(keep.numel(), draw_seed(gen), [=](Rng& rng, int64_t begin, int64_t end) {
     int64_t i = begin;
     for (; i + 1 < end; i += 2) {  // two 32-bit draws per 64-bit number
       const uint64_t r = rng.next_u64();
-      m[i] = (r >> 32) >= threshold ? scale : 0.0f;
-      m[i + 1] = (r & 0xFFFFFFFFu) >= threshold ? scale : 0.0f;
+      k[i] = (r >> 32) >= threshold;
+      k[i + 1] = (r & 0xFFFFFFFFu) >= threshold;
     }
-    if (i < end) m[i] = (rng.next_u64() >> 32) >= threshold ? scale : 0.0f;
+    if (i < end) k[i] = (rng.next_u64() >> 32) >= threshold;
   });
-  if (x.scalar_type() != at::kFloat) mask = mask.to(x.scalar_type());
-  return x * mask;
+  // The scale in fp32, then rounded once to x's dtype by the multiplication.
+  return MaskedScale::apply(x, keep, static_cast<double>(static_cast<float>(1.0 / (1.0 - p))));
 }
 
 }  // namespace electra::model
