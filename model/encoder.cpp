@@ -184,7 +184,9 @@ at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tens
   at::Tensor h = embeddings(input_ids, types);                                   // [b, l, emb] fp32
   if (embeddings_project) h = linear(embeddings_project, h, dt).to(at::kFloat);  // [b, l, H]
   at::Tensor mask_bias;
-  if (attention_mask.defined()) {
+  // A batch without padding needs no mask: adding its zeros to every [b, heads, l, l] score
+  // tensor would change nothing but the time.
+  if (attention_mask.defined() && attention_mask.min().item<int64_t>() == 0) {
     // HF get_extended_attention_mask: (1 - mask)[:, None, None, :] * finfo(fp32).min
     mask_bias = (1.0 - attention_mask.to(at::kFloat)).view({input_ids.size(0), 1, 1, -1}) *
                 std::numeric_limits<float>::lowest();  // [b, 1, 1, l]
