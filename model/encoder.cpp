@@ -101,9 +101,18 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   auto split_heads = [&](const at::Tensor& t) {  // [b, l, H] -> [b, heads, l, d]
     return t.view({b, l, heads, head_dim}).permute({0, 2, 1, 3});
   };
-  at::Tensor q = split_heads(linear(query, h, dt));
-  at::Tensor k = split_heads(linear(key, h, dt));
-  at::Tensor v = split_heads(linear(value, h, dt));
+  // One [H, 3H] GEMM instead of three [H, H] ones: at ELECTRA-Small's H = 256 the bigger
+  // product runs closer to the machine's GEMM rate. The weights stay three HF-named tensors.
+  at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0);  // [3H, H]
+  at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0);     // [3H]
+  if (w.scalar_type() != dt) {
+    w = w.to(dt);
+    bias = bias.to(dt);
+  }
+  const auto qkv = at::linear(h.to(dt), w, bias).chunk(3, -1);  // 3 x [b, l, H]
+  at::Tensor q = split_heads(qkv[0]);
+  at::Tensor k = split_heads(qkv[1]);
+  at::Tensor v = split_heads(qkv[2]);
   // HF eager order: (q k^T) / sqrt(d) + mask, softmax in fp32.
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) /
                       std::sqrt(static_cast<double>(head_dim));  // [b, heads, l, l]
