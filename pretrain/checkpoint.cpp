@@ -56,6 +56,18 @@ json manifest(const std::string& root) {
   return files;
 }
 
+// Deletes a checkpoint directory so that no interruption leaves a final-named directory without
+// its COMPLETE marker (found by tests/faults/kill_resume.sh: a kill in the middle of
+// remove_all left "step-N" holding only config.yaml, never resumed and never cleaned up). The
+// rename is atomic; remove_stale_staging() finishes a deletion that was cut short.
+void remove_checkpoint_dir(const std::string& dir) {
+  const std::string doomed = dir + ".old-prune";
+  fs::remove_all(doomed);
+  std::error_code ec;
+  stdfs::rename(dir, doomed, ec);
+  fs::remove_all(ec ? dir : doomed);
+}
+
 int64_t step_of(const std::string& name) {
   if (!starts_with(name, "step-")) return -1;
   const std::string digits = name.substr(5);
@@ -203,11 +215,15 @@ std::optional<std::string> latest_checkpoint(const std::string& checkpoints_dir)
 
 void remove_stale_staging(const std::string& checkpoints_dir) {
   for (const auto& name : fs::list_dir(checkpoints_dir)) {
+    const std::string dir = fs::join(checkpoints_dir, name);
     if (starts_with(name, "step-") &&
         (name.find(".tmp") != std::string::npos || name.find(".old-") != std::string::npos)) {
-      log::warn("removing the incomplete checkpoint ", fs::join(checkpoints_dir, name),
-                " left by an interrupted save");
-      fs::remove_all(fs::join(checkpoints_dir, name));
+      log::warn("removing the incomplete checkpoint ", dir, " left by an interrupted save");
+      fs::remove_all(dir);
+    } else if (step_of(name) >= 0 && fs::is_dir(dir) && !is_complete_checkpoint(dir)) {
+      // Only an interrupted deletion by an older version leaves one: never resumable.
+      log::warn("removing ", dir, ": it has no COMPLETE marker (a deletion was interrupted)");
+      fs::remove_all(dir);
     }
   }
 }
@@ -221,7 +237,7 @@ void prune_checkpoints(const std::string& checkpoints_dir, int64_t keep) {
   }
   std::sort(done.begin(), done.end());
   for (size_t i = 0; i + static_cast<size_t>(keep) < done.size(); ++i)
-    fs::remove_all(done[i].second);
+    remove_checkpoint_dir(done[i].second);
 }
 
 TrainerState read_trainer_state(const std::string& dir) {

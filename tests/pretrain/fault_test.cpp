@@ -188,5 +188,22 @@ TEST(CheckpointCorruption, ManifestEntriesCannotLeaveTheCheckpoint) {
   EXPECT_FALSE(latest_checkpoint(dir.file("cks")).has_value());
 }
 
+TEST(CheckpointCorruption, LeftoversOfInterruptedSavesAndDeletionsAreCleanedUp) {
+  electra::testing::TempDir dir;
+  dir.write("cks/step-00000004/COMPLETE", "{}");
+  dir.write("cks/step-00000002/config.yaml", "x: 1\n");  // a deletion cut short
+  dir.write("cks/step-00000006.tmp/optimizer.safetensors", "");
+  dir.write("cks/step-00000004.old-prune/config.yaml", "");
+  dir.write("cks/notes.txt", "kept");
+  remove_stale_staging(dir.file("cks"));
+  EXPECT_EQ(fs::list_dir(dir.file("cks")),
+            (std::vector<std::string>{"notes.txt", "step-00000004"}));
+  // Pruning leaves complete checkpoints or nothing.
+  dir.write("cks/step-00000008/COMPLETE", "{}");
+  prune_checkpoints(dir.file("cks"), 1);
+  EXPECT_EQ(fs::list_dir(dir.file("cks")),
+            (std::vector<std::string>{"notes.txt", "step-00000008"}));
+}
+
 }  // namespace
 }  // namespace electra::pretrain
