@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -58,12 +59,15 @@ class Scratch {
   std::string dir_;
 };
 
-// Runs `fn`; a UserError is the accepted way to refuse an input.
+// Runs `fn`; a UserError is the accepted way to refuse an input. With ELECTRA_FUZZ_PRINT set,
+// its message is printed (to read what a user would see for each bad input of a corpus).
 template <class Fn>
 void accept_user_errors(Fn&& fn) {
   try {
     fn();
-  } catch (const UserError&) {
+  } catch (const UserError& e) {
+    static const bool print = getenv("ELECTRA_FUZZ_PRINT") != nullptr;
+    if (print) fprintf(stderr, "  UserError: %s\n", e.what());
   }
 }
 
