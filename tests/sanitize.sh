@@ -19,9 +19,10 @@ configure() {  # configure DIR FLAGS...
   local dir=$1
   shift
   [ -f "$dir/CMakeCache.txt" ] && return 0
+  mkdir -p "$dir"
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DELECTRA_WITH_MPI=OFF "$@" \
-    >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
+    >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; exit 1; }
 }
 
 case $MODE in

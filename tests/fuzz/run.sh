@@ -23,10 +23,11 @@ if [ ${#HARNESSES[@]} -eq 0 ]; then
 fi
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  mkdir -p "$BUILD"
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DELECTRA_FUZZ=ON -DELECTRA_WITH_MPI=OFF >"$BUILD.configure.log" 2>&1 ||
-    { cat "$BUILD.configure.log"; exit 1; }
+    -DELECTRA_FUZZ=ON -DELECTRA_WITH_MPI=OFF >"$BUILD/configure.log" 2>&1 ||
+    { cat "$BUILD/configure.log"; exit 1; }
 fi
 targets=()
 for h in "${HARNESSES[@]}"; do targets+=("fuzz_$h"); done
