@@ -79,11 +79,6 @@ int64_t step_of(const std::string& name) {
   return std::stoll(digits);
 }
 
-std::string tensor_bytes(const at::Tensor& t) {
-  at::Tensor c = t.contiguous();
-  return std::string(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
-}
-
 }  // namespace
 
 std::string checkpoint_name(int64_t step) {

@@ -32,6 +32,7 @@
 #include "pretrain/optimizer.h"
 #include "pretrain/pretrain_config.h"
 #include "pretrain/rtd.h"
+#include "pretrain/step.h"
 
 namespace electra::pretrain {
 
@@ -269,26 +270,39 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     log::info("saved checkpoint ", result.last_checkpoint);
   };
 
+  StepParts parts;
+  parts.pair = &pair;
+  parts.params = &params;
+  parts.reducer = &reducer;
+  parts.gumbel = &gumbel;
+  parts.rtd = ropt;
+  parts.dtype = dt;
+  parts.grad_accum = pc.grad_accum;
+  parts.clip_norm = pc.clip_norm;
+  data::StatefulBatch current;
+
   while (ts.step < pc.steps) {
     // One optimizer step: grad_accum micro-steps, gradients averaged over micro-steps and ranks.
     int64_t step_tokens = 0;
-    for (int64_t micro = 0; micro < pc.grad_accum; ++micro) {
-      data::StatefulBatch sb = prefetch.next();
-      RtdOutput out = rtd_forward(pair, sb.batch, dt, ropt, gumbel);
-      reducer.prepare_backward(/*sync=*/micro + 1 == pc.grad_accum);
-      (out.loss / static_cast<double>(pc.grad_accum)).backward();
-      win.add(out);
-      step_tokens += sb.batch.real_tokens;
-      last_state = std::move(sb.state);
-    }
-    reducer.finish();  // gradients averaged over ranks
-    if (poisoned_steps.count(ts.step + 1))
-      for (auto& [name, p] : params)
-        if (p.grad().defined()) p.grad().fill_(std::numeric_limits<float>::quiet_NaN());
     // The norm of the reduced gradient is the same number on every rank, so all ranks take the
     // same branch below (a rank-local loss check could split them). A NaN/inf loss gives a
     // NaN/inf gradient, so this also catches non-finite losses.
-    const double grad_norm = clip_grad_norm(params, pc.clip_norm).item<double>();
+    double grad_norm = forward_backward(
+        parts,
+        [&](int64_t) -> const data::Batch& {
+          current = prefetch.next();
+          return current.batch;
+        },
+        [&](const RtdOutput& out, const data::Batch& batch) {
+          win.add(out);
+          step_tokens += batch.real_tokens;
+          last_state = std::move(current.state);
+        });
+    if (poisoned_steps.count(ts.step + 1)) {
+      for (auto& [name, p] : params)
+        if (p.grad().defined()) p.grad().fill_(std::numeric_limits<float>::quiet_NaN());
+      grad_norm = std::numeric_limits<double>::quiet_NaN();
+    }
     if (!std::isfinite(grad_norm)) {
       // Never train on NaN/inf: drop this step's update and say so.
       ELECTRA_CHECK_USER(pc.on_nonfinite != "stop", "step ", ts.step + 1, ": the gradient norm is ",
@@ -302,7 +316,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
       ++ts.skipped_steps;
       log::warn("step ", ts.step + 1, ": non-finite gradient norm (", grad_norm,
                 "); the update is skipped (train.on_nonfinite=skip; ", nonfinite_streak,
-                " in a row, ", ts.skipped_steps, " skipped in this run)");
+                " in a row, ", ts.skipped_steps, " skipped in total)");
       ELECTRA_CHECK_USER(nonfinite_streak < 10,
                          "10 consecutive steps had non-finite gradients: "
                          "training diverged. Lower optimizer.lr or use train.precision=fp32");

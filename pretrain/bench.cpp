@@ -1,0 +1,277 @@
+#include "pretrain/bench.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <sys/resource.h>
+#include <torch/utils.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <tuple>
+
+#include "common/blas.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/rng.h"
+#include "data/batch.h"
+#include "data/tokenizer.h"
+#include "distributed/cpu_binding.h"
+#include "pretrain/flops.h"
+#include "pretrain/optimizer.h"
+#include "pretrain/pretrain_config.h"
+#include "pretrain/step.h"
+#include "pretrain/trainer.h"
+
+namespace electra::pretrain {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double peak_rss_mib() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+// Full-length two-segment sequences "[CLS] A [SEP] B [SEP]" of random ordinary tokens,
+// masked exactly as the training pipeline masks (data::mask_examples).
+data::Batch synthetic_batch(int64_t batch, int64_t seq, int64_t vocab, double mask_prob,
+                            uint64_t seed) {
+  data::SpecialIds special;  // ids 0-4; the synthetic tokens are drawn above them
+  Rng rng(seed);
+  std::vector<data::Example> examples(static_cast<size_t>(batch));
+  const int32_t mid = static_cast<int32_t>(std::max<int64_t>(2, seq / 2));
+  for (auto& e : examples) {
+    e.ids.resize(static_cast<size_t>(seq));
+    e.types.assign(static_cast<size_t>(seq), 0);
+    for (auto& id : e.ids)
+      id = static_cast<int32_t>(rng.uniform_int(5, vocab - 1));
+    e.ids[0] = special.cls;
+    e.ids[static_cast<size_t>(mid - 1)] = special.sep;
+    e.ids[static_cast<size_t>(seq - 1)] = special.sep;
+    for (int64_t i = mid; i < seq; ++i)
+      e.types[static_cast<size_t>(i)] = 1;
+    e.length = static_cast<int32_t>(seq);
+  }
+  data::MaskOptions mo;
+  mo.mask_prob = mask_prob;
+  return data::mask_examples(examples, special, mo, seed);
+}
+
+struct Timing {
+  double median = 0, min = 0, max = 0;
+};
+
+Timing summarize(std::vector<double> t) {
+  ELECTRA_CHECK(!t.empty(), "no timed steps");
+  std::sort(t.begin(), t.end());
+  const size_t n = t.size();
+  const double median = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+  return {median, t.front(), t.back()};
+}
+
+// The distinct matmul shapes of one encoder's forward on `tokens` rows: {m, k, n} -> count.
+// Backward adds two products of the same size per forward product (dX = dY W^T, dW = X^T dY),
+// which the micro-benchmark stands for with the forward shape.
+void add_encoder_shapes(const model::ElectraConfig& c, int64_t tokens,
+                        std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t>* shapes) {
+  const int64_t h = c.hidden_size, f = c.intermediate_size, L = c.num_hidden_layers;
+  if (c.embedding_size != h) (*shapes)[{tokens, c.embedding_size, h}] += 1;
+  (*shapes)[{tokens, h, h}] += 4 * L;
+  (*shapes)[{tokens, h, f}] += L;
+  (*shapes)[{tokens, f, h}] += L;
+}
+
+}  // namespace
+
+double measure_gemm_flops(int64_t m, int64_t k, int64_t n, const std::string& dtype,
+                          double seconds) {
+  torch::NoGradGuard no_grad;
+  const at::ScalarType st = dtype == "bf16" ? at::kBFloat16 : at::kFloat;
+  at::Tensor a = at::randn({m, k}).to(st);  // [m, k]
+  at::Tensor b = at::randn({k, n}).to(st);  // [k, n]
+  at::Tensor c = at::empty({m, n}, at::TensorOptions().dtype(st));
+  for (int i = 0; i < 2; ++i)
+    at::mm_out(c, a, b);  // first calls pick kernels and fill caches
+  double best = 1e30;
+  const auto start = Clock::now();
+  int reps = 0;
+  while (reps < 3 || (seconds_since(start) < seconds && reps < 200)) {
+    const auto t0 = Clock::now();
+    at::mm_out(c, a, b);
+    best = std::min(best, seconds_since(t0));
+    ++reps;
+  }
+  return 2.0 * static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) / best;
+}
+
+std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communicator& comm) {
+  ELECTRA_CHECK_USER(bo.steps >= 1, "--steps must be at least 1, got ", bo.steps);
+  ELECTRA_CHECK_USER(bo.warmup >= 0, "--warmup must be >= 0, got ", bo.warmup);
+  // Synthetic data needs no tokenizer unless the vocabulary size must come from it.
+  int64_t tok_vocab = 0;
+  if (cfg.is_null("model.vocab_size"))
+    tok_vocab =
+        data::load_tokenizer(cfg.get_string("data.tokenizer"), "data.tokenizer")->vocab_size();
+  const PretrainConfig pc = read_pretrain_config(cfg, tok_vocab);
+  const int world = comm.world_size();
+  ELECTRA_CHECK_USER(pc.batch_size % (static_cast<int64_t>(world) * pc.grad_accum) == 0,
+                     "train.batch_size (", pc.batch_size, ") must be divisible by the ranks (",
+                     world, ") times train.grad_accum (", pc.grad_accum, ")");
+  const int64_t micro = pc.batch_size / world / pc.grad_accum, seq = pc.seq_len;
+  const at::ScalarType dt = pc.precision == "bf16" ? at::kBFloat16 : at::kFloat;
+  const int threads = choose_threads(pc.threads, comm.info());
+  dist::set_compute_threads(threads);
+  comm.set_timeout(pc.timeout_s);
+
+  torch::manual_seed(static_cast<uint64_t>(pc.seed));
+  model::PretrainingPair pair = model::make_pretraining_pair(pc.discriminator, pc.generator);
+  auto params = model::unique_parameters(pair);
+  int64_t n_params = 0;
+  for (auto& [name, p] : params)
+    n_params += p.numel();
+
+  // A few distinct batches, cycled: the data path is not what is measured here.
+  const int64_t pool = std::min<int64_t>(4, (bo.warmup + bo.steps) * pc.grad_accum);
+  std::vector<data::Batch> batches;
+  for (int64_t i = 0; i < pool; ++i)
+    batches.push_back(
+        synthetic_batch(micro, seq, pc.discriminator.vocab_size, pc.mask_prob,
+                        mix_seed({static_cast<uint64_t>(pc.seed),
+                                  static_cast<uint64_t>(comm.rank()), static_cast<uint64_t>(i)})));
+  int64_t masked = 0;  // per optimizer step on this rank (the same for every full batch)
+  for (int64_t i = 0; i < pc.grad_accum; ++i)
+    masked += batches[static_cast<size_t>(i % pool)].masked_index.numel();
+
+  std::vector<double> times;
+  int64_t cursor = 0;
+  double last_loss = 0;
+  if (bo.inference) {
+    c10::InferenceMode guard;
+    pair.discriminator->eval();
+    for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
+      const data::Batch& b = batches[static_cast<size_t>(cursor++ % pool)];
+      const auto t0 = Clock::now();
+      at::Tensor logits = pair.discriminator(b.input_ids, b.attention_mask, b.token_type_ids,
+                                             dt);  // [micro, seq] fp32
+      last_loss = logits.sum().item<double>();
+      if (s >= bo.warmup) times.push_back(seconds_since(t0));
+    }
+  } else {
+    pair.discriminator->train();
+    pair.generator->train();
+    AdamWOptions aopt;
+    aopt.lr = pc.lr;
+    aopt.beta1 = pc.beta1;
+    aopt.beta2 = pc.beta2;
+    aopt.eps = pc.eps;
+    aopt.weight_decay = pc.weight_decay;
+    AdamW optimizer(params, aopt);
+    dist::GradientReducer reducer(comm, params, {pc.bucket_mb, 0});
+    reducer.broadcast_parameters(0);
+    at::Generator gumbel = at::detail::createCPUGenerator(
+        mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(comm.rank()), 7}));
+    StepParts parts;
+    parts.pair = &pair;
+    parts.params = &params;
+    parts.reducer = &reducer;
+    parts.gumbel = &gumbel;
+    parts.rtd = {pc.gen_weight, pc.disc_weight, pc.temperature};
+    parts.dtype = dt;
+    parts.grad_accum = pc.grad_accum;
+    parts.clip_norm = pc.clip_norm;
+    for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
+      const auto t0 = Clock::now();
+      forward_backward(
+          parts,
+          [&](int64_t) -> const data::Batch& {
+            return batches[static_cast<size_t>(cursor++ % pool)];
+          },
+          [&](const RtdOutput& out, const data::Batch&) { last_loss = out.loss.item<double>(); });
+      // A constant learning rate: the schedule's value does not change the step's cost.
+      optimizer.step(pc.lr);
+      optimizer.zero_grad();
+      if (s >= bo.warmup) times.push_back(seconds_since(t0));
+    }
+  }
+
+  // Step times: the slowest rank's, since a data-parallel step waits for it.
+  Timing t = summarize(times);
+  for (double* v : {&t.median, &t.min, &t.max}) {
+    const auto all = comm.all_gather(*v);
+    *v = *std::max_element(all.begin(), all.end());
+  }
+  const double rss = peak_rss_mib();
+  const auto rss_all = comm.all_gather(rss);
+
+  const int64_t tokens_per_rank_step = micro * seq * (bo.inference ? 1 : pc.grad_accum);
+  const double step_flops = bo.inference ? discriminator_forward_flops(pc.discriminator, micro, seq)
+                                         : rtd_train_step_flops(pc.discriminator, pc.generator,
+                                                                micro * pc.grad_accum, seq, masked);
+  const double achieved = step_flops / t.median;  // per rank
+
+  // GEMM micro-benchmark on the model's shapes, in the same dtype; the peak is the best shape.
+  json gemm = json::array();
+  double gemm_peak = 0, mix_flops = 0, mix_time = 0;
+  if (bo.gemm_seconds > 0) {
+    std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t> shapes;
+    add_encoder_shapes(pc.discriminator, micro * seq, &shapes);
+    if (!bo.inference) add_encoder_shapes(pc.generator, micro * seq, &shapes);
+    const double per_shape = bo.gemm_seconds / static_cast<double>(shapes.size());
+    for (const auto& [shape, count] : shapes) {
+      const auto [m, k, n] = shape;
+      const double rate = measure_gemm_flops(m, k, n, pc.precision, per_shape);
+      const double f = 2.0 * m * k * n * count;
+      mix_flops += f;
+      mix_time += f / rate;
+      gemm_peak = std::max(gemm_peak, rate);
+      gemm.push_back({{"m", m}, {"k", k}, {"n", n}, {"count", count}, {"tflops", rate / 1e12}});
+    }
+  }
+
+  const blas::Info bi = blas::info();
+  json r = {
+      {"bench", bo.inference ? "inference" : "train"},
+      {"precision", pc.precision},
+      {"batch", pc.batch_size},
+      {"micro_batch", micro},
+      {"grad_accum", bo.inference ? 1 : pc.grad_accum},
+      {"seq", seq},
+      {"world", world},
+      {"steps", bo.steps},
+      {"warmup", bo.warmup},
+      {"tokens_per_s", static_cast<double>(tokens_per_rank_step) * world / t.median},
+      {"step_ms_median", 1e3 * t.median},
+      {"step_ms_min", 1e3 * t.min},
+      {"step_ms_max", 1e3 * t.max},
+      {"model_tflop_per_step", step_flops * world / 1e12},
+      {"achieved_tflops", achieved * world / 1e12},
+      {"gemm_peak_tflops", gemm_peak * world / 1e12},
+      {"gemm_model_mix_tflops", mix_time > 0 ? mix_flops / mix_time * world / 1e12 : 0.0},
+      {"mfu", gemm_peak > 0 ? achieved / gemm_peak : 0.0},
+      {"gemm_shapes", gemm},
+      {"peak_rss_mb", *std::max_element(rss_all.begin(), rss_all.end())},
+      {"params", n_params},
+      {"masked_per_step", masked},
+      {"intra_op_threads", at::get_num_threads()},
+      {"blas",
+       {{"library", bi.library},
+        {"core", bi.core},
+        {"threads", bi.threads},
+        {"coretype_env", bi.coretype_env},
+        {"reexeced", bi.reexeced}}},
+      {"last_value", last_loss},
+  };
+  return r.dump();
+}
+
+}  // namespace electra::pretrain

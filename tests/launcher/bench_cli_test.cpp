@@ -1,0 +1,87 @@
+// `electra bench`: one JSON line whose figures agree with the model it timed.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/run_command.h"
+
+namespace electra {
+namespace {
+
+using json = nlohmann::json;
+using testing::CommandResult;
+using testing::electra;
+
+// A model small enough for a unit test: discriminator e16/h32/L2/ff64, generator at 0.5
+// (h16, 1 head, ff64 -> derived 4*16), vocab 100, seq 32.
+CommandResult bench(const std::string& steps = "3", bool inference = false) {
+  return electra("bench", "--config",
+                 std::string(ELECTRA_TEST_DATA) + "/../../configs/pretrain/electra-tiny.yaml",
+                 "--set", "model.vocab_size=100", "--set", "model.embedding_size=16", "--set",
+                 "model.hidden_size=32", "--set", "model.num_hidden_layers=2", "--set",
+                 "model.num_attention_heads=2", "--set", "model.intermediate_size=64", "--set",
+                 "model.max_position_embeddings=32", "--set", "generator.size_fraction=0.5",
+                 "--set", "data.seq_len=32", "--set", "train.batch_size=4", "--set",
+                 "train.grad_accum=2", "--set", "train.threads=1", "--set",
+                 "data.tokenizer=/nonexistent", "--steps", steps, "--warmup", "1", "--gemm-seconds",
+                 "0.05", inference ? "--inference" : "--set=train.seed=42");
+}
+
+json last_json_line(const std::string& out) {
+  const size_t start = out.rfind("\n{");
+  return json::parse(out.substr(start == std::string::npos ? 0 : start + 1));
+}
+
+TEST(BenchCliTest, TrainingFiguresFollowFromTheModel) {
+  const CommandResult r = bench();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json j = last_json_line(r.output);
+  EXPECT_EQ(j["bench"], "train");
+  EXPECT_EQ(j["micro_batch"], 2);
+  EXPECT_EQ(j["grad_accum"], 2);
+  EXPECT_EQ(j["seq"], 32);
+  EXPECT_EQ(j["intra_op_threads"], 1);
+  // [CLS] A [SEP] B [SEP] of 32 tokens leaves 29 maskable; round(0.15 * 29) = 4 per sequence,
+  // 4 sequences per optimizer step.
+  EXPECT_EQ(j["masked_per_step"], 16);
+  // Hand count, 128 tokens per step (2 micro-steps x 2 x 32), 2 FLOPs per multiply-add:
+  //  discriminator: embedding projection 2*128*16*32 = 131072; per layer q,k,v,o
+  //    2*128*32*32*4 = 1048576, scores and context 2*128*32*32*2 = 524288, FFN in and out
+  //    2*128*32*64*2 = 1048576 -> x2 layers = 5242880; head 2*128*32*32 + 2*128*32 = 270336;
+  //  generator (h16, ff64, no projection since e = h): per layer 2*128*16*16*4 = 262144,
+  //    2*128*32*16*2 = 262144, 2*128*16*64*2 = 524288 -> x2 = 2097152; MLM head on 16
+  //    positions 2*16*16*16 + 2*16*16*100 = 59392;
+  //  forward 5644288 + 2097152 + 59392 = 7800832; x3 with the backward = 23402496.
+  EXPECT_NEAR(j["model_tflop_per_step"].get<double>(), 23402496e-12, 1e-15);
+  const double median_s = j["step_ms_median"].get<double>() / 1e3;
+  EXPECT_LE(j["step_ms_min"].get<double>(), j["step_ms_median"].get<double>());
+  EXPECT_LE(j["step_ms_median"].get<double>(), j["step_ms_max"].get<double>());
+  EXPECT_NEAR(j["tokens_per_s"].get<double>(), 128 / median_s, 1e-6 * 128 / median_s);
+  EXPECT_NEAR(j["achieved_tflops"].get<double>(), 23402496e-12 / median_s, 1e-9);
+  ASSERT_GT(j["gemm_peak_tflops"].get<double>(), 0);
+  EXPECT_NEAR(j["mfu"].get<double>(),
+              j["achieved_tflops"].get<double>() / j["gemm_peak_tflops"].get<double>(), 1e-9);
+  EXPECT_GT(j["peak_rss_mb"].get<double>(), 10);
+  EXPECT_FALSE(j["blas"]["library"].get<std::string>().empty());
+  EXPECT_TRUE(std::isfinite(j["last_value"].get<double>()));
+}
+
+TEST(BenchCliTest, InferenceTimesTheDiscriminatorForward) {
+  const CommandResult r = bench("3", true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json j = last_json_line(r.output);
+  EXPECT_EQ(j["bench"], "inference");
+  // The discriminator's forward on one micro-batch (64 tokens): half of 5644288.
+  EXPECT_NEAR(j["model_tflop_per_step"].get<double>(), 2822144e-12, 1e-15);
+  EXPECT_NEAR(j["tokens_per_s"].get<double>(), 64 / (j["step_ms_median"].get<double>() / 1e3),
+              1e-3);
+}
+
+TEST(BenchCliTest, BadStepsIsAClearError) {
+  const CommandResult r = bench("0");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--steps must be at least 1"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace electra
