@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/json_int.h"
 #include "common/rng.h"
 #include "common/strings.h"
 
@@ -49,14 +50,14 @@ CorpusCursor CorpusCursor::from_json(const std::string& text, const std::string&
   CorpusCursor c;
   try {
     const json j = json::parse(text);
-    c.epoch = j.at("epoch").get<int64_t>();
-    c.chunk = j.at("chunk").get<int64_t>();
-    c.offset = j.at("offset").get<uint64_t>();
+    c.epoch = json_int<int64_t>(j, "epoch", origin);
+    c.chunk = json_int<int64_t>(j, "chunk", origin);
+    c.offset = json_int<uint64_t>(j, "offset", origin);
     c.positioned = j.at("positioned").get<bool>();
     c.next_new_doc = j.at("next_new_doc").get<bool>();
-    c.units_read = j.at("units_read").get<int64_t>();
-    c.world = j.at("world").get<int>();
-    c.sub = j.value("sub", int64_t{0});
+    c.units_read = json_int<int64_t>(j, "units_read", origin);
+    c.world = json_int<int>(j, "world", origin);
+    c.sub = json_int_or<int64_t>(j, "sub", 0, origin);
   } catch (const json::exception& e) {
     throw_user(origin, ": corrupt corpus cursor: ", e.what());
   }

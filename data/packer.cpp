@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_int.h"
 
 namespace electra::data {
 
@@ -20,9 +21,10 @@ PackerState PackerState::from_json(const std::string& text, const std::string& o
   PackerState s;
   try {
     const json j = json::parse(text);
-    s.units = j.at("units").get<std::vector<std::vector<int32_t>>>();
-    s.current_length = j.at("current_length").get<int64_t>();
-    s.target_length = j.at("target_length").get<int64_t>();
+    for (const auto& u : j.at("units"))
+      s.units.push_back(json_ints<int32_t>(u, origin + ": packer units"));
+    s.current_length = json_int<int64_t>(j, "current_length", origin);
+    s.target_length = json_int<int64_t>(j, "target_length", origin);
     s.rng = j.at("rng").get<std::string>();
   } catch (const json::exception& e) {
     throw_user(origin, ": corrupt packer state: ", e.what());

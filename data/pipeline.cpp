@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_int.h"
 #include "common/rng.h"
 
 namespace electra::data {
@@ -28,12 +29,12 @@ DataState DataState::from_json(const std::string& text, const std::string& origi
     s.packer = PackerState::from_json(j.at("packer").dump(), origin);
     for (const auto& e : j.at("pending")) {
       Example x;
-      x.ids = e.at("ids").get<std::vector<int32_t>>();
-      x.types = e.at("types").get<std::vector<int8_t>>();
-      x.length = e.at("length").get<int32_t>();
+      x.ids = json_ints<int32_t>(e.at("ids"), origin + ": pending ids");
+      x.types = json_ints<int8_t>(e.at("types"), origin + ": pending types");
+      x.length = json_int<int32_t>(e, "length", origin);
       s.pending.push_back(std::move(x));
     }
-    s.batches = j.at("batches").get<int64_t>();
+    s.batches = json_int<int64_t>(j, "batches", origin);
   } catch (const json::exception& e) {
     throw_user(origin, ": corrupt data state: ", e.what());
   }

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/json_int.h"
 #include "model/hf_io.h"
 #include "model/weights.h"
 #include "pretrain/checkpoint.h"
@@ -47,9 +48,9 @@ LoadedClassifier read_finetuned_model(const std::string& dir) {
     try {
       const json j = json::parse(fs::read_file(info_path, "finetune.json"));
       out.info.task = j.at("task").get<std::string>();
-      out.info.max_seq_len = j.at("max_seq_len").get<int64_t>();
-      out.info.step = j.value("step", int64_t{0});
-      out.info.seed = j.value("seed", int64_t{0});
+      out.info.max_seq_len = json_int<int64_t>(j, "max_seq_len", info_path);
+      out.info.step = json_int_or<int64_t>(j, "step", 0, info_path);
+      out.info.seed = json_int_or<int64_t>(j, "seed", 0, info_path);
       out.has_info = true;
     } catch (const json::exception& e) {
       throw_user(info_path, ": corrupt (", e.what(), ")");

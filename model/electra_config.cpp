@@ -3,9 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <type_traits>
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/json_int.h"
 
 namespace electra::model {
 
@@ -54,7 +56,10 @@ void read_field(const json& j, const char* key, T* out, const std::string& origi
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
   try {
-    *out = it->get<T>();
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+      *out = json_int<T>(*it, cat(origin, ": field '", key, "'"));  // no float-to-int cast
+    else
+      *out = it->get<T>();
   } catch (const json::exception&) {
     throw_user(origin, ": field '", key, "' has the wrong type (", it->type_name(), ")");
   }

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "model/zip_directory.h"
 
 namespace electra::model {
 namespace {
@@ -472,6 +473,8 @@ void check_zip_magic(const std::string& path) {
 TensorMap read_torch_bin(const std::string& path) {
   ELECTRA_CHECK_USER(fs::exists(path), "'", path, "' does not exist");
   check_zip_magic(path);
+  // Before LibTorch's zip reader allocates what an entry claims.
+  (void)read_zip_directory(path);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
   std::string pickle;
   try {

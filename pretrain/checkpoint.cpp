@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 #include "common/crc32c.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/json_int.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "model/weights.h"
@@ -54,10 +56,26 @@ json manifest(const std::string& root) {
   return files;
 }
 
+// Deletes a checkpoint directory so that no interruption leaves a final-named directory without
+// its COMPLETE marker (found by tests/faults/kill_resume.sh: a kill in the middle of
+// remove_all left "step-N" holding only config.yaml, never resumed and never cleaned up). The
+// rename is atomic; remove_stale_staging() finishes a deletion that was cut short.
+void remove_checkpoint_dir(const std::string& dir) {
+  const std::string doomed = dir + ".old-prune";
+  fs::remove_all(doomed);
+  std::error_code ec;
+  stdfs::rename(dir, doomed, ec);
+  fs::remove_all(ec ? dir : doomed);
+}
+
 int64_t step_of(const std::string& name) {
   if (!starts_with(name, "step-")) return -1;
   const std::string digits = name.substr(5);
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  // At most 18 digits: std::stoll of a longer name (a stray "step-99999999999999999999")
+  // would throw out_of_range instead of skipping it.
+  if (digits.empty() || digits.size() > 18 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return -1;
   return std::stoll(digits);
 }
 
@@ -103,6 +121,7 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
                {"tokens_seen", w.state.tokens_seen},
                {"elapsed_s", w.state.elapsed_s},
                {"world", w.state.world},
+               {"skipped_steps", w.state.skipped_steps},
                {"optimizer_steps", w.optimizer->steps()}};
     fs::write_file(fs::join(staging, "trainer_state.json"), ts.dump(2));
     fs::write_file(fs::join(staging, "config.yaml"), w.config_yaml);
@@ -110,8 +129,13 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   }
   comm.barrier();  // every rank's files are written
   if (comm.rank() == 0) {
-    json marker = {
-        {"version", kCheckpointVersion}, {"step", w.state.step}, {"files", manifest(staging)}};
+    const json files = manifest(staging);
+    // The manifest checksums itself too, so a flipped byte in COMPLETE is reported as such
+    // rather than as a mismatch of the file whose entry it hit.
+    json marker = {{"version", kCheckpointVersion},
+                   {"step", w.state.step},
+                   {"files", files},
+                   {"manifest_crc32c", crc32c(files.dump())}};
     fs::write_file(fs::join(staging, kMarker), marker.dump(1));
     staged->commit();
   }
@@ -128,20 +152,37 @@ void verify_checkpoint(const std::string& dir) {
   ELECTRA_CHECK_USER(fs::exists(marker_path), dir,
                      " is not a complete checkpoint (no COMPLETE marker): it was interrupted "
                      "while being written");
-  json m;
+  const auto corrupt_manifest = [&](const auto&... what) {
+    throw_user(marker_path, ": corrupt checkpoint manifest (", what...,
+               "). Delete this checkpoint directory to resume from an older one");
+  };
+  std::vector<std::tuple<std::string, uint64_t, uint32_t>> entries;  // path, bytes, crc32c
   try {
-    m = json::parse(fs::read_file(marker_path, "checkpoint marker"));
-    (void)m.at("files").items();
+    const json m = json::parse(fs::read_file(marker_path, "checkpoint marker"));
+    const json& files = m.at("files");
+    if (!files.is_object()) corrupt_manifest("'files' is not an object");
+    if (m.contains("manifest_crc32c") &&
+        json_int<uint32_t>(m, "manifest_crc32c", marker_path) != crc32c(files.dump()))
+      corrupt_manifest("its own CRC32C does not match: the file list was modified");
+    for (const auto& [rel, info] : files.items()) {
+      // Entries name files inside this directory only: a crafted manifest must not make us
+      // read (or later copy) anything outside it.
+      const stdfs::path p(rel);
+      bool escapes = rel.empty() || p.is_absolute();
+      for (const auto& part : p)
+        escapes = escapes || part == "..";
+      if (escapes) corrupt_manifest("the entry '", rel, "' points outside the checkpoint");
+      entries.emplace_back(rel, json_int<uint64_t>(info, "bytes", marker_path),
+                           json_int<uint32_t>(info, "crc32c", marker_path));
+    }
   } catch (const json::exception& e) {
-    throw_user(marker_path, ": corrupt checkpoint manifest (", e.what(), ")");
+    corrupt_manifest(e.what());
   }
-  for (const auto& [rel, info] : m["files"].items()) {
+  for (const auto& [rel, want_bytes, want_crc] : entries) {
     const std::string path = fs::join(dir, rel);
     ELECTRA_CHECK_USER(fs::exists(path), "checkpoint file '", path,
                        "' is missing (listed in COMPLETE)");
     const std::string bytes = fs::read_file(path, "checkpoint");
-    const uint64_t want_bytes = info.value("bytes", uint64_t{0});
-    const uint32_t want_crc = info.value("crc32c", uint32_t{0});
     ELECTRA_CHECK_USER(bytes.size() == want_bytes, "checkpoint file '", path, "' has ",
                        bytes.size(), " bytes but ", want_bytes,
                        " were written: it is truncated or was modified. Delete this "
@@ -169,11 +210,15 @@ std::optional<std::string> latest_checkpoint(const std::string& checkpoints_dir)
 
 void remove_stale_staging(const std::string& checkpoints_dir) {
   for (const auto& name : fs::list_dir(checkpoints_dir)) {
+    const std::string dir = fs::join(checkpoints_dir, name);
     if (starts_with(name, "step-") &&
         (name.find(".tmp") != std::string::npos || name.find(".old-") != std::string::npos)) {
-      log::warn("removing the incomplete checkpoint ", fs::join(checkpoints_dir, name),
-                " left by an interrupted save");
-      fs::remove_all(fs::join(checkpoints_dir, name));
+      log::warn("removing the incomplete checkpoint ", dir, " left by an interrupted save");
+      fs::remove_all(dir);
+    } else if (step_of(name) >= 0 && fs::is_dir(dir) && !is_complete_checkpoint(dir)) {
+      // Only an interrupted deletion by an older version leaves one: never resumable.
+      log::warn("removing ", dir, ": it has no COMPLETE marker (a deletion was interrupted)");
+      fs::remove_all(dir);
     }
   }
 }
@@ -187,7 +232,7 @@ void prune_checkpoints(const std::string& checkpoints_dir, int64_t keep) {
   }
   std::sort(done.begin(), done.end());
   for (size_t i = 0; i + static_cast<size_t>(keep) < done.size(); ++i)
-    fs::remove_all(done[i].second);
+    remove_checkpoint_dir(done[i].second);
 }
 
 TrainerState read_trainer_state(const std::string& dir) {
@@ -195,18 +240,20 @@ TrainerState read_trainer_state(const std::string& dir) {
   TrainerState s;
   try {
     const json j = json::parse(fs::read_file(path, "trainer state"));
-    const int version = j.at("version").get<int>();
+    const int version = json_int<int>(j, "version", path);
     ELECTRA_CHECK_USER(version == kCheckpointVersion, path, ": checkpoint format version ", version,
                        " is not supported (this build reads version ", kCheckpointVersion, ")");
-    s.step = j.at("step").get<int64_t>();
-    s.tokens_seen = j.at("tokens_seen").get<int64_t>();
+    s.step = json_int<int64_t>(j, "step", path);
+    s.tokens_seen = json_int<int64_t>(j, "tokens_seen", path);
     s.elapsed_s = j.at("elapsed_s").get<double>();
-    s.world = j.at("world").get<int>();
+    s.world = json_int<int>(j, "world", path);
+    s.skipped_steps =
+        json_int_or<int64_t>(j, "skipped_steps", 0, path);  // absent before train.on_nonfinite
   } catch (const json::exception& e) {
     throw_user(path, ": corrupt trainer state (", e.what(), ")");
   }
-  ELECTRA_CHECK_USER(s.step >= 0 && s.world >= 1 && s.tokens_seen >= 0, path,
-                     ": corrupt trainer state (negative fields)");
+  ELECTRA_CHECK_USER(s.step >= 0 && s.world >= 1 && s.tokens_seen >= 0 && s.skipped_steps >= 0,
+                     path, ": corrupt trainer state (negative fields)");
   return s;
 }
 

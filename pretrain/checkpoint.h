@@ -34,6 +34,7 @@ struct TrainerState {
   int64_t tokens_seen = 0;  // real tokens consumed, summed over ranks
   double elapsed_s = 0;     // training wall time so far
   int world = 1;
+  int64_t skipped_steps = 0;  // updates dropped for a non-finite gradient (train.on_nonfinite)
 };
 
 struct RankState {

@@ -77,7 +77,11 @@ const ConfigSchema& pretrain_schema() {
                  "stop (with a checkpoint) after this many steps of this invocation; 0 = never")
         .add_float("train.exit_after_minutes", 0.0,
                    "stop (with a checkpoint) after this much wall time, e.g. before a SLURM "
-                   "time limit; 0 = never");
+                   "time limit; 0 = never")
+        .add_string("train.on_nonfinite", "skip",
+                    "a step whose gradient norm is NaN/inf: skip = drop its update, count it "
+                    "and go on (10 in a row stop the run); stop = end the run at once",
+                    {"skip", "stop"});
     s.add_float("optimizer.lr", 5e-4, "peak learning rate")
         .add_float("optimizer.weight_decay", 0.01,
                    "decoupled weight decay (not on biases/LayerNorm)")
@@ -143,6 +147,7 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.threads = c.get_int("train.threads");
   p.exit_after_steps = c.get_int("train.exit_after_steps");
   p.exit_after_minutes = c.get_float("train.exit_after_minutes");
+  p.on_nonfinite = c.get_string("train.on_nonfinite");
 
   p.lr = c.get_float("optimizer.lr");
   p.weight_decay = c.get_float("optimizer.weight_decay");

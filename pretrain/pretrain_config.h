@@ -42,6 +42,7 @@ struct PretrainConfig {
   int64_t threads = 0;  // 0: automatic
   int64_t exit_after_steps = 0;
   double exit_after_minutes = 0;
+  std::string on_nonfinite = "skip";  // skip | stop
 
   double lr = 5e-4;
   double weight_decay = 0.01;

@@ -9,7 +9,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <iomanip>
+#include <limits>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -44,6 +47,26 @@ int choose_threads(int64_t configured, const dist::ProcessInfo& who) {
 }
 
 namespace {
+
+// Fault injection for tests/faults and the trainer tests: ELECTRA_FAULT_NONFINITE_STEPS="3,7"
+// poisons the gradients of those optimizer steps (1-based) with NaN, so that the
+// train.on_nonfinite policy can be exercised without waiting for a real divergence.
+std::set<int64_t> nonfinite_fault_steps() {
+  std::set<int64_t> steps;
+  const char* env = std::getenv("ELECTRA_FAULT_NONFINITE_STEPS");
+  if (!env || !*env) return steps;
+  for (const auto& s : split(env, ',')) {
+    const std::string t(trim(s));
+    ELECTRA_CHECK_USER(!t.empty() && t.find_first_not_of("0123456789") == std::string::npos,
+                       "ELECTRA_FAULT_NONFINITE_STEPS must be a comma-separated list of step "
+                       "numbers, got '",
+                       env, "'");
+    steps.insert(std::stoll(t));
+  }
+  log::warn("fault injection: the gradients of step(s) ", env,
+            " will be NaN (ELECTRA_FAULT_NONFINITE_STEPS)");
+  return steps;
+}
 
 std::string rng_bytes(const at::Generator& gen) {
   at::Tensor s = gen.get_state();  // uint8 [n]
@@ -227,6 +250,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   const double elapsed_before = ts.elapsed_s;
   data::DataState last_state;
   int64_t nonfinite_streak = 0;
+  const std::set<int64_t> poisoned_steps = nonfinite_fault_steps();
   bool first_window = true;
 
   auto save = [&]() {
@@ -260,7 +284,10 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   while (ts.step < pc.steps) {
     // One optimizer step: grad_accum micro-steps, gradients averaged over micro-steps and ranks.
     int64_t step_tokens = 0;
-    const double grad_norm = forward_backward(
+    // The norm of the reduced gradient is the same number on every rank, so all ranks take the
+    // same branch below (a rank-local loss check could split them). A NaN/inf loss gives a
+    // NaN/inf gradient, so this also catches non-finite losses.
+    double grad_norm = forward_backward(
         parts,
         [&](int64_t) -> const data::Batch& {
           current = prefetch.next();
@@ -271,12 +298,25 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
           step_tokens += batch.real_tokens;
           last_state = std::move(current.state);
         });
+    if (poisoned_steps.count(ts.step + 1)) {
+      for (auto& [name, p] : params)
+        if (p.grad().defined()) p.grad().fill_(std::numeric_limits<float>::quiet_NaN());
+      grad_norm = std::numeric_limits<double>::quiet_NaN();
+    }
     if (!std::isfinite(grad_norm)) {
       // Never train on NaN/inf: drop this step's update and say so.
+      ELECTRA_CHECK_USER(pc.on_nonfinite != "stop", "step ", ts.step + 1, ": the gradient norm is ",
+                         grad_norm,
+                         " and train.on_nonfinite=stop: stopping without applying this update. "
+                         "The weights of the last checkpoint are finite; lower optimizer.lr, use "
+                         "train.precision=fp32, or set train.on_nonfinite=skip to drop such "
+                         "steps and go on");
       ++nonfinite_streak;
       ++win.skipped;
+      ++ts.skipped_steps;
       log::warn("step ", ts.step + 1, ": non-finite gradient norm (", grad_norm,
-                "); the update is skipped (", nonfinite_streak, " in a row)");
+                "); the update is skipped (train.on_nonfinite=skip; ", nonfinite_streak,
+                " in a row, ", ts.skipped_steps, " skipped in total)");
       ELECTRA_CHECK_USER(nonfinite_streak < 10,
                          "10 consecutive steps had non-finite gradients: "
                          "training diverged. Lower optimizer.lr or use train.precision=fp32");
@@ -342,7 +382,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
         log::progress(cat("step ", ts.step, "/", pc.steps, " | loss ", fmt(loss), " (gen ",
                           fmt(gen_loss), ", disc ", fmt(disc_loss), ") | disc acc ",
                           fmt(disc_acc, 3), " | lr ", fmt(lr, 3), " | ", static_cast<int64_t>(tps),
-                          " tok/s | ETA ", format_duration(eta)));
+                          " tok/s | ETA ", format_duration(eta),
+                          ts.skipped_steps ? cat(" | skipped ", ts.skipped_steps) : ""));
         const double elapsed =
             elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
         json rec = {{"step", ts.step},
@@ -357,7 +398,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
                     {"tokens_per_s", tps},
                     {"tokens_seen", ts.tokens_seen},
                     {"elapsed_s", elapsed},
-                    {"skipped_steps", win.skipped}};
+                    {"skipped_steps", win.skipped},
+                    {"skipped_steps_total", ts.skipped_steps}};
         jsonl->write(rec.dump());
         if (tb)
           tb->scalars(ts.step, {{"loss/total", static_cast<float>(loss)},
@@ -388,6 +430,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     }
   }
   result.step = ts.step;
+  result.skipped_steps = ts.skipped_steps;
   return result;
 }
 

@@ -16,6 +16,7 @@ struct PretrainResult {
   bool exited_early = false;    // train.exit_after_* stopped the run (after saving)
   double last_loss = 0;         // mean total loss of the last log window
   double first_loss = 0;        // mean total loss of the first log window
+  int64_t skipped_steps = 0;    // updates dropped for a non-finite gradient, over the whole run
 };
 
 // Runs (or resumes, when output.dir holds a complete checkpoint) the experiment `cfg`

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,14 +53,25 @@ class CallbackIterator : public sentencepiece::SentenceIterator {
 extern "C" {
 
 espm* espm_load(const char* bytes, size_t n, char* err, size_t errlen) {
-  auto* m = new espm;
-  const auto status = m->sp.LoadFromSerializedProto(absl::string_view(bytes, n));
-  if (!status.ok()) {
-    set_err(err, errlen, status.ToString());
-    delete m;
+  auto m = std::make_unique<espm>();
+  // A malformed model can make SentencePiece throw instead of returning a status (an empty
+  // piece: Darts' "zero-length key", found by tests/fuzz/fuzz_sentencepiece). No exception may
+  // leave this module: it lives in its own dlmopen namespace, with its own C++ runtime, and the
+  // caller could not catch it.
+  try {
+    const auto status = m->sp.LoadFromSerializedProto(absl::string_view(bytes, n));
+    if (!status.ok()) {
+      set_err(err, errlen, status.ToString());
+      return nullptr;
+    }
+  } catch (const std::exception& e) {
+    set_err(err, errlen, std::string("the model is malformed: ") + e.what());
+    return nullptr;
+  } catch (...) {
+    set_err(err, errlen, "the model is malformed");
     return nullptr;
   }
-  return m;
+  return m.release();
 }
 
 void espm_free(espm* m) {

@@ -46,9 +46,14 @@ Params make_params() {
   return ps;
 }
 
-// d loss / d p_i = (i + 1) * scale everywhere.
+// d loss / d p_i = (i + 1) * scale everywhere. The terms are built in a fixed order (last term
+// first, what gcc does with `a + b + c`; clang builds them first to last): the order in which
+// autograd then reaches the parameters decides the rebuilt bucket layout the tests expect.
 at::Tensor loss_of(const Params& ps, double scale) {
-  return (ps[0].second.sum() + 2 * ps[1].second.sum() + 3 * ps[2].second.sum()) * scale;
+  const at::Tensor t2 = 3 * ps[2].second.sum();
+  const at::Tensor t1 = 2 * ps[1].second.sum();
+  const at::Tensor t0 = ps[0].second.sum();
+  return (t0 + t1 + t2) * scale;
 }
 
 constexpr double kMiB = 1024.0 * 1024.0;
