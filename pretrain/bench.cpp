@@ -169,17 +169,10 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
   } else {
     pair.discriminator->train();
     pair.generator->train();
-    AdamWOptions aopt;
-    aopt.lr = pc.lr;
-    aopt.beta1 = pc.beta1;
-    aopt.beta2 = pc.beta2;
-    aopt.eps = pc.eps;
-    aopt.weight_decay = pc.weight_decay;
-    AdamW optimizer(params, aopt);
+    AdamW optimizer(params, adamw_options(pc));
     dist::GradientReducer reducer(comm, params, {pc.bucket_mb, 0});
     reducer.broadcast_parameters(0);
-    at::Generator gumbel = at::detail::createCPUGenerator(
-        mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(comm.rank()), 7}));
+    at::Generator gumbel = make_gumbel_generator(pc, comm.rank());
     StepParts parts;
     parts.pair = &pair;
     parts.params = &params;

@@ -1,9 +1,28 @@
 #include "pretrain/step.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "common/error.h"
+#include "common/rng.h"
 #include "pretrain/optimizer.h"
 
 namespace electra::pretrain {
+
+AdamWOptions adamw_options(const PretrainConfig& pc) {
+  AdamWOptions o;
+  o.lr = pc.lr;
+  o.beta1 = pc.beta1;
+  o.beta2 = pc.beta2;
+  o.eps = pc.eps;
+  o.weight_decay = pc.weight_decay;
+  o.bias_correction = pc.bias_correction;
+  return o;
+}
+
+at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank) {
+  return at::detail::createCPUGenerator(
+      mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0x6B3Bull}));
+}
 
 double forward_backward(const StepParts& s,
                         const std::function<const data::Batch&(int64_t micro)>& next_batch,

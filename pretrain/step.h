@@ -14,6 +14,8 @@
 #include "data/batch.h"
 #include "distributed/gradient_reducer.h"
 #include "model/electra.h"
+#include "pretrain/optimizer.h"
+#include "pretrain/pretrain_config.h"
 #include "pretrain/rtd.h"
 
 namespace electra::pretrain {
@@ -28,6 +30,12 @@ struct StepParts {
   int64_t grad_accum = 1;
   double clip_norm = 1.0;  // <= 0: no clipping
 };
+
+// optimizer.* of the experiment as AdamW options.
+AdamWOptions adamw_options(const PretrainConfig& pc);
+
+// The generator of rank `rank`'s Gumbel noise (its own stream, derived from train.seed).
+at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank);
 
 // Runs `grad_accum` micro-steps (next_batch(micro) gives each one's batch; observe sees each
 // result), averages the gradients over micro-steps and ranks, clips them, and returns the

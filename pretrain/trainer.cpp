@@ -157,16 +157,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   pair.discriminator->train();
   pair.generator->train();
   auto params = model::unique_parameters(pair);
-  AdamWOptions aopt;
-  aopt.lr = pc.lr;
-  aopt.beta1 = pc.beta1;
-  aopt.beta2 = pc.beta2;
-  aopt.eps = pc.eps;
-  aopt.weight_decay = pc.weight_decay;
-  aopt.bias_correction = pc.bias_correction;
-  AdamW optimizer(params, aopt);
-  at::Generator gumbel = at::detail::createCPUGenerator(
-      mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0x6B3Bull}));
+  AdamW optimizer(params, adamw_options(pc));
+  at::Generator gumbel = make_gumbel_generator(pc, rank);
   // Dropout draws from the default generator: give each rank its own stream.
   torch::manual_seed(
       mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0xD50ull}));
