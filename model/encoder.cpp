@@ -3,8 +3,11 @@
 #include <cmath>
 #include <limits>
 
+#include <ATen/core/grad_mode.h>
+
 #include "common/error.h"
 #include "model/fast_random.h"
+#include "model/gelu_linear.h"
 
 namespace electra::model {
 
@@ -131,8 +134,13 @@ ElectraResidualOutputImpl::ElectraResidualOutputImpl(const ElectraConfig& c, int
 
 at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Tensor& residual,
                                               at::ScalarType dt) {
+  return add_residual(linear(dense, x, dt), residual);
+}
+
+at::Tensor ElectraResidualOutputImpl::add_residual(const at::Tensor& projected,
+                                                   const at::Tensor& residual) {
   // dense output (dt) + fp32 residual promotes to fp32 before the LayerNorm.
-  at::Tensor y = model::dropout(linear(dense, x, dt), dropout->options.p(), dropout->is_training());
+  at::Tensor y = model::dropout(projected, dropout->options.p(), dropout->is_training());
   return layer_norm(LayerNorm, y.to(at::kFloat) + residual);
 }
 
@@ -163,7 +171,17 @@ ElectraLayerImpl::ElectraLayerImpl(const ElectraConfig& c) {
 
 at::Tensor ElectraLayerImpl::forward(const at::Tensor& h, const at::Tensor& mask_bias,
                                      at::ScalarType dt) {
-  at::Tensor a = attention(h, mask_bias, dt);
+  at::Tensor a = attention(h, mask_bias, dt);  // [b, l, H] fp32
+  const Activation act = intermediate->act;
+  if ((act == Activation::kGelu || act == Activation::kGeluTanh) && at::GradMode::is_enabled()) {
+    // Training: the FFN's GELU is recomputed in backward instead of being stored twice.
+    at::Tensor pre = linear(intermediate->dense, a, dt);  // [b, l, F]
+    const torch::nn::Linear& out = output->dense;
+    at::Tensor w = out->weight.scalar_type() == dt ? out->weight : out->weight.to(dt);
+    at::Tensor bias = out->bias.scalar_type() == dt ? out->bias : out->bias.to(dt);
+    return output->add_residual(
+        gelu_linear(pre, w, bias, act == Activation::kGelu ? "none" : "tanh"), a);
+  }
   return output(intermediate(a, dt), a, dt);
 }
 

@@ -61,6 +61,8 @@ class ElectraResidualOutputImpl : public torch::nn::Module {
  public:
   ElectraResidualOutputImpl(const ElectraConfig& cfg, int64_t in_features);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& residual, at::ScalarType dt);
+  // LayerNorm(dropout(projected) + residual), for a caller that computed dense(x) itself.
+  at::Tensor add_residual(const at::Tensor& projected, const at::Tensor& residual);
 
   torch::nn::Linear dense{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
