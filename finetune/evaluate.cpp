@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/utils.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include <ATen/core/grad_mode.h>
+#include <torch/utils.h>
 
 #include "common/error.h"
 #include "model/fast_random.h"
