@@ -1,6 +1,7 @@
 // electra detect: the discriminator's probability that each token of a sentence was replaced.
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/utils.h>
 
 #include <cstdio>
 #include <iostream>

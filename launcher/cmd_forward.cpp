@@ -3,6 +3,7 @@
 // the two outputs.
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/utils.h>
 #include <nlohmann/json.hpp>
 
 #include <functional>
