@@ -3,7 +3,6 @@
 #include <unordered_set>
 
 #include "common/error.h"
-#include "model/fast_random.h"
 
 namespace electra::model {
 
@@ -54,10 +53,10 @@ ClassificationHeadImpl::ClassificationHeadImpl(const ElectraConfig& c) {
 
 at::Tensor ClassificationHeadImpl::forward(const at::Tensor& h, at::ScalarType dt) {
   using torch::indexing::Slice;
-  at::Tensor x = model::dropout(h.index({Slice(), 0, Slice()}), dropout->options.p(),
-                                dropout->is_training());  // [batch, hidden] at [CLS]
-  x = at::gelu(linear(dense, x, dt));                     // HF hard-codes gelu here
-  x = model::dropout(x, dropout->options.p(), dropout->is_training());
+  at::Tensor x =
+      model::dropout(dropout, h.index({Slice(), 0, Slice()}));  // [batch, hidden] at [CLS]
+  x = at::gelu(linear(dense, x, dt));                           // HF hard-codes gelu here
+  x = model::dropout(dropout, x);
   return linear(out_proj, x, dt).to(at::kFloat);  // [batch, num_labels]
 }
 

@@ -53,6 +53,10 @@ at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarT
   return at::linear(x.to(dt), w.to(dt), b.defined() ? b.to(dt) : b);
 }
 
+at::Tensor dropout(const torch::nn::Dropout& d, const at::Tensor& x) {
+  return model::dropout(x, d->options.p(), d->is_training());
+}
+
 at::Tensor layer_norm(const torch::nn::LayerNorm& ln, const at::Tensor& x) {
   const auto& opt = ln->options;
   return at::layer_norm(x.to(at::kFloat), opt.normalized_shape(), ln->weight, ln->bias, opt.eps());
@@ -88,7 +92,7 @@ at::Tensor ElectraEmbeddingsImpl::forward(const at::Tensor& input_ids,
   // Same summation order as HF: (word + token_type) + position.
   at::Tensor x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids);
   x = x + position_embeddings(pos);  // [batch, seq, emb]
-  return model::dropout(layer_norm(LayerNorm, x), dropout->options.p(), dropout->is_training());
+  return model::dropout(dropout, layer_norm(LayerNorm, x));
 }
 
 ElectraSelfAttentionImpl::ElectraSelfAttentionImpl(const ElectraConfig& c)
@@ -107,13 +111,10 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   };
   // One [H, 3H] GEMM instead of three [H, H] ones: at ELECTRA-Small's H = 256 the bigger
   // product runs closer to the machine's GEMM rate. The weights stay three HF-named tensors.
-  at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0);  // [3H, H]
-  at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0);     // [3H]
-  if (w.scalar_type() != dt) {
-    w = w.to(dt);
-    bias = bias.to(dt);
-  }
-  const auto qkv = at::linear(h.to(dt), w, bias).chunk(3, -1);  // 3 x [b, l, H]
+  // (.to() returns the tensor itself when it already has dtype dt.)
+  at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0).to(dt);  // [3H, H]
+  at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0).to(dt);     // [3H]
+  const auto qkv = at::linear(h.to(dt), w, bias).chunk(3, -1);                    // 3 x [b, l, H]
   at::Tensor q = split_heads(qkv[0]);
   at::Tensor k = split_heads(qkv[1]);
   at::Tensor v = split_heads(qkv[2]);
@@ -121,8 +122,7 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) /
                       std::sqrt(static_cast<double>(head_dim));  // [b, heads, l, l]
   if (mask_bias.defined()) scores = scores + mask_bias;
-  at::Tensor probs =
-      model::dropout(at::softmax(scores, -1), dropout->options.p(), dropout->is_training()).to(dt);
+  at::Tensor probs = model::dropout(dropout, at::softmax(scores, -1)).to(dt);
   at::Tensor ctx = at::matmul(probs, v);  // [b, heads, l, d]
   return ctx.permute({0, 2, 1, 3}).reshape({b, l, heads * head_dim});
 }
@@ -141,7 +141,7 @@ at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Ten
 at::Tensor ElectraResidualOutputImpl::add_residual(const at::Tensor& projected,
                                                    const at::Tensor& residual) {
   // dense output (dt) + fp32 residual promotes to fp32 before the LayerNorm.
-  at::Tensor y = model::dropout(projected, dropout->options.p(), dropout->is_training());
+  at::Tensor y = model::dropout(dropout, projected);
   return layer_norm(LayerNorm, y.to(at::kFloat) + residual);
 }
 
@@ -178,10 +178,9 @@ at::Tensor ElectraLayerImpl::forward(const at::Tensor& h, const at::Tensor& mask
     // Training: the FFN's GELU is recomputed in backward instead of being stored twice.
     at::Tensor pre = linear(intermediate->dense, a, dt);  // [b, l, F]
     const torch::nn::Linear& out = output->dense;
-    at::Tensor w = out->weight.scalar_type() == dt ? out->weight : out->weight.to(dt);
-    at::Tensor bias = out->bias.scalar_type() == dt ? out->bias : out->bias.to(dt);
-    return output->add_residual(
-        gelu_linear(pre, w, bias, act == Activation::kGelu ? "none" : "tanh"), a);
+    return output->add_residual(gelu_linear(pre, out->weight.to(dt), out->bias.to(dt),
+                                            act == Activation::kGelu ? "none" : "tanh"),
+                                a);
   }
   return output(intermediate(a, dt), a, dt);
 }

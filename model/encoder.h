@@ -29,6 +29,8 @@ at::Tensor activate(Activation act, const at::Tensor& x);
 at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarType dt);
 // LayerNorm in fp32 whatever the input dtype; returns fp32.
 at::Tensor layer_norm(const torch::nn::LayerNorm& ln, const at::Tensor& x);
+// The module's dropout (its p, its training flag) through model/fast_random.h.
+at::Tensor dropout(const torch::nn::Dropout& d, const at::Tensor& x);
 
 class ElectraEmbeddingsImpl : public torch::nn::Module {
  public:

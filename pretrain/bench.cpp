@@ -86,7 +86,8 @@ void add_encoder_shapes(const model::ElectraConfig& c, int64_t tokens,
                         std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t>* shapes) {
   const int64_t h = c.hidden_size, f = c.intermediate_size, L = c.num_hidden_layers;
   if (c.embedding_size != h) (*shapes)[{tokens, c.embedding_size, h}] += 1;
-  (*shapes)[{tokens, h, h}] += 4 * L;
+  (*shapes)[{tokens, h, 3 * h}] += L;  // query, key and value in one product (model/encoder.cpp)
+  (*shapes)[{tokens, h, h}] += L;      // attention output
   (*shapes)[{tokens, h, f}] += L;
   (*shapes)[{tokens, f, h}] += L;
 }
