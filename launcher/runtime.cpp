@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "distributed/backend.h"
 #include "distributed/launch_env.h"
 #include "distributed/mpi_communicator.h"
 
@@ -45,17 +46,17 @@ dist::Communicator& communicator() {
   auto& c = holder();
   if (c) return *c;
   const dist::LaunchEnv env = dist::detect_launch();
-  if (env.launched()) {
-    dist::MpiOptions o;
-    o.timeout_s = kDefaultTimeoutS;
-    // ELECTRA_CPU_BIND=0 leaves the CPU affinity alone (e.g. when another job shares the node
-    // and the launcher's own binding is not wanted either).
-    const char* bind = std::getenv("ELECTRA_CPU_BIND");
-    o.bind_cpus = !(bind && std::strcmp(bind, "0") == 0);
-    c = dist::make_mpi_communicator(env, o);
-  } else {
-    c = dist::make_single_process_communicator();
-  }
+  dist::MpiOptions o;
+  o.timeout_s = kDefaultTimeoutS;
+  // ELECTRA_CPU_BIND=0 leaves the CPU affinity alone (e.g. when another job shares the node
+  // and the launcher's own binding is not wanted either).
+  const char* bind = std::getenv("ELECTRA_CPU_BIND");
+  o.bind_cpus = !(bind && std::strcmp(bind, "0") == 0);
+  // MPI under a launcher (NCCL on top when this process sees a GPU), else world size 1;
+  // ELECTRA_BACKEND overrides (distributed/backend.h).
+  const int cuda_devices =
+      torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  c = dist::make_communicator(dist::backend_from_env(), env, o, cuda_devices);
   const dist::ProcessInfo& who = c->info();
   if (who.world > 1) {
     log::set_prefix(cat("[rank ", who.rank, "/", who.world, "] "));

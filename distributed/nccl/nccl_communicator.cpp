@@ -190,9 +190,10 @@ class NcclCommunicator : public Communicator {
   }
 
   std::unique_ptr<Work> all_reduce_async(const at::Tensor& t, ReduceOp op) override {
+    if (t.defined() && t.is_cpu()) return host_->all_reduce_async(t, op);  // small host values
     ELECTRA_CHECK(t.defined() && t.is_cuda() && t.is_contiguous(),
                   "the NCCL communicator "
-                  "reduces contiguous CUDA tensors only");
+                  "reduces contiguous CUDA (or CPU) tensors only");
     const ncclDataType_t type = nccl_type(t.scalar_type());
     auto p = launch(cat("all_reduce(", reduce_op_name(op), ", ", t.numel(), " x ",
                         c10::toString(t.scalar_type()), ")"),
@@ -206,9 +207,10 @@ class NcclCommunicator : public Communicator {
   }
 
   void broadcast(const at::Tensor& t, int root) override {
+    if (t.defined() && t.is_cpu()) return host_->broadcast(t, root);
     ELECTRA_CHECK(t.defined() && t.is_cuda() && t.is_contiguous(),
                   "the NCCL communicator "
-                  "broadcasts contiguous CUDA tensors only");
+                  "broadcasts contiguous CUDA (or CPU) tensors only");
     const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
     auto p = launch(cat("broadcast(", t.numel(), " x ", c10::toString(t.scalar_type()), ")"), t,
                     [&](cudaStream_t s) {
