@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# The device check, in one run on a GPU machine (CUDA PyTorch 2.x, nvcc, CMake, ninja; no MPI,
+# no -dev packages, no network): build against the wheel's LibTorch, run the GPU tests (NCCL
+# all-reduce, GPU-vs-CPU parity, mixed precision) and a CPU subset, then `electra bench` for
+# ELECTRA-Small/Base at seq 128/512 in bf16 beside the eager PyTorch baseline
+# (bench/gpu_baseline.py), with a table of tokens/s, their ratio, MFU and peak GPU memory.
+#
+#   bash bench/gpu_check.sh          # with .gpu-deps.tar.xz (scripts/gpu_deps.sh) carried
+#
+# Every step is timed and bounded (`timeout`), the whole run by GPU_CHECK_BUDGET_S; a failing
+# step is recorded and the run goes on. Results, written as they come, under $OUT (./out when
+# unset), at most 8 files:
+#   summary.txt  one line per step (PASS/FAIL/TIMEOUT/SKIP, seconds) + the bench table
+#   bench.jsonl  every bench JSON line, tagged {"tag": ..., "system": "electra"|"eager"}
+#   logs.tgz     every step's full log
+#
+# Knobs (environment): GPU_CHECK_DEVICE (cuda; cpu = a CPU rehearsal: tiny benches),
+# GPU_CHECK_BUDGET_S (500), GPU_CHECK_BUILD (build-gpu), GPU_CHECK_JOBS (nproc),
+# GPU_CHECK_TARGETS, GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the
+# wheel used directly; system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty:
+# system packages), GPU_CHECK_BENCH ("model:batch:seq ..."), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
+# GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), PY (python3).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+OUT=${OUT:-$ROOT/out}
+DEVICE=${GPU_CHECK_DEVICE:-cuda}
+BUDGET=${GPU_CHECK_BUDGET_S:-500}
+BUILD=${GPU_CHECK_BUILD:-build-gpu}
+JOBS=${GPU_CHECK_JOBS:-$(nproc)}
+DEPS=${GPU_CHECK_DEPS-.gpu-deps}
+TORCH_MODE=${GPU_CHECK_TORCH:-python}
+PY=${PY:-python3}
+CPU_TESTS=${GPU_CHECK_CPU_TESTS:-^(model|pretrain)$}
+if [ "$DEVICE" = cuda ]; then
+  BENCH=${GPU_CHECK_BENCH:-"base:128:128 small:256:128 base:32:512 small:64:512"}
+  STEPS=${GPU_CHECK_STEPS:-30}
+  WARMUP=${GPU_CHECK_WARMUP:-5}
+  TARGETS=${GPU_CHECK_TARGETS:-electra test_gpu test_distributed_nccl}
+  LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-test_model test_pretrain}
+  DEVICE_SET=${GPU_CHECK_DEVICE_SET-"--set train.device=cuda"}
+else
+  BENCH=${GPU_CHECK_BENCH:-"small:8:128"}
+  STEPS=${GPU_CHECK_STEPS:-2}
+  WARMUP=${GPU_CHECK_WARMUP:-1}
+  TARGETS=${GPU_CHECK_TARGETS:-electra test_distributed}
+  LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-}
+  DEVICE_SET=${GPU_CHECK_DEVICE_SET-}
+fi
+
+START=$(date +%s)
+LOGS=$BUILD-logs
+mkdir -p "$OUT" "$LOGS"
+SUMMARY=$OUT/summary.txt
+JSONL=$OUT/bench.jsonl
+: >"$SUMMARY"
+: >"$JSONL"
+FAILED=()
+
+elapsed() { echo $(($(date +%s) - START)); }
+note() { echo "$*" | tee -a "$SUMMARY"; }
+save_logs() { tar -C "$LOGS" -czf "$OUT/logs.tgz" . 2>/dev/null || true; }
+
+# step NAME LIMIT_S COMMAND...: runs COMMAND (a bash string) with its output in $LOGS/NAME.log,
+# bounded by LIMIT_S and by what is left of the budget (20 s are kept for the report).
+step() {
+  local name=$1 limit=$2 cmd=$3
+  local left=$((BUDGET - $(elapsed) - 20))
+  [ "$limit" -gt "$left" ] && limit=$left
+  if [ "$limit" -lt 5 ]; then
+    note "$(printf '%-28s SKIP     (budget spent)' "$name")"
+    FAILED+=("$name")
+    return 1
+  fi
+  local t0 rc status
+  t0=$(date +%s)
+  echo "== $name (limit ${limit}s, at $(elapsed)s)"
+  timeout -k 10 "$limit" bash -c "$cmd" >"$LOGS/$name.log" 2>&1
+  rc=$?
+  case $rc in
+    0) status=PASS ;;
+    124 | 137) status=TIMEOUT ;;
+    *) status="FAIL($rc)" ;;
+  esac
+  note "$(printf '%-28s %-9s %4ss' "$name" "$status" $(($(date +%s) - t0)))"
+  if [ $rc -ne 0 ]; then
+    FAILED+=("$name")
+    tail -n 15 "$LOGS/$name.log" | sed 's/^/    | /'
+  fi
+  save_logs
+  return $rc
+}
+
+note "gpu_check: device=$DEVICE budget=${BUDGET}s build=$BUILD jobs=$JOBS deps=${DEPS:-system} torch=$TORCH_MODE"
+
+# --- a. environment -------------------------------------------------------------------------
+step env 60 "
+  set -x
+  nvidia-smi -L; nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+  $PY -c 'import torch,sys;print(\"python\",sys.version.split()[0],\"torch\",torch.__version__,\"cuda\",torch.version.cuda,\"cxx11abi\",torch._C._GLIBCXX_USE_CXX11_ABI,\"device\",torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)'
+  $PY -c 'import transformers;print(\"transformers\",transformers.__version__)'
+  $PY -c 'import nvidia.nccl as m;print(\"nccl wheel\",list(m.__path__))'
+  command -v nvcc && nvcc --version | tail -2; ls -d /usr/local/cuda* 2>/dev/null
+  cmake --version | head -1; ninja --version; g++ --version | head -1; nproc; free -g | head -2
+  df -h . | tail -1
+  true"
+grep -E "^(python|transformers|nccl wheel)|GPU 0|H100|H200" "$LOGS/env.log" | head -6 | sed 's/^/    /'
+
+# --- b. dependencies, configure, build --------------------------------------------------------
+case $DEPS in /* | "") ;; *) DEPS=$ROOT/$DEPS ;; esac
+if [ -n "$DEPS" ] && [ ! -f "$DEPS/lib/libicudata.a" ]; then
+  step deps 60 "
+    test -f '$DEPS.tar.xz' || { echo 'neither $DEPS/ nor $DEPS.tar.xz: run scripts/gpu_deps.sh and carry the tarball'; exit 1; }
+    mkdir -p '$(dirname "$DEPS")'
+    tar -C '$(dirname "$DEPS")' -xJf '$DEPS.tar.xz' ||
+      $PY -c 'import tarfile,sys;tarfile.open(sys.argv[1]).extractall(sys.argv[2])' '$DEPS.tar.xz' '$(dirname "$DEPS")'
+    cat '$DEPS/MANIFEST'"
+fi
+
+# Where the tools are: nvcc may be outside PATH; the NCCL wheel is found by CMake next to torch.
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
+CMAKE_ARGS=(-S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DELECTRA_WITH_MPI=OFF
+  -DCMAKE_CUDA_ARCHITECTURES=90)
+if [ -n "$DEPS" ]; then
+  case $DEPS in /*) ;; *) DEPS=$ROOT/$DEPS ;; esac
+  CMAKE_ARGS+=("-DELECTRA_DEPS_PREFIX=$DEPS")
+fi
+configured=0
+if [ "$TORCH_MODE" = python ]; then
+  TORCH_PREFIX=$($PY -c 'import torch;print(torch.utils.cmake_prefix_path)' 2>/dev/null)
+  TORCH_DIR=$($PY -c 'import torch,os;print(os.path.dirname(torch.__file__))' 2>/dev/null)
+  # TorchConfig.cmake insists on finding cuDNN when the wheel was built with it; the
+  # nvidia-cudnn wheel has only libcudnn.so.9, which its finder does not look for.
+  TORCH_ARGS=(-DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DELECTRA_TORCH_PYTHON_DIR=)
+  CUDNN=$($PY -c 'import nvidia.cudnn as m;print(list(m.__path__)[0])' 2>/dev/null)
+  CUDNN_LIB=$(ls "$CUDNN"/lib/libcudnn.so* 2>/dev/null | head -n 1)
+  if [ "$DEVICE" = cuda ] && [ ! -f /usr/local/cuda/include/cudnn.h ] &&
+    [ -f "$CUDNN/include/cudnn.h" ] && [ -n "$CUDNN_LIB" ]; then
+    TORCH_ARGS+=(-DCAFFE2_USE_CUDNN=ON -DCUDNN_INCLUDE_PATH="$CUDNN/include"
+      -DCUDNN_LIBRARY_PATH="$CUDNN_LIB")
+  fi
+  # The standard way first (TorchConfig.cmake); if it cannot configure here, or configures
+  # without CUDA, the wheel's libraries directly (cmake/ElectraTorch.cmake), so that the rest
+  # of the check still runs.
+  want_cuda="grep -q 'electra: CUDA ON, NCCL communicator ON' '$LOGS/configure.log'"
+  [ "$DEVICE" = cuda ] || want_cuda=true
+  if step configure 120 "cmake ${CMAKE_ARGS[*]} ${TORCH_ARGS[*]} && $want_cuda"; then
+    configured=1
+  else
+    step configure_fallback 120 "rm -rf '$BUILD'; cmake ${CMAKE_ARGS[*]} -DELECTRA_TORCH_PYTHON_DIR='$TORCH_DIR' &&
+      ${want_cuda//configure.log/configure_fallback.log}" && configured=1
+  fi
+else
+  step configure 120 "cmake ${CMAKE_ARGS[*]}" && configured=1
+fi
+grep -h "electra:" "$LOGS"/configure*.log 2>/dev/null | sed 's/^/    /'
+
+# Only targets this tree defines (test_gpu exists once tests/gpu/ has sources).
+existing() {
+  local known t
+  known=$(ninja -C "$BUILD" -t targets all 2>/dev/null | cut -d: -f1)
+  for t in "$@"; do grep -qx "$t" <<<"$known" && echo "$t" || echo "    (no target $t)" >&2; done
+}
+if [ $configured = 1 ]; then
+  # What the GPU steps need first; the CPU test binaries later (step ctest_cpu).
+  step build 330 "ninja -C '$BUILD' -k 0 -j$JOBS $(existing $TARGETS | tr '\n' ' ')"
+fi
+ELECTRA=$BUILD/launcher/electra
+
+# --- c/d. tests: GPU label (NCCL all-reduce, parity, mixed precision), then a CPU subset ------
+if [ -x "$ELECTRA" ]; then
+  if [ "$DEVICE" = cuda ]; then
+    step ctest_gpu 150 "ctest --test-dir '$BUILD' -L gpu -j4 --timeout 120 --no-tests=error --output-on-failure"
+    grep -E "tests passed|Failed|\*\*\*|Not Run" "$LOGS/ctest_gpu.log" | head -20 | sed 's/^/    /'
+  fi
+fi
+
+# --- e. benchmarks: electra bench beside the eager baseline, same model/batch/seq ------------
+tag_json() { # tag system < json line -> tagged line (or nothing)
+  $PY -c 'import json,sys
+tag,system=sys.argv[1:3]
+for line in sys.stdin:
+    line=line.strip()
+    if line.startswith("{"):
+        try: d=json.loads(line)
+        except ValueError: continue
+        d["tag"]=tag; d["system"]=system; print(json.dumps(d))' "$1" "$2"
+}
+if [ -x "$ELECTRA" ]; then
+  for spec in $BENCH; do
+    IFS=: read -r model batch seq <<<"$spec"
+    tag=$model-b$batch-s$seq
+    step "bench_$tag" 120 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
+      $DEVICE_SET --set train.precision=bf16 --set data.seq_len=$seq \
+      --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP --gemm-seconds 1"
+    tail -n 1 "$LOGS/bench_$tag.log" | tag_json "$tag" electra >>"$JSONL"
+    if [ "$DEVICE" = cuda ]; then
+      step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
+        --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP"
+      tail -n 1 "$LOGS/eager_$tag.log" | tag_json "$tag" eager >>"$JSONL"
+    fi
+  done
+fi
+
+# CPU subset last: it proves the LibTorch 2.x build on the CPU paths; the GPU numbers matter more.
+if [ -x "$ELECTRA" ] && [ -n "$LATE_TARGETS" ]; then
+  step build_cpu_tests 150 "ninja -C '$BUILD' -k 0 -j$JOBS $(existing $LATE_TARGETS | tr '\n' ' ')"
+  step ctest_cpu 90 "ctest --test-dir '$BUILD' -L '$CPU_TESTS' -j$JOBS --timeout 60 --no-tests=error --output-on-failure"
+  grep -E "tests passed|Failed|\*\*\*|Not Run" "$LOGS/ctest_cpu.log" | head -20 | sed 's/^/    /'
+fi
+
+# --- report -----------------------------------------------------------------------------------
+$PY - "$JSONL" >"$OUT/table.txt" 2>&1 <<'EOF'
+import json, sys
+PEAK = 989.0  # H100 SXM dense bf16 TFLOP/s
+rows = {}
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    rows.setdefault(d["tag"], {})[d["system"]] = d
+def num(d, *keys):
+    for k in keys:
+        if d and isinstance(d.get(k), (int, float)):
+            return float(d[k])
+    return None
+fmt = "{:<18} {:>12} {:>12} {:>7} {:>9} {:>9} {:>10} {:>10}"
+print(fmt.format("model-batch-seq", "electra tok/s", "eager tok/s", "ratio", "MFU ours", "MFU eager",
+                 "mem ours", "mem eager"))
+for tag, r in rows.items():
+    e, b = r.get("electra"), r.get("eager")
+    te, tb = num(e, "tokens_per_s"), num(b, "tokens_per_s", "tokens_per_sec")
+    me = num(e, "mfu_device")
+    if me is None and num(e, "achieved_tflops") is not None:
+        me = num(e, "achieved_tflops") / PEAK
+    mb = num(b, "mfu_device", "mfu")
+    if mb is None and me is not None and te and tb:
+        mb = me * tb / te  # the same model FLOPs per token
+    f = lambda x, p="{:.0f}": "-" if x is None else p.format(x)
+    print(fmt.format(tag, f(te), f(tb), f(te / tb if te and tb else None, "{:.2f}x"),
+                     f(me and 100 * me, "{:.1f}%"), f(mb and 100 * mb, "{:.1f}%"),
+                     f(num(e, "peak_gpu_mem_mb"), "{:.0f}MB"),
+                     f(num(b, "peak_gpu_mem_mb", "peak_mem_mb"), "{:.0f}MB")))
+print(f"MFU against {PEAK:.0f} TFLOP/s (H100 SXM dense bf16); eager MFU from electra's FLOPs "
+      "per token when the baseline gives none")
+EOF
+{
+  echo
+  cat "$OUT/table.txt"
+  echo
+  if [ ${#FAILED[@]} -eq 0 ]; then
+    echo "gpu_check: every step passed in $(elapsed)s"
+  else
+    echo "gpu_check: ${#FAILED[@]} step(s) did not pass: ${FAILED[*]} ($(elapsed)s; logs in logs.tgz)"
+  fi
+} | tee -a "$SUMMARY"
+save_logs
+[ ${#FAILED[@]} -eq 0 ]
