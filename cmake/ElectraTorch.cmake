@@ -52,8 +52,9 @@ if(EXISTS ${_tp}/lib/libtorch_cuda.so)
   find_package(CUDAToolkit)
   set(_cuda_inc ${CUDAToolkit_INCLUDE_DIRS})
   if(NOT CUDAToolkit_FOUND)
-    # The runtime headers from the wheels torch depends on (nvidia-cuda-runtime).
-    file(GLOB _cuda_inc ${_tp}/../nvidia/cuda_runtime/include ${_tp}/../nvidia/cu*/include)
+    # The headers of the wheels torch depends on (nvidia-cuda-runtime, -cublas, ...; CUDA 13
+    # wheels put them all in nvidia/cu13/include): ATen/cuda includes cuBLAS and cuSPARSE.
+    file(GLOB _cuda_inc ${_tp}/../nvidia/*/include)
   endif()
   target_include_directories(electra_torch SYSTEM INTERFACE ${_cuda_inc})
   target_link_libraries(electra_torch INTERFACE "-Wl,--no-as-needed,${_tp}/lib/libtorch_cuda.so"
