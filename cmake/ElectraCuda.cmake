@@ -2,9 +2,9 @@
 # autocast and RNG state, ...; `#if defined(ELECTRA_WITH_CUDA)` in the sources) and is ON by
 # default when the LibTorch found is a CUDA build. ELECTRA_WITH_NCCL adds the NCCL
 # communicator (distributed/nccl/); it needs the CUDA runtime and NCCL, looked for in
-# $NCCL_HOME, next to the CUDA toolkit (/usr/local/cuda here) and in the nvidia-nccl wheel
-# that a pip-installed CUDA PyTorch brings (site-packages/nvidia/nccl, which has only
-# lib/libnccl.so.2). NCCL without MPI is a one-rank group (distributed/backend.h).
+# $NCCL_HOME, in the nvidia-nccl wheel that a pip-installed CUDA PyTorch brings
+# (site-packages/nvidia/nccl, which has only lib/libnccl.so.2), then next to the CUDA toolkit
+# (/usr/local/cuda here). NCCL without MPI is a one-rank group (distributed/backend.h).
 set(_electra_torch_cuda OFF)
 if(TORCH_CUDA_LIBRARIES)
   set(_electra_torch_cuda ON)
@@ -49,10 +49,12 @@ elseif(_electra_wheels)
   endif()
 endif()
 
-set(_nccl_hints $ENV{NCCL_HOME} ${NCCL_HOME} ${CUDAToolkit_LIBRARY_ROOT})
+# The wheel's first: the libnccl.so.2 torch itself loads (one per process, by SONAME).
+set(_nccl_hints $ENV{NCCL_HOME} ${NCCL_HOME})
 foreach(_w ${_electra_wheels})
   list(APPEND _nccl_hints ${_w}/nccl)
 endforeach()
+list(APPEND _nccl_hints ${CUDAToolkit_LIBRARY_ROOT})
 find_path(ELECTRA_NCCL_INCLUDE_DIR nccl.h HINTS ${_nccl_hints} ${CUDAToolkit_INCLUDE_DIRS}
           PATH_SUFFIXES include PATHS /usr/local/cuda/include)
 # The wheel has no unversioned libnccl.so: accept the SONAME file itself.
