@@ -82,14 +82,42 @@ DataState PretrainStream::state() const {
   return s;
 }
 
+namespace {
+
+// Token ids from a checkpoint index the embedding table: an id outside the vocabulary (a
+// corrupted or hand-edited trainer state, or a checkpoint from another tokenizer) would read
+// out of bounds in the first forward pass instead of failing here with a message.
+void check_ids(const std::vector<int32_t>& ids, int64_t vocab, const char* what) {
+  for (int32_t id : ids)
+    ELECTRA_CHECK_USER(id >= 0 && id < vocab, "the checkpoint's data state holds token id ", id,
+                       " in its ", what, ", outside this tokenizer's vocabulary of ", vocab,
+                       ": resume with the tokenizer the run started with (data.tokenizer)");
+}
+
+}  // namespace
+
 void PretrainStream::restore(const DataState& s) {
+  const int64_t vocab = tok_->vocab_size();
+  for (const auto& u : s.packer.units)
+    check_ids(u, vocab, "packer buffer");
+  for (const auto& e : s.pending) {
+    ELECTRA_CHECK_USER(
+        static_cast<int64_t>(e.ids.size()) == opts_.seq_len && e.types.size() == e.ids.size(),
+        "the checkpoint's data state was written with another data.seq_len (", e.ids.size(), " vs ",
+        opts_.seq_len, "); resume with the same seq_len");
+    ELECTRA_CHECK_USER(e.length >= 2 && e.length <= opts_.seq_len,
+                       "the checkpoint's data state has an example of length ", e.length,
+                       " for seq_len ", opts_.seq_len, ": the trainer state file is corrupt");
+    check_ids(e.ids, vocab, "pending examples");
+    for (int8_t t : e.types)
+      ELECTRA_CHECK_USER(t == 0 || t == 1, "the checkpoint's data state has token type ",
+                         static_cast<int>(t),
+                         " (only 0 and 1 exist): the trainer state file is "
+                         "corrupt");
+  }
   corpus_.seek(s.corpus);
   packer_.restore(s.packer);
   pending_.assign(s.pending.begin(), s.pending.end());
-  for (const auto& e : pending_)
-    ELECTRA_CHECK_USER(static_cast<int64_t>(e.ids.size()) == opts_.seq_len,
-                       "the checkpoint's data state was written with another data.seq_len (",
-                       e.ids.size(), " vs ", opts_.seq_len, "); resume with the same seq_len");
   batches_ = s.batches;
 }
 

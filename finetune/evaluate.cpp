@@ -20,6 +20,7 @@ Predictions predict(model::ElectraForSequenceClassification& net,
                     at::ScalarType dt, int32_t pad_id, dist::Communicator& comm) {
   torch::NoGradGuard no_grad;
   net->eval();
+  const at::Device device = net->parameters().front().device();  // where the model lives
   const int64_t n = static_cast<int64_t>(features.size());
   std::vector<int64_t> mine = eval_share(n, comm.rank(), comm.world_size());
   // Batches of similar length waste little on padding; results go back by position.
@@ -35,10 +36,10 @@ Predictions predict(model::ElectraForSequenceClassification& net,
     std::vector<int64_t> idx;
     for (size_t k = begin; k < end; ++k)
       idx.push_back(mine[order[k]]);
-    const FeatureBatch b = collate(features, idx, pad_id);
+    const FeatureBatch b = batch_to(collate(features, idx, pad_id), device);
     at::Tensor logits = net(b.input_ids, b.attention_mask, b.token_type_ids, dt);  // [n, labels]
     at::Tensor v = regression ? logits.select(1, 0) : logits.argmax(1).to(at::kFloat);  // [n]
-    v = v.contiguous();
+    v = v.to(at::kCPU).contiguous();
     const float* p = v.data_ptr<float>();
     for (size_t k = begin; k < end; ++k)
       out[order[k]] = p[k - begin];

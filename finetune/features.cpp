@@ -92,4 +92,12 @@ FeatureBatch collate(const std::vector<Feature>& features, const std::vector<int
   return b;
 }
 
+FeatureBatch batch_to(const FeatureBatch& b, const at::Device& device) {
+  FeatureBatch out = b;
+  for (at::Tensor* t :
+       {&out.input_ids, &out.attention_mask, &out.token_type_ids, &out.labels, &out.targets})
+    if (t->defined()) *t = t->to(device);
+  return out;
+}
+
 }  // namespace electra::finetune

@@ -47,5 +47,7 @@ struct FeatureBatch {
 // The features at `indices`, padded with `pad_id` to the longest of them.
 FeatureBatch collate(const std::vector<Feature>& features, const std::vector<int64_t>& indices,
                      int32_t pad_id);
+// The batch's tensors on `device` (a no-op copy of the handles when already there).
+FeatureBatch batch_to(const FeatureBatch& batch, const at::Device& device);
 
 }  // namespace electra::finetune

@@ -1,6 +1,7 @@
 #include "finetune/finetune_config.h"
 
 #include "common/error.h"
+#include "pretrain/device.h"
 #include "pretrain/pretrain_config.h"
 
 namespace electra::finetune {
@@ -30,12 +31,13 @@ const ConfigSchema& finetune_schema() {
         .add_int("train.batch_size", 32, "global batch: examples per step summed over ranks")
         .add_int("train.eval_batch_size", 64, "examples per forward pass when evaluating")
         .add_int("train.seed", 42, "seed for the head init, data order and dropout")
-        .add_string("train.precision", "fp32",
-                    "matmul precision (bf16 keeps fp32 master weights, as pretraining)",
-                    {"fp32", "bf16"})
         .add_int("train.eval_every", 0, "steps between dev evaluations; 0 = after every epoch")
         .add_int("train.log_every", 50, "steps between progress lines")
         .add_int("train.threads", 0, "intra-op threads per rank; 0 = cores / local ranks");
+    pretrain::add_runtime_keys(s,
+                               "matmul precision (bf16/fp16 keep fp32 master weights, as "
+                               "pretraining; fp16 is CUDA only, with loss scaling amp.*)");
+    pretrain::add_loss_scaler_keys(s);
     s.add_float("optimizer.lr", 1e-4,
                 "peak learning rate (paper: 3e-4 Small, 1e-4 Base, 5e-5 Large)")
         .add_float("optimizer.layer_decay", 0.8,
@@ -88,6 +90,11 @@ FinetuneConfig read_finetune_config(const Config& c) {
   f.eval_batch_size = c.get_int("train.eval_batch_size");
   f.seed = c.get_int("train.seed");
   f.precision = c.get_string("train.precision");
+  f.device = c.get_string("train.device");
+  f.tf32 = c.get_bool("train.tf32");
+  pretrain::resolve_runtime(c, /*local_rank=*/0);  // device/precision errors now, with sources
+  f.attention = pretrain::read_attention_key(c);
+  f.amp = pretrain::read_loss_scaler_options(c);
   f.eval_every = c.get_int("train.eval_every");
   f.log_every = c.get_int("train.log_every");
   f.threads = c.get_int("train.threads");

@@ -10,7 +10,9 @@
 #include "common/config.h"
 #include "finetune/llrd.h"
 #include "finetune/task.h"
+#include "model/attention.h"
 #include "model/electra_config.h"
+#include "pretrain/loss_scaler.h"
 
 namespace electra::finetune {
 
@@ -34,7 +36,11 @@ struct FinetuneConfig {
   int64_t batch_size = 32;
   int64_t eval_batch_size = 64;
   int64_t seed = 42;
-  std::string precision = "fp32";
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 (CUDA only, with loss scaling)
+  std::string device = "auto";     // auto | cpu | cuda (pretrain/device.h)
+  bool tf32 = false;
+  model::AttentionKernel attention = model::AttentionKernel::kEager;
+  pretrain::LossScalerOptions amp;
   int64_t eval_every = 0;  // 0: at the end of every epoch
   int64_t log_every = 50;
   int64_t threads = 0;

@@ -27,6 +27,8 @@
 #include "finetune/model_dir.h"
 #include "finetune/model_init.h"
 #include "finetune/sharding.h"
+#include "pretrain/device.h"
+#include "pretrain/loss_scaler.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/trainer.h"
 
@@ -79,8 +81,9 @@ std::vector<Feature> encode_split(const SplitData& s, const data::Tokenizer& tok
 
 }  // namespace
 
-at::Tensor summed_loss(model::ElectraForSequenceClassification& net, const FeatureBatch& b,
+at::Tensor summed_loss(model::ElectraForSequenceClassification& net, const FeatureBatch& host,
                        bool regression, at::ScalarType dt) {
+  const FeatureBatch b = batch_to(host, net->parameters().front().device());
   at::Tensor out = net(b.input_ids, b.attention_mask, b.token_type_ids, dt);  // [batch, labels]
   if (regression) return at::mse_loss(out.select(1, 0), b.targets, at::Reduction::Sum);
   return at::nll_loss(at::log_softmax(out, 1), b.labels, {}, at::Reduction::Sum);
@@ -129,6 +132,11 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
     torch::manual_seed(static_cast<uint64_t>(fc.seed));
     net = build_model(plan, src);
   }
+  const pretrain::Runtime rt =
+      pretrain::resolve_runtime(fc.device, fc.precision, fc.tf32, comm.info().local_rank, "");
+  pretrain::apply_runtime(rt);
+  net->to(rt.device);  // initialised on the CPU: the same weights whatever the device
+  model::set_attention(*net, fc.attention);
   std::vector<std::pair<std::string, at::Tensor>> params;
   std::vector<std::string> names;
   for (const auto& p : net->named_parameters()) {
@@ -160,7 +168,8 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
           ? fc.max_steps
           : std::max<int64_t>(1, std::llround(fc.epochs * static_cast<double>(per_epoch)));
   const int64_t warmup = std::llround(fc.warmup_frac * static_cast<double>(total));
-  const at::ScalarType dt = fc.precision == "bf16" ? at::kBFloat16 : at::kFloat;
+  const at::ScalarType dt = rt.dtype;
+  pretrain::LossScaler scaler(fc.amp, rt.fp16());
 
   std::unique_ptr<JsonlWriter> log_file;
   if (rank == 0) {
@@ -184,8 +193,8 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
               src.describe, "; ", plan.head_note, "; ", plan.config.num_hidden_layers, " layers x ",
               plan.config.hidden_size, "; ", total, " steps of ", fc.batch_size, " (", world,
               " rank(s)), warm-up ", warmup, ", lr ", fc.lr, ", layer decay ", fc.layer_decay.decay,
-              fc.layer_decay.official ? " (official exponents)" : "", ", ", fc.precision, ", seed ",
-              fc.seed);
+              fc.layer_decay.official ? " (official exponents)" : "", ", ", fc.precision, " on ",
+              pretrain::describe_device(rt.device), ", seed ", fc.seed);
   }
 
   // --- Training ------------------------------------------------------------------------------
@@ -250,7 +259,9 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
       // Divided by the global batch size: gradients summed over ranks are then the mean over
       // the global batch, whatever the ranks' shares are.
       at::Tensor loss = summed_loss(net, b, task.regression, dt);
-      (loss / static_cast<double>(global_n)).backward();
+      // fp16: the loss scale multiplies here and clip_grad_norm divides it out again.
+      const double denom = static_cast<double>(global_n);
+      (scaler.enabled() ? loss * (scaler.scale() / denom) : loss / denom).backward();
       local_loss = loss.item<double>();
     }
     if (world > 1) {
@@ -259,7 +270,8 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
       torch::NoGradGuard no_grad;
       std::vector<at::Tensor> flat;
       for (auto& [name, p] : params)
-        flat.push_back(p.grad().defined() ? p.grad().reshape({-1}) : at::zeros({p.numel()}));
+        flat.push_back(p.grad().defined() ? p.grad().reshape({-1})
+                                          : at::zeros({p.numel()}, p.options()));
       at::Tensor all = at::cat(flat);  // [parameters]
       comm.all_reduce(all, dist::ReduceOp::kSum);
       int64_t offset = 0;
@@ -273,8 +285,16 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
         offset += p.numel();
       }
     }
-    const double grad_norm = pretrain::clip_grad_norm(params, fc.clip_norm).item<double>();
-    if (!std::isfinite(grad_norm)) {
+    const double grad_norm =
+        pretrain::clip_grad_norm(params, fc.clip_norm, scaler.inv_scale()).item<double>();
+    if (scaler.enabled() && !std::isfinite(grad_norm)) {
+      // fp16 overflow (the gradient norm comes from the all-reduced gradients: every rank
+      // agrees): skip and back off, as pretraining does.
+      scaler.update(/*overflow=*/true);
+      ELECTRA_CHECK_USER(scaler.scale() >= 1.0 / (1 << 24), "step ", step + 1,
+                         ": the fp16 loss scale fell to ", scaler.scale(),
+                         ": fine-tuning diverged. Lower optimizer.lr or use train.precision=bf16");
+    } else if (!std::isfinite(grad_norm)) {
       ++nonfinite;
       log::warn("step ", step + 1, ": non-finite gradient norm; the update is skipped");
       ELECTRA_CHECK_USER(nonfinite < 10,
@@ -282,6 +302,7 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
                          "fine-tuning diverged. Lower optimizer.lr or use train.precision=fp32");
     } else {
       nonfinite = 0;
+      scaler.update(/*overflow=*/false);
       optimizer.step(pretrain::warmup_linear_lr(fc.lr, step + 1, warmup, total));
     }
     optimizer.zero_grad();

@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "common/error.h"
 #include "common/log.h"
 #include "launcher/command.h"
 #include "launcher/runtime.h"
@@ -18,7 +19,10 @@ int run(const std::vector<std::string>& args) {
       "inference", po::bool_switch(&bo.inference),
       "time the discriminator's forward pass only (no gradient)")(
       "gemm-seconds", po::value<double>(&bo.gemm_seconds)->default_value(2.0),
-      "time budget of the GEMM peak micro-benchmark (0 skips it)");
+      "time budget of the GEMM peak micro-benchmark (0 skips it)")(
+      "peak-tflops", po::value<double>(&bo.peak_tflops)->default_value(0.0),
+      "the device's peak dense TFLOP/s in train.precision, for mfu_device (0: look the GPU up "
+      "in a small table: H100 SXM / H200 989, A100 312 for bf16/fp16)");
   po::variables_map vm;
   if (!parse_args(
           args, desc, &vm,
@@ -28,8 +32,11 @@ int run(const std::vector<std::string>& args) {
           "the configured model on synthetic tokens (no I/O; no tokenizer needed when\n"
           "model.vocab_size is set), then the GEMM rate of the model's matmul shapes in the same\n"
           "dtype, and prints one JSON line: tokens/s, step times (median/min/max), model FLOPs,\n"
-          "achieved TFLOP/s, GEMM peak, MFU, peak RSS, threads and the BLAS in use."))
+          "achieved TFLOP/s, GEMM peak, MFU, peak RSS, threads and the BLAS in use. On a GPU\n"
+          "(train.device=auto|cuda) also the device name, peak GPU memory and MFU against the\n"
+          "card's peak (mfu_device)."))
     return 0;
+  ELECTRA_CHECK_USER(bo.peak_tflops >= 0, "--peak-tflops must be >= 0, got ", bo.peak_tflops);
   const Config cfg = load_config(vm, pretrain::pretrain_schema());
   dist::Communicator& comm = communicator();
   const std::string line = pretrain::run_bench(cfg, bo, comm);

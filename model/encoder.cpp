@@ -118,6 +118,13 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   at::Tensor q = split_heads(qkv[0]);
   at::Tensor k = split_heads(qkv[1]);
   at::Tensor v = split_heads(qkv[2]);
+  if (kernel == AttentionKernel::kSdpa) {
+    // The mask as SDPA wants it: true where a key may be attended to ([b, 1, 1, l] bool).
+    const at::Tensor keep = mask_bias.defined() ? mask_bias.eq(0) : at::Tensor();
+    const double p = dropout->is_training() ? dropout->options.p() : 0.0;
+    at::Tensor ctx = model::sdpa(q, k, v, keep, p);  // [b, heads, l, d] in dt
+    return ctx.permute({0, 2, 1, 3}).reshape({b, l, heads * head_dim});
+  }
   // HF eager order: (q k^T) / sqrt(d) + mask, softmax in fp32.
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) /
                       std::sqrt(static_cast<double>(head_dim));  // [b, heads, l, l]
@@ -224,6 +231,11 @@ at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tens
     if (all_hidden) all_hidden->push_back(h);
   }
   return h;
+}
+
+void set_attention(torch::nn::Module& module, AttentionKernel kernel) {
+  for (auto& m : module.modules(/*include_self=*/true))
+    if (auto* self = m->as<ElectraSelfAttentionImpl>()) self->kernel = kernel;
 }
 
 void init_weights(torch::nn::Module& module, const ElectraConfig& cfg) {

@@ -17,6 +17,7 @@
 
 #include <vector>
 
+#include "model/attention.h"
 #include "model/electra_config.h"
 
 namespace electra::model {
@@ -55,6 +56,7 @@ class ElectraSelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
   torch::nn::Dropout dropout{nullptr};
   int64_t heads = 0, head_dim = 0;
+  AttentionKernel kernel = AttentionKernel::kEager;  // see set_attention()
 };
 TORCH_MODULE(ElectraSelfAttention);
 
@@ -133,6 +135,10 @@ class ElectraModelImpl : public torch::nn::Module {
   ElectraEncoder encoder{nullptr};
 };
 TORCH_MODULE(ElectraModel);
+
+// Selects the attention kernel of every self-attention block in `module` (a task model, a
+// pretraining pair's part, ...). Weights and names do not change.
+void set_attention(torch::nn::Module& module, AttentionKernel kernel);
 
 // HF _init_weights: Linear/Embedding weights ~ N(0, initializer_range), biases 0, the padding
 // row 0, LayerNorm 1/0. Uses the default torch generator (seed it first).

@@ -75,6 +75,9 @@ struct MaskedScale : public torch::autograd::Function<MaskedScale> {
 at::Tensor dropout(const at::Tensor& x, double p, bool training) {
   if (!training || p <= 0.0) return x;
   if (p >= 1.0) return x * 0.0;
+  // On a GPU the fused kernel is fast and draws from the device's default generator; the
+  // chunked xoshiro fill below exists because ATen's CPU sampler is serial.
+  if (!x.device().is_cpu()) return at::dropout(x, p, /*train=*/true);
   at::Tensor keep = at::empty(x.sizes(), x.options().dtype(at::kBool));  // [x.shape]
   bool* k = keep.data_ptr<bool>();
   // Keep when a 32-bit draw is at or above p * 2^32.

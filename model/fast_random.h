@@ -21,8 +21,9 @@ uint64_t draw_seed(at::Generator& gen);
 void fill_uniform_(at::Tensor& out, at::Generator& gen);
 
 // Inverted dropout: in training, each element is kept with probability 1 - p and scaled by
-// 1 / (1 - p), else zeroed; the identity otherwise. The mask comes from the default CPU
-// generator; gradients flow through the multiplication by the mask.
+// 1 / (1 - p), else zeroed; the identity otherwise. On the CPU the mask comes from the default
+// CPU generator; gradients flow through the multiplication by the mask. On other devices it is
+// at::dropout (the device's fused kernel and default generator).
 at::Tensor dropout(const at::Tensor& x, double p, bool training);
 
 }  // namespace electra::model

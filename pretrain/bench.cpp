@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "common/blas.h"
@@ -20,7 +22,9 @@
 #include "data/batch.h"
 #include "data/tokenizer.h"
 #include "distributed/cpu_binding.h"
+#include "pretrain/device.h"
 #include "pretrain/flops.h"
+#include "pretrain/loss_scaler.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/pretrain_config.h"
 #include "pretrain/step.h"
@@ -94,25 +98,52 @@ void add_encoder_shapes(const model::ElectraConfig& c, int64_t tokens,
 
 }  // namespace
 
-double measure_gemm_flops(int64_t m, int64_t k, int64_t n, const std::string& dtype,
-                          double seconds) {
+double measure_gemm_flops(int64_t m, int64_t k, int64_t n, const std::string& dtype, double seconds,
+                          const at::Device& device) {
   torch::NoGradGuard no_grad;
-  const at::ScalarType st = dtype == "bf16" ? at::kBFloat16 : at::kFloat;
-  at::Tensor a = at::randn({m, k}).to(st);  // [m, k]
-  at::Tensor b = at::randn({k, n}).to(st);  // [k, n]
-  at::Tensor c = at::empty({m, n}, at::TensorOptions().dtype(st));
+  const at::ScalarType st = dtype == "bf16"   ? at::kBFloat16
+                            : dtype == "fp16" ? at::kHalf
+                                              : at::kFloat;
+  at::Tensor a = at::randn({m, k}).to(device, st);  // [m, k]
+  at::Tensor b = at::randn({k, n}).to(device, st);  // [k, n]
+  at::Tensor c = at::empty({m, n}, a.options());
   for (int i = 0; i < 2; ++i)
     at::mm_out(c, a, b);  // first calls pick kernels and fill caches
+  // A GPU product of these sizes takes microseconds, less than the launch and synchronisation
+  // around it: time a batch of products per measurement there.
+  const int inner = device.is_cpu() ? 1 : 20;
   double best = 1e30;
+  synchronize(device);
   const auto start = Clock::now();
   int reps = 0;
   while (reps < 3 || (seconds_since(start) < seconds && reps < 200)) {
     const auto t0 = Clock::now();
-    at::mm_out(c, a, b);
-    best = std::min(best, seconds_since(t0));
+    for (int i = 0; i < inner; ++i)
+      at::mm_out(c, a, b);
+    synchronize(device);
+    best = std::min(best, seconds_since(t0) / inner);
     ++reps;
   }
   return 2.0 * static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) / best;
+}
+
+double known_peak_tflops(const std::string& name, const std::string& precision, bool tf32) {
+  // Dense (no 2:4 sparsity) tensor-core peaks from NVIDIA's data sheets, SXM parts; a PCIe
+  // card or an unlisted one is left unknown rather than guessed.
+  struct Card {
+    const char* match;
+    double half, tf32, fp32;  // bf16/fp16, tf32, plain fp32 (CUDA cores)
+  };
+  static const Card cards[] = {
+      {"H200", 989, 494, 67},     {"H100 80GB HBM3", 989, 494, 67},  // H100 SXM
+      {"H100 SXM", 989, 494, 67}, {"A100-SXM", 312, 156, 19.5},     {"A100 80GB", 312, 156, 19.5},
+  };
+  for (const Card& c : cards) {
+    if (name.find(c.match) == std::string::npos) continue;
+    if (precision == "bf16" || precision == "fp16") return c.half;
+    return tf32 ? c.tf32 : c.fp32;
+  }
+  return 0;
 }
 
 std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communicator& comm) {
@@ -129,13 +160,21 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
                      "train.batch_size (", pc.batch_size, ") must be divisible by the ranks (",
                      world, ") times train.grad_accum (", pc.grad_accum, ")");
   const int64_t micro = pc.batch_size / world / pc.grad_accum, seq = pc.seq_len;
-  const at::ScalarType dt = pc.precision == "bf16" ? at::kBFloat16 : at::kFloat;
+  const Runtime rt =
+      resolve_runtime(pc.device, pc.precision, pc.tf32, comm.info().local_rank, "(bench)");
+  apply_runtime(rt);
+  const at::ScalarType dt = rt.dtype;
+  const at::Device dev = rt.device;
   const int threads = choose_threads(pc.threads, comm.info());
   dist::set_compute_threads(threads);
   comm.set_timeout(pc.timeout_s);
 
   torch::manual_seed(static_cast<uint64_t>(pc.seed));
   model::PretrainingPair pair = model::make_pretraining_pair(pc.discriminator, pc.generator);
+  pair.discriminator->to(dev);
+  pair.generator->to(dev);
+  model::set_attention(*pair.discriminator, pc.attention);
+  model::set_attention(*pair.generator, pc.attention);
   auto params = model::unique_parameters(pair);
   int64_t n_params = 0;
   for (auto& [name, p] : params)
@@ -156,15 +195,21 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
   std::vector<double> times;
   int64_t cursor = 0;
   double last_loss = 0;
+  int64_t overflows = 0;
+  double loss_scale = 1.0;
+  reset_peak_device_memory(dev);
   if (bo.inference) {
     c10::InferenceMode guard;
     pair.discriminator->eval();
     for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
-      const data::Batch& b = batches[static_cast<size_t>(cursor++ % pool)];
+      // The batch moves inside the timed region, as the trainer's does.
+      const data::Batch& host = batches[static_cast<size_t>(cursor++ % pool)];
+      synchronize(dev);
       const auto t0 = Clock::now();
+      const data::Batch b = batch_to(host, dev);
       at::Tensor logits = pair.discriminator(b.input_ids, b.attention_mask, b.token_type_ids,
                                              dt);  // [micro, seq] fp32
-      last_loss = logits.sum().item<double>();
+      last_loss = logits.sum().item<double>();     // also waits for the device
       if (s >= bo.warmup) times.push_back(seconds_since(t0));
     }
   } else {
@@ -181,22 +226,35 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     parts.gumbel = &gumbel;
     parts.rtd = {pc.gen_weight, pc.disc_weight, pc.temperature};
     parts.dtype = dt;
+    parts.device = dev;
     parts.grad_accum = pc.grad_accum;
     parts.clip_norm = pc.clip_norm;
+    // fp16 runs scale the loss exactly as training does (pretrain/loss_scaler.h).
+    LossScaler scaler(pc.amp, rt.fp16());
+    RtdOutput last;
     for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
+      synchronize(dev);
       const auto t0 = Clock::now();
-      forward_backward(
+      parts.loss_scale = scaler.scale();
+      // The loss is kept as a tensor: reading it here would add a synchronisation per step
+      // that training does not have (the gradient norm is the step's one).
+      const double norm = forward_backward(
           parts,
           [&](int64_t) -> const data::Batch& {
             return batches[static_cast<size_t>(cursor++ % pool)];
           },
-          [&](const RtdOutput& out, const data::Batch&) { last_loss = out.loss.item<double>(); });
+          [&](const RtdOutput& out, const data::Batch&) { last = out; });
       // A constant learning rate: the schedule's value does not change the step's cost.
-      optimizer.step(pc.lr);
+      if (scaler.update(!std::isfinite(norm))) optimizer.step(pc.lr);
       optimizer.zero_grad();
+      synchronize(dev);
       if (s >= bo.warmup) times.push_back(seconds_since(t0));
     }
+    last_loss = last.loss.item<double>();
+    overflows = scaler.overflows();
+    loss_scale = scaler.scale();
   }
+  const std::optional<double> peak_mem = peak_device_memory_mb(dev);
 
   // Step times: the slowest rank's, since a data-parallel step waits for it.
   Timing t = summarize(times);
@@ -223,7 +281,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     const double per_shape = bo.gemm_seconds / static_cast<double>(shapes.size());
     for (const auto& [shape, count] : shapes) {
       const auto [m, k, n] = shape;
-      const double rate = measure_gemm_flops(m, k, n, pc.precision, per_shape);
+      const double rate = measure_gemm_flops(m, k, n, pc.precision, per_shape, dev);
       const double f = 2.0 * m * k * n * count;
       mix_flops += f;
       mix_time += f / rate;
@@ -233,6 +291,11 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
   }
 
   const blas::Info bi = blas::info();
+  const std::string device_name = describe_device(dev);
+  const double device_peak =
+      bo.peak_tflops > 0 ? bo.peak_tflops : known_peak_tflops(device_name, pc.precision, rt.tf32);
+  // null where there is no number (the CPU, an unknown card): never a made-up 0.
+  const auto or_null = [](bool known, double v) { return known ? json(v) : json(nullptr); };
   json r = {
       {"bench", bo.inference ? "inference" : "train"},
       {"precision", pc.precision},
@@ -252,6 +315,14 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       {"gemm_peak_tflops", gemm_peak * world / 1e12},
       {"gemm_model_mix_tflops", mix_time > 0 ? mix_flops / mix_time * world / 1e12 : 0.0},
       {"mfu", gemm_peak > 0 ? achieved / gemm_peak : 0.0},
+      {"device", device_name},
+      {"attention", model::attention_name(pc.attention)},
+      {"tf32", rt.tf32},
+      {"device_peak_tflops", or_null(device_peak > 0, device_peak)},
+      {"mfu_device", or_null(device_peak > 0, achieved / (device_peak * 1e12))},
+      {"peak_gpu_mem_mb", or_null(peak_mem.has_value(), peak_mem.value_or(0.0))},
+      {"fp16_overflow_steps", overflows},
+      {"loss_scale", loss_scale},
       {"gemm_shapes", gemm},
       {"peak_rss_mb", *std::max_element(rss_all.begin(), rss_all.end())},
       {"params", n_params},

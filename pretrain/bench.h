@@ -3,6 +3,8 @@
 // GEMM rate this machine reaches on the model's own shapes in the same run (MFU).
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <string>
 
@@ -16,15 +18,21 @@ struct BenchOptions {
   int64_t warmup = 3;       // untimed steps first (allocator, oneDNN primitive caches)
   bool inference = false;   // discriminator forward only, no gradient
   double gemm_seconds = 2;  // time budget of the GEMM micro-benchmark (0: skip it)
+  double peak_tflops = 0;   // > 0: the device's peak dense TFLOP/s in this precision (mfu_device)
 };
+
+// Peak dense tensor-core TFLOP/s of a known GPU in `precision` ("bf16", "fp16", "fp32" with
+// tf32 or not), looked up by its CUDA device name (from vendor data sheets); 0 when unknown
+// (the CPU, an unlisted card).
+double known_peak_tflops(const std::string& device_name, const std::string& precision, bool tf32);
 
 // Runs the benchmark (collective over `comm`) and returns its result as one JSON object
 // (rank 0's view; step times are the slowest rank's).
 std::string run_bench(const Config& cfg, const BenchOptions& options, dist::Communicator& comm);
 
-// GEMM rate of C[m, n] = A[m, k] B[k, n] in `dtype` ("fp32" or "bf16"), best of timed
-// repetitions within about `seconds`, in FLOP/s (2mnk per product).
-double measure_gemm_flops(int64_t m, int64_t k, int64_t n, const std::string& dtype,
-                          double seconds);
+// GEMM rate of C[m, n] = A[m, k] B[k, n] in `dtype` ("fp32", "bf16" or "fp16") on `device`,
+// best of timed repetitions within about `seconds`, in FLOP/s (2mnk per product).
+double measure_gemm_flops(int64_t m, int64_t k, int64_t n, const std::string& dtype, double seconds,
+                          const at::Device& device = at::kCPU);
 
 }  // namespace electra::pretrain

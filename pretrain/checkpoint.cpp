@@ -107,7 +107,9 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   // Per-rank state: data cursor and RNG streams.
   json rs = {{"data", json::parse(w.rank.data.to_json())},
              {"torch_rng", base64_encode(w.rank.torch_rng)},
-             {"gumbel_rng", base64_encode(w.rank.gumbel_rng)}};
+             {"gumbel_rng", base64_encode(w.rank.gumbel_rng)},
+             {"gumbel_device", w.rank.gumbel_device}};
+  if (!w.rank.cuda_rng.empty()) rs["cuda_rng"] = base64_encode(w.rank.cuda_rng);
   fs::write_file(fs::join(staging, rank_file(comm.rank())), rs.dump());
 
   if (comm.rank() == 0) {
@@ -122,6 +124,8 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
                {"elapsed_s", w.state.elapsed_s},
                {"world", w.state.world},
                {"skipped_steps", w.state.skipped_steps},
+               {"loss_scale", w.state.loss_scale},
+               {"loss_scale_good_steps", w.state.loss_scale_good_steps},
                {"optimizer_steps", w.optimizer->steps()}};
     fs::write_file(fs::join(staging, "trainer_state.json"), ts.dump(2));
     fs::write_file(fs::join(staging, "config.yaml"), w.config_yaml);
@@ -249,10 +253,14 @@ TrainerState read_trainer_state(const std::string& dir) {
     s.world = json_int<int>(j, "world", path);
     s.skipped_steps =
         json_int_or<int64_t>(j, "skipped_steps", 0, path);  // absent before train.on_nonfinite
+    // Absent before fp16 support: no loss scaling then.
+    s.loss_scale = j.contains("loss_scale") ? j.at("loss_scale").get<double>() : 0.0;
+    s.loss_scale_good_steps = json_int_or<int64_t>(j, "loss_scale_good_steps", 0, path);
   } catch (const json::exception& e) {
     throw_user(path, ": corrupt trainer state (", e.what(), ")");
   }
-  ELECTRA_CHECK_USER(s.step >= 0 && s.world >= 1 && s.tokens_seen >= 0 && s.skipped_steps >= 0,
+  ELECTRA_CHECK_USER(s.step >= 0 && s.world >= 1 && s.tokens_seen >= 0 && s.skipped_steps >= 0 &&
+                         s.loss_scale >= 0 && s.loss_scale_good_steps >= 0,
                      path, ": corrupt trainer state (negative fields)");
   return s;
 }
@@ -267,6 +275,9 @@ RankState read_rank_state(const std::string& dir, int rank) {
     s.data = data::DataState::from_json(j.at("data").dump(), path);
     s.torch_rng = base64_decode(j.at("torch_rng").get<std::string>(), path);
     s.gumbel_rng = base64_decode(j.at("gumbel_rng").get<std::string>(), path);
+    s.gumbel_device = j.value("gumbel_device", std::string("cpu"));  // absent: CPU-only versions
+    if (j.contains("cuda_rng"))
+      s.cuda_rng = base64_decode(j.at("cuda_rng").get<std::string>(), path);
   } catch (const json::exception& e) {
     throw_user(path, ": corrupt rank state (", e.what(), ")");
   }

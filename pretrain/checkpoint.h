@@ -35,12 +35,16 @@ struct TrainerState {
   double elapsed_s = 0;     // training wall time so far
   int world = 1;
   int64_t skipped_steps = 0;  // updates dropped for a non-finite gradient (train.on_nonfinite)
+  double loss_scale = 0;      // fp16 dynamic loss scale; 0 = not an fp16 run
+  int64_t loss_scale_good_steps = 0;  // finite steps since the scale last changed
 };
 
 struct RankState {
   data::DataState data;
-  std::string torch_rng;   // default CPU generator (dropout), raw bytes
-  std::string gumbel_rng;  // the sampling generator, raw bytes
+  std::string torch_rng;              // default CPU generator (dropout), raw bytes
+  std::string gumbel_rng;             // the sampling generator, raw bytes
+  std::string gumbel_device = "cpu";  // the device type of that generator: cpu | cuda
+  std::string cuda_rng;               // default CUDA generator (dropout on a GPU); may be empty
 };
 
 struct CheckpointWrite {

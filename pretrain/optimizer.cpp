@@ -89,18 +89,23 @@ double warmup_linear_lr(double peak, int64_t step, int64_t warmup, int64_t total
 }
 
 at::Tensor clip_grad_norm(const std::vector<std::pair<std::string, at::Tensor>>& params,
-                          double max_norm) {
+                          double max_norm, double inv_scale) {
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> norms;
   for (const auto& [name, p] : params)
     if (p.grad().defined()) norms.push_back(p.grad().norm(2).to(at::kFloat));
   if (norms.empty()) return at::zeros({}, at::kFloat);
   at::Tensor total = at::stack(norms).norm(2);
+  if (inv_scale != 1.0) total = total * inv_scale;  // the norm of the unscaled gradients
   if (max_norm > 0) {
     // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when it is below 1.
     at::Tensor coef = (max_norm / (total + 1e-6)).clamp_max(1.0);
+    if (inv_scale != 1.0) coef = coef * inv_scale;
     for (const auto& [name, p] : params)
       if (p.grad().defined()) p.grad().mul_(coef);
+  } else if (inv_scale != 1.0) {
+    for (const auto& [name, p] : params)
+      if (p.grad().defined()) p.grad().mul_(inv_scale);
   }
   return total;
 }

@@ -56,8 +56,10 @@ class AdamW {
 double warmup_linear_lr(double peak, int64_t step, int64_t warmup, int64_t total);
 
 // Scales all gradients so that their global L2 norm is at most `max_norm`; returns the norm
-// before clipping (as a tensor: no synchronisation).
+// before clipping (as a tensor: no synchronisation). `inv_scale` first unscales gradients of a
+// scaled loss (fp16 loss scaling, pretrain/loss_scaler.h): the norm returned and clipped is
+// that of the gradients times inv_scale, and they are multiplied in the same single pass.
 at::Tensor clip_grad_norm(const std::vector<std::pair<std::string, at::Tensor>>& params,
-                          double max_norm);
+                          double max_norm, double inv_scale = 1.0);
 
 }  // namespace electra::pretrain

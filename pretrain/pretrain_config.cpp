@@ -1,6 +1,7 @@
 #include "pretrain/pretrain_config.h"
 
 #include "common/error.h"
+#include "pretrain/device.h"
 
 namespace electra::pretrain {
 
@@ -21,6 +22,12 @@ void add_model_keys(ConfigSchema& s) {
       .add_int("model.type_vocab_size", 2, "segment (token type) ids")
       .add_float("model.layer_norm_eps", 1e-12, "LayerNorm epsilon")
       .add_float("model.initializer_range", 0.02, "std of the normal weight init")
+      .add_string("model.attention", "auto",
+                  "self-attention kernel: sdpa = at::scaled_dot_product_attention (flash / "
+                  "memory-efficient on CUDA; LibTorch 2.x), eager = matmul + softmax; auto = "
+                  "sdpa where LibTorch has it. Same results in evaluation; in training SDPA's "
+                  "dropout masks come from torch's generator",
+                  {"auto", "eager", "sdpa"})
       .add_string("model.init_from", std::nullopt,
                   "start from these weights (when not resuming): one of our checkpoints, a run "
                   "directory, or a directory with discriminator/ and generator/ exports (both "
@@ -47,6 +54,11 @@ model::ElectraConfig read_model_keys(const Config& c) {
   return m;
 }
 
+model::AttentionKernel read_attention_key(const Config& c) {
+  return model::resolve_attention(c.get_string("model.attention"),
+                                  cat("(", c.source("model.attention"), ")"));
+}
+
 const ConfigSchema& pretrain_schema() {
   static const ConfigSchema schema = [] {
     ConfigSchema s;
@@ -65,8 +77,6 @@ const ConfigSchema& pretrain_schema() {
         .add_int("train.batch_size", 128,
                  "global batch: sequences per optimizer step, summed over ranks and micro-steps")
         .add_int("train.grad_accum", 1, "micro-steps per optimizer step")
-        .add_string("train.precision", "fp32", "matmul precision (bf16 keeps fp32 master weights)",
-                    {"fp32", "bf16"})
         .add_int("train.seed", 42, "seed for weights, data order, masking and sampling")
         .add_int("train.log_every", 100, "steps between progress lines and metric records")
         .add_int("train.save_every", 10000,
@@ -82,6 +92,11 @@ const ConfigSchema& pretrain_schema() {
                     "a step whose gradient norm is NaN/inf: skip = drop its update, count it "
                     "and go on (10 in a row stop the run); stop = end the run at once",
                     {"skip", "stop"});
+    add_runtime_keys(s,
+                     "matmul precision; bf16 and fp16 keep fp32 master weights, LayerNorm, "
+                     "softmax and losses in fp32; fp16 (CUDA only) adds dynamic loss scaling "
+                     "(amp.*)");
+    add_loss_scaler_keys(s);
     s.add_float("optimizer.lr", 5e-4, "peak learning rate")
         .add_float("optimizer.weight_decay", 0.01,
                    "decoupled weight decay (not on biases/LayerNorm)")
@@ -127,6 +142,7 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.generator_fraction = c.get_float("generator.size_fraction");
   p.generator = model::generator_config(p.discriminator, p.generator_fraction);
   p.init_from = c.get_string("model.init_from");
+  p.attention = read_attention_key(c);
 
   p.data_files = c.get_strings("data.files");
   p.data_format = c.get_string("data.format");
@@ -140,6 +156,9 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.batch_size = c.get_int("train.batch_size");
   p.grad_accum = c.get_int("train.grad_accum");
   p.precision = c.get_string("train.precision");
+  p.device = c.get_string("train.device");
+  p.tf32 = c.get_bool("train.tf32");
+  resolve_runtime(c, /*local_rank=*/0);  // device and precision errors now, naming the keys
   p.seed = c.get_int("train.seed");
   p.log_every = c.get_int("train.log_every");
   p.save_every = c.get_int("train.save_every");
@@ -148,6 +167,7 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.exit_after_steps = c.get_int("train.exit_after_steps");
   p.exit_after_minutes = c.get_float("train.exit_after_minutes");
   p.on_nonfinite = c.get_string("train.on_nonfinite");
+  p.amp = read_loss_scaler_options(c);
 
   p.lr = c.get_float("optimizer.lr");
   p.weight_decay = c.get_float("optimizer.weight_decay");

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "common/config.h"
+#include "model/attention.h"
 #include "model/electra_config.h"
+#include "pretrain/loss_scaler.h"
 
 namespace electra::pretrain {
 
@@ -14,6 +16,8 @@ namespace electra::pretrain {
 void add_model_keys(ConfigSchema& schema);
 // model.* -> ElectraConfig; vocab_size may still be 0 here when null (taken from the tokenizer).
 model::ElectraConfig read_model_keys(const Config& cfg);
+// model.attention -> the kernel for this LibTorch (UserError: sdpa where it does not exist).
+model::AttentionKernel read_attention_key(const Config& cfg);
 
 const ConfigSchema& pretrain_schema();
 
@@ -34,7 +38,11 @@ struct PretrainConfig {
   int64_t steps = 0;
   int64_t batch_size = 128;  // global: sequences per optimizer step, over all ranks
   int64_t grad_accum = 1;
-  std::string precision = "fp32";
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 (pretrain/device.h resolves these)
+  std::string device = "auto";     // auto | cpu | cuda
+  bool tf32 = false;
+  model::AttentionKernel attention = model::AttentionKernel::kEager;
+  LossScalerOptions amp;  // used with precision fp16
   int64_t seed = 42;
   int64_t log_every = 100;
   int64_t save_every = 10000;

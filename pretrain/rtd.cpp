@@ -23,7 +23,7 @@ std::pair<at::Tensor, at::Tensor> replace_tokens(const at::Tensor& input_ids,
   // the generator's sample (for the 15% kept unchanged too, as in the official code).
   at::Tensor fake = input_ids.flatten().clone();  // [batch * seq]
   fake.index_put_({masked_index}, sampled);
-  at::Tensor replaced = at::zeros(fake.sizes(), at::TensorOptions().dtype(at::kFloat));
+  at::Tensor replaced = at::zeros(fake.sizes(), fake.options().dtype(at::kFloat));
   replaced.index_put_({masked_index}, sampled.ne(masked_labels).to(at::kFloat));
   return {fake.view(input_ids.sizes()), replaced.view(input_ids.sizes())};
 }
@@ -32,9 +32,12 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
                       const RtdOptions& options, at::Generator& gumbel) {
   const int64_t b = batch.input_ids.size(0), l = batch.input_ids.size(1);
   RtdOutput out;
+  // Without padding the encoders need no mask: saying so here spares them looking at the mask
+  // tensor (on a GPU that look is a device-to-host synchronisation per forward).
+  const at::Tensor model_mask = batch.real_tokens == b * l ? at::Tensor() : batch.attention_mask;
 
   // 1. Generator on the masked input; MLM head on the masked positions only.
-  at::Tensor gen_hidden = pair.generator->electra(batch.masked_ids, batch.attention_mask,
+  at::Tensor gen_hidden = pair.generator->electra(batch.masked_ids, model_mask,
                                                   batch.token_type_ids, dt);  // [b, l, Hg]
   at::Tensor selected =
       gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
@@ -56,9 +59,9 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
   auto [fake, is_replaced] =
       replace_tokens(batch.input_ids, batch.masked_index, batch.masked_labels, sampled);
 
-  at::Tensor disc_logits = pair.discriminator(fake, batch.attention_mask, batch.token_type_ids,
-                                              dt);        // [b, l] fp32
-  at::Tensor real = batch.attention_mask.to(at::kFloat);  // [b, l]
+  at::Tensor disc_logits =
+      pair.discriminator(fake, model_mask, batch.token_type_ids, dt);  // [b, l] fp32
+  at::Tensor real = batch.attention_mask.to(at::kFloat);               // [b, l]
   at::Tensor bce =
       at::binary_cross_entropy_with_logits(disc_logits, is_replaced, {}, {}, at::Reduction::None);
   at::Tensor n_real = real.sum();

@@ -53,8 +53,16 @@ at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at:
   if (o.greedy) return logits.detach().argmax(-1);  // [n]
   at::Tensor l = scaled_logits(logits, o);          // [n, vocab]
   // Gumbel noise -log(-log(u)), with the same 1e-9 guards as the official ELECTRA code.
-  at::Tensor u = at::empty(l.sizes(), at::TensorOptions().dtype(at::kFloat));  // [n, vocab]
-  model::fill_uniform_(u, gen);  // parallel and reproducible (model/fast_random.h)
+  at::Tensor u;  // [n, vocab] fp32 uniform noise, on l's device
+  if (gen.device().is_cpu()) {
+    u = at::empty(l.sizes(), at::TensorOptions().dtype(at::kFloat));
+    model::fill_uniform_(u, gen);  // parallel and reproducible (model/fast_random.h)
+    u = u.to(l.device());
+  } else {
+    // A device generator (CUDA Philox) fills in place where the logits already are.
+    u = at::empty(l.sizes(), l.options().dtype(at::kFloat));
+    u.uniform_(0.0, 1.0, gen);
+  }
   at::Tensor g = -at::log(-at::log(u + 1e-9) + 1e-9);
   return (l + g).argmax(-1);  // [n] int64
 }

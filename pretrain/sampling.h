@@ -31,7 +31,9 @@ void check_sampling_options(const SamplingOptions& options, int64_t vocab_size,
 at::Tensor sampling_probabilities(const at::Tensor& logits, const SamplingOptions& options);
 
 // One token per row of `logits` ([n, vocab]) -> [n] int64. Checks the options first
-// (vocab_size = logits.size(-1)); no gradient flows.
+// (vocab_size = logits.size(-1)); no gradient flows. The noise is fp32 whatever the logits'
+// dtype, drawn from `gen`: a CPU generator gives the same draws on any device (copied over), a
+// CUDA generator draws on the GPU.
 at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& options,
                          at::Generator& gen);
 

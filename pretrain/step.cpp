@@ -1,9 +1,8 @@
 #include "pretrain/step.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include "common/error.h"
 #include "common/rng.h"
+#include "pretrain/device.h"
 #include "pretrain/optimizer.h"
 
 namespace electra::pretrain {
@@ -19,9 +18,17 @@ AdamWOptions adamw_options(const PretrainConfig& pc) {
   return o;
 }
 
-at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank) {
-  return at::detail::createCPUGenerator(
-      mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0x6B3Bull}));
+at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank, const at::Device& device) {
+  return make_generator(
+      device, mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0x6B3Bull}));
+}
+
+data::Batch batch_to(const data::Batch& b, const at::Device& device) {
+  data::Batch out = b;
+  for (at::Tensor* t : {&out.input_ids, &out.masked_ids, &out.attention_mask, &out.token_type_ids,
+                        &out.masked_index, &out.masked_labels})
+    if (t->defined()) *t = t->to(device);
+  return out;
 }
 
 double forward_backward(const StepParts& s,
@@ -29,16 +36,21 @@ double forward_backward(const StepParts& s,
                         const std::function<void(const RtdOutput&, const data::Batch&)>& observe) {
   ELECTRA_CHECK(s.pair && s.params && s.reducer && s.gumbel && s.grad_accum >= 1,
                 "forward_backward: incomplete StepParts");
+  const bool on_cpu = s.device.is_cpu();
   for (int64_t micro = 0; micro < s.grad_accum; ++micro) {
     const data::Batch& batch = next_batch(micro);
-    RtdOutput out = rtd_forward(*s.pair, batch, s.dtype, s.rtd, *s.gumbel);
+    const data::Batch moved = on_cpu ? data::Batch() : batch_to(batch, s.device);
+    RtdOutput out = rtd_forward(*s.pair, on_cpu ? batch : moved, s.dtype, s.rtd, *s.gumbel);
     // Only the last micro-step's backward triggers the all-reduce of the accumulated sum.
     s.reducer->prepare_backward(/*sync=*/micro + 1 == s.grad_accum);
-    (out.loss / static_cast<double>(s.grad_accum)).backward();
+    const double accum = static_cast<double>(s.grad_accum);
+    // Without loss scaling exactly the division it always was (x * (1/3) is not x / 3).
+    (s.loss_scale == 1.0 ? out.loss / accum : out.loss * (s.loss_scale / accum)).backward();
     if (observe) observe(out, batch);
   }
   s.reducer->finish();  // gradients averaged over ranks
-  return clip_grad_norm(*s.params, s.clip_norm).item<double>();
+  // The one host synchronisation of the step: the norm decides whether the update is applied.
+  return clip_grad_norm(*s.params, s.clip_norm, 1.0 / s.loss_scale).item<double>();
 }
 
 }  // namespace electra::pretrain

@@ -27,20 +27,27 @@ struct StepParts {
   at::Generator* gumbel = nullptr;
   RtdOptions rtd;
   at::ScalarType dtype = at::kFloat;  // compute dtype of the encoders' matmuls
+  at::Device device = at::kCPU;       // where the pair lives; batches are moved there
   int64_t grad_accum = 1;
-  double clip_norm = 1.0;  // <= 0: no clipping
+  double clip_norm = 1.0;   // <= 0: no clipping
+  double loss_scale = 1.0;  // fp16: the loss is multiplied by it, the gradients divided
 };
 
 // optimizer.* of the experiment as AdamW options.
 AdamWOptions adamw_options(const PretrainConfig& pc);
 
-// The generator of rank `rank`'s Gumbel noise (its own stream, derived from train.seed).
-at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank);
+// The generator of rank `rank`'s Gumbel noise (its own stream, derived from train.seed), on
+// `device` (a CUDA generator there, so the noise is drawn beside the logits).
+at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank,
+                                    const at::Device& device = at::kCPU);
+
+// The batch's tensors on `device` (the same batch when it is already there).
+data::Batch batch_to(const data::Batch& batch, const at::Device& device);
 
 // Runs `grad_accum` micro-steps (next_batch(micro) gives each one's batch; observe sees each
-// result), averages the gradients over micro-steps and ranks, clips them, and returns the
-// global gradient norm before clipping. The caller applies (or, when the norm is not finite,
-// drops) the update.
+// result; batches may be on the CPU), averages the gradients over micro-steps and ranks,
+// unscales them (loss_scale), clips them, and returns the global gradient norm before clipping
+// (unscaled). The caller applies (or, when the norm is not finite, drops) the update.
 double forward_backward(const StepParts& parts,
                         const std::function<const data::Batch&(int64_t micro)>& next_batch,
                         const std::function<void(const RtdOutput&, const data::Batch&)>& observe);

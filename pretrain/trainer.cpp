@@ -28,7 +28,9 @@
 #include "distributed/gradient_reducer.h"
 #include "model/electra.h"
 #include "pretrain/checkpoint.h"
+#include "pretrain/device.h"
 #include "pretrain/init_from.h"
+#include "pretrain/loss_scaler.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/pretrain_config.h"
 #include "pretrain/rtd.h"
@@ -68,21 +70,6 @@ std::set<int64_t> nonfinite_fault_steps() {
   return steps;
 }
 
-std::string rng_bytes(const at::Generator& gen) {
-  at::Tensor s = gen.get_state();  // uint8 [n]
-  return std::string(static_cast<const char*>(s.data_ptr()), s.numel());
-}
-
-void set_rng_bytes(at::Generator& gen, const std::string& bytes, const std::string& origin) {
-  at::Tensor s = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
-  std::memcpy(s.data_ptr(), bytes.data(), bytes.size());
-  try {
-    gen.set_state(s);
-  } catch (const c10::Error& e) {
-    throw_user(origin, ": corrupt random-generator state in checkpoint");
-  }
-}
-
 std::string fmt(double v, int prec = 4) {
   std::ostringstream os;
   os << std::setprecision(prec) << v;
@@ -90,6 +77,29 @@ std::string fmt(double v, int prec = 4) {
 }
 
 // Window sums of the step metrics, kept as tensors until a log line reads them.
+// fp16: a loss scale this small after backing off means the gradients are NaN/inf at any
+// scale (2^16 halved 40 times); no healthy run gets near it.
+constexpr double kMinLossScale = 1.0 / (1 << 24);
+
+// Restores the per-rank RNG streams that live on the device: the Gumbel generator, and on CUDA
+// the default CUDA generator (dropout). A checkpoint written on another device type has
+// generator states of another kind: the streams then start fresh (said in a warning), since no
+// resume across device types can be bit-exact anyway.
+void restore_device_rng(const RankState& rs, const at::Device& device, at::Generator& gumbel,
+                        const std::string& origin) {
+  const std::string here = device.is_cuda() ? "cuda" : "cpu";
+  if (rs.gumbel_device != here) {
+    log::warn(origin, " was written on ", rs.gumbel_device, " and this run is on ", here,
+              ": the sampling and dropout random streams restart from train.seed");
+    return;
+  }
+  set_generator_state(gumbel, rs.gumbel_rng, origin);
+  if (device.is_cuda() && !rs.cuda_rng.empty()) {
+    at::Generator def = default_generator(device);
+    set_generator_state(def, rs.cuda_rng, origin);
+  }
+}
+
 struct Window {
   at::Tensor loss, gen_loss, disc_loss, disc_correct, real, gen_correct, masked, replaced;
   int64_t micro = 0, steps = 0, skipped = 0;
@@ -136,7 +146,10 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
                      "divisible by the number of ranks (",
                      world, ") times train.grad_accum (", pc.grad_accum, ")");
   const int64_t micro_batch = per_rank / pc.grad_accum;
-  const at::ScalarType dt = pc.precision == "bf16" ? at::kBFloat16 : at::kFloat;
+  const Runtime rt =
+      resolve_runtime(pc.device, pc.precision, pc.tf32, comm.info().local_rank, "(pretrain)");
+  apply_runtime(rt);
+  const at::ScalarType dt = rt.dtype;
 
   const int threads = choose_threads(pc.threads, comm.info());
   dist::set_compute_threads(threads);
@@ -154,12 +167,20 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   // --- Model, optimizer, RNG --------------------------------------------------------------------
   torch::manual_seed(static_cast<uint64_t>(pc.seed));
   model::PretrainingPair pair = model::make_pretraining_pair(pc.discriminator, pc.generator);
+  // Initialised on the CPU (the same weights whatever the device), then moved: parameters keep
+  // their identity, so the optimizer state and the reducer's buckets are made on the device.
+  pair.discriminator->to(rt.device);
+  pair.generator->to(rt.device);
+  model::set_attention(*pair.discriminator, pc.attention);
+  model::set_attention(*pair.generator, pc.attention);
   pair.discriminator->train();
   pair.generator->train();
   auto params = model::unique_parameters(pair);
   AdamW optimizer(params, adamw_options(pc));
-  at::Generator gumbel = make_gumbel_generator(pc, rank);
-  // Dropout draws from the default generator: give each rank its own stream.
+  at::Generator gumbel = make_gumbel_generator(pc, rank, rt.device);
+  LossScaler scaler(pc.amp, rt.fp16());
+  // Dropout draws from the default generator (the CPU's, or the GPU's on CUDA): give each rank
+  // its own stream. manual_seed seeds the CUDA generators too.
   torch::manual_seed(
       mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0xD50ull}));
 
@@ -180,11 +201,9 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
         *latest);
     RankState rs = read_rank_state(*latest, rank);
     at::Generator def = at::detail::getDefaultCPUGenerator();
-    {
-      std::lock_guard<std::mutex> lock(def.mutex());
-      set_rng_bytes(def, rs.torch_rng, *latest);
-    }
-    set_rng_bytes(gumbel, rs.gumbel_rng, *latest);
+    set_generator_state(def, rs.torch_rng, *latest);
+    restore_device_rng(rs, rt.device, gumbel, *latest);
+    scaler.restore(ts.loss_scale > 0 ? ts.loss_scale : pc.amp.init_scale, ts.loss_scale_good_steps);
     resume_data = rs.data;
     result.last_checkpoint = *latest;
     log::info("resuming from ", *latest, " at step ", ts.step);
@@ -231,7 +250,9 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
               pc.generator.num_attention_heads, " heads), ", n_params, " parameters; vocab ",
               pc.discriminator.vocab_size, " (", tok->kind(), "); batch ", pc.batch_size, " = ",
               world, " rank(s) x ", pc.grad_accum, " x ", micro_batch, ", seq ", pc.seq_len, ", ",
-              pc.precision, ", ", threads, " thread(s) per rank");
+              pc.precision, ", ", describe_device(rt.device), ", attention ",
+              model::attention_name(pc.attention), rt.tf32 ? ", tf32" : "", ", ", threads,
+              " thread(s) per rank");
     log::info("gradient reducer: ", reducer.describe());
   }
 
@@ -253,8 +274,12 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     w.state.elapsed_s =
         elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
     w.rank.data = last_state;
-    w.rank.torch_rng = rng_bytes(at::detail::getDefaultCPUGenerator());
-    w.rank.gumbel_rng = rng_bytes(gumbel);
+    w.rank.torch_rng = generator_state(at::detail::getDefaultCPUGenerator());
+    w.rank.gumbel_rng = generator_state(gumbel);
+    w.rank.gumbel_device = rt.device.is_cuda() ? "cuda" : "cpu";
+    if (rt.device.is_cuda()) w.rank.cuda_rng = generator_state(default_generator(rt.device));
+    w.state.loss_scale = scaler.enabled() ? scaler.scale() : 0.0;
+    w.state.loss_scale_good_steps = scaler.good_steps();
     w.config_yaml = cfg.to_yaml();
     w.tokenizer = tok.get();
     result.last_checkpoint = save_checkpoint(ckpt_dir, w, comm);
@@ -269,6 +294,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   parts.gumbel = &gumbel;
   parts.rtd = ropt;
   parts.dtype = dt;
+  parts.device = rt.device;
   parts.grad_accum = pc.grad_accum;
   parts.clip_norm = pc.clip_norm;
   data::StatefulBatch current;
@@ -276,6 +302,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   while (ts.step < pc.steps) {
     // One optimizer step: grad_accum micro-steps, gradients averaged over micro-steps and ranks.
     int64_t step_tokens = 0;
+    parts.loss_scale = scaler.scale();
     // The norm of the reduced gradient is the same number on every rank, so all ranks take the
     // same branch below (a rank-local loss check could split them). A NaN/inf loss gives a
     // NaN/inf gradient, so this also catches non-finite losses.
@@ -295,7 +322,21 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
         if (p.grad().defined()) p.grad().fill_(std::numeric_limits<float>::quiet_NaN());
       grad_norm = std::numeric_limits<double>::quiet_NaN();
     }
-    if (!std::isfinite(grad_norm)) {
+    if (scaler.enabled() && !std::isfinite(grad_norm)) {
+      // fp16: an overflow is the loss scaler's normal signal (the scale was too high), not a
+      // divergence: skip the update and back off. Only a scale driven below any useful value
+      // means the loss itself is NaN/inf.
+      scaler.update(/*overflow=*/true);
+      ++win.skipped;
+      ++ts.skipped_steps;
+      log::debug("step ", ts.step + 1, ": fp16 gradient overflow, update skipped, loss scale now ",
+                 scaler.scale());
+      ELECTRA_CHECK_USER(scaler.scale() >= kMinLossScale, "step ", ts.step + 1,
+                         ": the fp16 loss scale fell to ", scaler.scale(),
+                         " after repeated non-finite gradients: training diverged (or the loss is "
+                         "NaN). Lower optimizer.lr or use train.precision=bf16");
+      optimizer.zero_grad();
+    } else if (!std::isfinite(grad_norm)) {
       // Never train on NaN/inf: drop this step's update and say so.
       ELECTRA_CHECK_USER(pc.on_nonfinite != "stop", "step ", ts.step + 1, ": the gradient norm is ",
                          grad_norm,
@@ -315,6 +356,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
       optimizer.zero_grad();
     } else {
       nonfinite_streak = 0;
+      scaler.update(/*overflow=*/false);
       optimizer.step(warmup_linear_lr(pc.lr, ts.step + 1, pc.warmup_steps, pc.steps));
       optimizer.zero_grad();
     }
@@ -334,14 +376,11 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     // Planned exits (time-boxed jobs): rank 0's clock decides so that all ranks agree.
     bool planned_exit = pc.exit_after_steps > 0 && ts.step - start_step >= pc.exit_after_steps;
     if (pc.exit_after_minutes > 0) {
-      at::Tensor late =
-          at::scalar_tensor(std::chrono::duration<double>(Clock::now() - run_start).count() >=
-                                    pc.exit_after_minutes * 60.0
-                                ? 1.0
-                                : 0.0,
-                            at::kDouble);
-      comm.broadcast(late, 0);
-      planned_exit = planned_exit || late.item<double>() > 0;
+      const bool late = std::chrono::duration<double>(Clock::now() - run_start).count() >=
+                        pc.exit_after_minutes * 60.0;
+      // A small-value gather rather than a tensor broadcast: it works on every backend,
+      // whatever device the collectives' tensors live on.
+      planned_exit = planned_exit || comm.all_gather(late ? 1.0 : 0.0)[0] > 0;
     }
 
     const bool save_now = ts.step % pc.save_every == 0 || last || stop_sig || planned_exit;
@@ -392,6 +431,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
                     {"elapsed_s", elapsed},
                     {"skipped_steps", win.skipped},
                     {"skipped_steps_total", ts.skipped_steps}};
+        if (scaler.enabled()) rec["loss_scale"] = scaler.scale();
         jsonl->write(rec.dump());
         if (tb)
           tb->scalars(ts.step, {{"loss/total", static_cast<float>(loss)},

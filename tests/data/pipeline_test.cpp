@@ -207,10 +207,12 @@ TEST(SentencePiece, VeryLongLinesAreCutNotFatal) {
   // warning; they are now cut at spaces (or character boundaries) before it sees them.
   TempDir t;
   std::string text;
-  for (int i = 0; i < 3000; ++i) text += (i % 7 ? "word " : "other ");
+  for (int i = 0; i < 3000; ++i)
+    text += (i % 7 ? "word " : "other ");
   text += "\n";
   text += std::string(9000, 'x') + "\n\n";
-  for (int i = 0; i < 200; ++i) text += "a short line with the words again\n";
+  for (int i = 0; i < 200; ++i)
+    text += "a short line with the words again\n";
   VocabTrainOptions o;
   o.inputs = {t.write("long.txt", text)};
   o.vocab_size = 30;
@@ -253,6 +255,44 @@ TEST(Pipeline, StateAfterEveryBatchResumesExactly) {
       ASSERT_TRUE(at::equal(b.batch.token_type_ids, batches[i].batch.token_type_ids));
     }
   }
+}
+
+TEST(Pipeline, RestoreRefusesTokenIdsOutsideTheVocabulary) {
+  SpmFixture f;
+  std::shared_ptr<const Tokenizer> tok = load_tokenizer(f.model, "t");
+  PipelineOptions o;
+  o.corpus.files = {f.corpus};
+  o.seq_len = 32;
+  o.batch_size = 2;
+  PretrainStream stream(o, tok);
+  // A state with both a packer buffer and pending examples to corrupt.
+  DataState good;
+  for (int i = 0; i < 40 && (good.pending.empty() || good.packer.units.empty()); ++i)
+    good = stream.next().state;
+  ASSERT_FALSE(good.pending.empty());
+  ASSERT_FALSE(good.packer.units.empty());
+  PretrainStream(o, tok).restore(good);  // the untouched state is accepted
+
+  auto message = [&](const DataState& s) -> std::string {
+    try {
+      PretrainStream(o, tok).restore(s);
+    } catch (const UserError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  DataState bad = good;
+  bad.pending[0].ids[1] = static_cast<int32_t>(tok->vocab_size());
+  EXPECT_NE(message(bad).find("outside this tokenizer's vocabulary"), std::string::npos);
+  bad = good;
+  bad.packer.units[0][0] = -3;
+  EXPECT_NE(message(bad).find("token id -3 in its packer buffer"), std::string::npos);
+  bad = good;
+  bad.pending[0].types[0] = 7;
+  EXPECT_NE(message(bad).find("token type 7"), std::string::npos);
+  bad = good;
+  bad.pending[0].length = 33;
+  EXPECT_NE(message(bad).find("length 33"), std::string::npos);
 }
 
 TEST(Pipeline, PrefetcherDeliversTheSameBatchesAndForwardsErrors) {

@@ -14,17 +14,19 @@ using testing::electra;
 
 // A model small enough for a unit test: discriminator e16/h32/L2/ff64, generator at 0.5
 // (h16, 1 head, ff64 -> derived 4*16), vocab 100, seq 32.
-CommandResult bench(const std::string& steps = "3", bool inference = false) {
-  return electra("bench", "--config",
-                 std::string(ELECTRA_TEST_DATA) + "/../../configs/pretrain/electra-tiny.yaml",
-                 "--set", "model.vocab_size=100", "--set", "model.embedding_size=16", "--set",
-                 "model.hidden_size=32", "--set", "model.num_hidden_layers=2", "--set",
-                 "model.num_attention_heads=2", "--set", "model.intermediate_size=64", "--set",
-                 "model.max_position_embeddings=32", "--set", "generator.size_fraction=0.5",
-                 "--set", "data.seq_len=32", "--set", "train.batch_size=4", "--set",
-                 "train.grad_accum=2", "--set", "train.threads=1", "--set",
-                 "data.tokenizer=/nonexistent", "--steps", steps, "--warmup", "1", "--gemm-seconds",
-                 "0.05", inference ? "--inference" : "--set=train.seed=42");
+// Always on the CPU (train.device=cpu), also where a GPU is visible. `extra`: one more argument.
+CommandResult bench(const std::string& steps = "3", bool inference = false,
+                    const std::string& extra = "--set=train.seed=42") {
+  return electra(
+      "bench", "--config",
+      std::string(ELECTRA_TEST_DATA) + "/../../configs/pretrain/electra-tiny.yaml", "--set",
+      "model.vocab_size=100", "--set", "model.embedding_size=16", "--set", "model.hidden_size=32",
+      "--set", "model.num_hidden_layers=2", "--set", "model.num_attention_heads=2", "--set",
+      "model.intermediate_size=64", "--set", "model.max_position_embeddings=32", "--set",
+      "generator.size_fraction=0.5", "--set", "data.seq_len=32", "--set", "train.batch_size=4",
+      "--set", "train.grad_accum=2", "--set", "train.threads=1", "--set",
+      "data.tokenizer=/nonexistent", "--steps", steps, "--warmup", "1", "--gemm-seconds", "0.05",
+      "--set=train.device=cpu", inference ? "--inference" : "--set=loss.temperature=1", extra);
 }
 
 json last_json_line(const std::string& out) {
@@ -64,6 +66,23 @@ TEST(BenchCliTest, TrainingFiguresFollowFromTheModel) {
   EXPECT_GT(j["peak_rss_mb"].get<double>(), 10);
   EXPECT_FALSE(j["blas"]["library"].get<std::string>().empty());
   EXPECT_TRUE(std::isfinite(j["last_value"].get<double>()));
+  // GPU-only figures are null on the CPU rather than made-up zeros.
+  EXPECT_EQ(j["device"], "cpu");
+  EXPECT_TRUE(j["peak_gpu_mem_mb"].is_null()) << j["peak_gpu_mem_mb"];
+  EXPECT_TRUE(j["device_peak_tflops"].is_null());
+  EXPECT_TRUE(j["mfu_device"].is_null());
+  EXPECT_EQ(j["fp16_overflow_steps"], 0);
+}
+
+TEST(BenchCliTest, MfuAgainstAGivenDevicePeak) {
+  const CommandResult r = bench("2", false, "--peak-tflops=0.5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json j = last_json_line(r.output);
+  EXPECT_EQ(j["device_peak_tflops"].get<double>(), 0.5);
+  EXPECT_NEAR(j["mfu_device"].get<double>(), j["achieved_tflops"].get<double>() / 0.5, 1e-12);
+  const CommandResult bad = bench("2", false, "--peak-tflops=-1");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--peak-tflops must be >= 0"), std::string::npos) << bad.output;
 }
 
 TEST(BenchCliTest, InferenceTimesTheDiscriminatorForward) {

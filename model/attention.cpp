@@ -1,0 +1,52 @@
+#include "model/attention.h"
+
+#include <ATen/ATen.h>
+#include <torch/version.h>
+
+#include "common/error.h"
+
+namespace electra::model {
+
+// The one place that knows which LibTorch has SDPA.
+#if TORCH_VERSION_MAJOR >= 2
+bool sdpa_available() {
+  return true;
+}
+#else
+bool sdpa_available() {
+  return false;
+}
+#endif
+
+AttentionKernel resolve_attention(const std::string& name, const std::string& where) {
+  if (name == "eager") return AttentionKernel::kEager;
+  if (name == "auto") return sdpa_available() ? AttentionKernel::kSdpa : AttentionKernel::kEager;
+  ELECTRA_CHECK_USER(name == "sdpa", "model.attention must be auto, eager or sdpa, got '", name,
+                     "' ", where);
+  ELECTRA_CHECK_USER(sdpa_available(), "model.attention is sdpa ", where, " but this LibTorch (",
+                     TORCH_VERSION,
+                     ") has no scaled_dot_product_attention (it came with LibTorch 2.0). Use "
+                     "model.attention=auto or eager");
+  return AttentionKernel::kSdpa;
+}
+
+const char* attention_name(AttentionKernel kernel) {
+  return kernel == AttentionKernel::kSdpa ? "sdpa" : "eager";
+}
+
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                const at::Tensor& key_keep, double dropout_p) {
+#if TORCH_VERSION_MAJOR >= 2
+  // No mask at all when nothing is padded: the flash kernel takes no mask. The default scale
+  // is 1/sqrt(head_dim), as in the eager path.
+  if (!key_keep.defined())
+    return at::scaled_dot_product_attention(q, k, v, {}, dropout_p, /*is_causal=*/false);
+  return at::scaled_dot_product_attention(q, k, v, key_keep, dropout_p, /*is_causal=*/false);
+#else
+  (void)q, (void)k, (void)v, (void)key_keep, (void)dropout_p;
+  throw std::runtime_error(
+      cat("internal error: sdpa() called on LibTorch ", TORCH_VERSION, " (see sdpa_available())"));
+#endif
+}
+
+}  // namespace electra::model

@@ -1,0 +1,32 @@
+// Which kernel computes self-attention. "eager" is HF's eager order spelled out
+// (matmul, fp32 softmax, dropout, matmul) and works on every LibTorch; "sdpa" is
+// at::scaled_dot_product_attention (LibTorch >= 2), which on CUDA picks the flash or
+// memory-efficient kernel and never materialises the [batch, heads, seq, seq] scores.
+// In evaluation both give the same numbers (tests/model/attention_test.cpp); in training SDPA's
+// attention dropout draws from torch's own generator, so its dropout masks differ from the
+// eager path's (model/fast_random.h) for the same seed.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <string>
+
+namespace electra::model {
+
+enum class AttentionKernel { kEager, kSdpa };
+
+// True when this LibTorch has at::scaled_dot_product_attention (2.x).
+bool sdpa_available();
+// "auto" (sdpa where available, else eager), "eager" or "sdpa". sdpa on a LibTorch without it is
+// a UserError naming `where` (the key and its source).
+AttentionKernel resolve_attention(const std::string& name, const std::string& where);
+const char* attention_name(AttentionKernel kernel);
+
+// softmax(q k^T / sqrt(d), masked) v. q, k, v: [batch, heads, seq, head_dim] (one dtype);
+// key_keep: [batch, 1, 1, seq] bool, true where a key may be attended to, or undefined for no
+// padding; dropout_p: attention-probability dropout (0 in evaluation).
+// -> [batch, heads, seq, head_dim]. Only callable when sdpa_available().
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                const at::Tensor& key_keep, double dropout_p);
+
+}  // namespace electra::model

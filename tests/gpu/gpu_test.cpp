@@ -1,0 +1,185 @@
+// CUDA checks (label `gpu`, binary test_gpu). Every test skips when LibTorch sees no CUDA
+// device, so the binary passes on CPU-only machines; bench/gpu_check.sh runs it on a GPU.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "data/batch.h"
+#include "distributed/communicator.h"
+#include "distributed/gradient_reducer.h"
+#include "model/electra.h"
+#include "pretrain/device.h"
+#include "pretrain/loss_scaler.h"
+#include "pretrain/optimizer.h"
+#include "pretrain/step.h"
+#include "tests/support/sdpa_parity.h"
+
+namespace electra {
+namespace {
+
+#define SKIP_WITHOUT_CUDA() \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch"
+
+const at::Device kCuda(at::kCUDA, 0);
+
+// Discriminator logits ([4, 24]) of the same weights on `device` in `dt`, evaluation mode, with
+// one padded row.
+at::Tensor disc_logits(const at::Device& device, at::ScalarType dt) {
+  torch::manual_seed(11);
+  model::ElectraForPreTraining disc(testing::parity_config());
+  disc->to(device);
+  disc->eval();
+  torch::NoGradGuard no_grad;
+  at::Tensor ids = at::randint(5, 100, {4, 24}, at::kLong);  // [4, 24]
+  at::Tensor mask = at::ones({4, 24}, at::kLong);
+  mask[3].slice(0, 17).zero_();
+  return disc(ids.to(device), mask.to(device), at::Tensor(), dt).to(at::kCPU);  // [4, 24] fp32
+}
+
+TEST(Gpu, DiscriminatorForwardMatchesTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  const at::Tensor cpu = disc_logits(at::kCPU, at::kFloat);
+  const double scale = std::max(1.0, cpu.abs().max().item<double>());
+  EXPECT_LT((disc_logits(kCuda, at::kFloat) - cpu).abs().max().item<double>(), 1e-4);
+  // bf16 matmuls keep ~3 significant digits; LayerNorm and softmax stay fp32.
+  EXPECT_LT((disc_logits(kCuda, at::kBFloat16) - cpu).abs().max().item<double>(), 5e-2 * scale);
+  EXPECT_LT((disc_logits(kCuda, at::kHalf) - cpu).abs().max().item<double>(), 1e-2 * scale);
+}
+
+TEST(Gpu, SdpaMatchesEagerOnCuda) {
+  SKIP_WITHOUT_CUDA();
+  if (!model::sdpa_available()) GTEST_SKIP() << "this LibTorch has no SDPA";
+  EXPECT_LT(testing::eager_sdpa_max_diff(kCuda, at::kFloat, /*padded=*/false), 1e-5);
+  EXPECT_LT(testing::eager_sdpa_max_diff(kCuda, at::kFloat, /*padded=*/true), 1e-5);
+  // bf16: both paths round q, k, v and the probabilities to bf16, in different orders.
+  EXPECT_LT(testing::eager_sdpa_max_diff(kCuda, at::kBFloat16, /*padded=*/true), 5e-2);
+}
+
+// 8 sequences of 32 tokens, masked as the training pipeline masks them.
+data::Batch small_batch() {
+  data::SpecialIds special;
+  std::vector<data::Example> ex(8);
+  at::Tensor r = at::randint(5, 100, {8, 32}, at::kInt);
+  for (int64_t i = 0; i < 8; ++i) {
+    auto& e = ex[static_cast<size_t>(i)];
+    for (int64_t j = 0; j < 32; ++j)
+      e.ids.push_back(r[i][j].item<int32_t>());
+    e.ids[0] = special.cls;
+    e.ids[31] = special.sep;
+    e.types.assign(32, 0);
+    e.length = 32;
+  }
+  return data::mask_examples(ex, special, {}, 7);
+}
+
+// One full RTD training step on CUDA in `dt` (with loss scaling for fp16): finite loss and
+// gradient norm, and the weights move.
+void rtd_step_on_cuda(at::ScalarType dt) {
+  torch::manual_seed(5);
+  model::ElectraConfig disc_cfg = testing::parity_config();
+  model::PretrainingPair pair =
+      model::make_pretraining_pair(disc_cfg, model::generator_config(disc_cfg, 0.5));
+  pair.discriminator->to(kCuda);
+  pair.generator->to(kCuda);
+  pair.discriminator->train();
+  pair.generator->train();
+  auto params = model::unique_parameters(pair);
+  const at::Tensor before = params.front().second.detach().clone();
+  auto comm = dist::make_single_process_communicator();
+  dist::GradientReducer reducer(*comm, params, {25.0, 0});
+  pretrain::AdamW optimizer(params, {});
+  at::Generator gumbel = pretrain::make_generator(kCuda, 9);
+  pretrain::LossScaler scaler({}, dt == at::kHalf);
+  pretrain::StepParts parts;
+  parts.pair = &pair;
+  parts.params = &params;
+  parts.reducer = &reducer;
+  parts.gumbel = &gumbel;
+  parts.dtype = dt;
+  parts.device = kCuda;
+  const data::Batch batch = small_batch();
+  // A fresh pair at scale 2^16 may overflow in fp16: then the scaler skips the step and backs
+  // off, and the next attempt runs at half the scale (at most a few times).
+  bool applied = false;
+  for (int attempt = 0; attempt < 8 && !applied; ++attempt) {
+    parts.loss_scale = scaler.scale();
+    double loss = 0;
+    const double norm = pretrain::forward_backward(
+        parts, [&](int64_t) -> const data::Batch& { return batch; },
+        [&](const pretrain::RtdOutput& out, const data::Batch&) {
+          EXPECT_TRUE(out.loss.is_cuda());
+          loss = out.loss.item<double>();
+        });
+    EXPECT_TRUE(std::isfinite(loss)) << loss;
+    if (dt != at::kHalf) {
+      EXPECT_TRUE(std::isfinite(norm)) << norm;
+    }
+    const double scale_before = scaler.scale();
+    applied = scaler.update(!std::isfinite(norm));
+    if (applied) {
+      EXPECT_GT(norm, 0);
+      optimizer.step(1e-3);
+    } else {
+      EXPECT_EQ(scaler.scale(), scale_before * 0.5);
+    }
+    optimizer.zero_grad();
+  }
+  ASSERT_TRUE(applied) << "no finite step in 8 attempts (" << c10::toString(dt) << ")";
+  EXPECT_TRUE(params.front().second.is_cuda());
+  EXPECT_GT((params.front().second.detach().cpu() - before.cpu()).abs().max().item<double>(), 0);
+}
+
+TEST(Gpu, RtdTrainStepInBf16) {
+  SKIP_WITHOUT_CUDA();
+  rtd_step_on_cuda(at::kBFloat16);
+}
+
+TEST(Gpu, RtdTrainStepInFp16WithLossScaling) {
+  SKIP_WITHOUT_CUDA();
+  rtd_step_on_cuda(at::kHalf);
+}
+
+TEST(Gpu, CudaGeneratorStateRoundTrips) {
+  SKIP_WITHOUT_CUDA();
+  at::Generator g = pretrain::make_generator(kCuda, 1234);
+  const std::string state = pretrain::generator_state(g);
+  at::Tensor a = at::empty({1000}, at::TensorOptions().device(kCuda));
+  a.uniform_(0.0, 1.0, g);
+  pretrain::set_generator_state(g, state, "test");
+  at::Tensor b = at::empty({1000}, at::TensorOptions().device(kCuda));
+  b.uniform_(0.0, 1.0, g);
+  EXPECT_TRUE(at::equal(a, b));
+  // The same seed gives the same stream; the default CUDA generator's state too.
+  at::Generator h = pretrain::make_generator(kCuda, 1234);
+  at::Tensor c = at::empty({1000}, at::TensorOptions().device(kCuda));
+  c.uniform_(0.0, 1.0, h);
+  EXPECT_TRUE(at::equal(a, c));
+  at::Generator def = pretrain::default_generator(kCuda);
+  const std::string ds = pretrain::generator_state(def);
+  at::Tensor d1 = at::dropout(at::ones({4096}, at::TensorOptions().device(kCuda)), 0.5, true);
+  pretrain::set_generator_state(def, ds, "test");
+  at::Tensor d2 = at::dropout(at::ones({4096}, at::TensorOptions().device(kCuda)), 0.5, true);
+  EXPECT_TRUE(at::equal(d1, d2));
+}
+
+TEST(Gpu, DeviceHelpers) {
+  SKIP_WITHOUT_CUDA();
+  const std::string name = pretrain::describe_device(kCuda);
+  EXPECT_EQ(name.rfind("cuda:0", 0), 0u) << name;
+  pretrain::reset_peak_device_memory(kCuda);
+  at::Tensor big = at::empty({64 << 20}, at::TensorOptions().device(kCuda).dtype(at::kByte));
+  const auto peak = pretrain::peak_device_memory_mb(kCuda);
+#if defined(ELECTRA_WITH_CUDA)
+  ASSERT_TRUE(peak.has_value());
+  EXPECT_GE(*peak, 64.0);
+  EXPECT_GT(name.size(), 7u);  // the card's name follows
+#else
+  EXPECT_FALSE(peak.has_value());
+#endif
+}
+
+}  // namespace
+}  // namespace electra

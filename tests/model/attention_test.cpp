@@ -1,0 +1,41 @@
+// model.attention: eager and at::scaled_dot_product_attention give the same encoder output in
+// evaluation (LibTorch 2.x only; 1.13 has no SDPA and skips the parity tests).
+#include <gtest/gtest.h>
+#include <torch/version.h>
+
+#include "model/attention.h"
+#include "model/electra.h"
+#include "tests/support/sdpa_parity.h"
+#include "tests/support/user_error.h"
+
+namespace electra::model {
+namespace {
+
+TEST(Attention, KernelSelection) {
+  EXPECT_EQ(resolve_attention("eager", "(test)"), AttentionKernel::kEager);
+  EXPECT_EQ(resolve_attention("auto", "(test)"),
+            sdpa_available() ? AttentionKernel::kSdpa : AttentionKernel::kEager);
+  EXPECT_EQ(sdpa_available(), TORCH_VERSION_MAJOR >= 2);
+  const std::string e = testing::user_error_of([] { resolve_attention("sdpa", "(file.yaml:3)"); });
+  EXPECT_EQ(e == "no error", sdpa_available()) << e;
+  if (!sdpa_available()) {
+    EXPECT_NE(e.find("model.attention is sdpa (file.yaml:3)"), std::string::npos) << e;
+  }
+  // set_attention reaches every layer of a model.
+  ElectraForPreTraining disc(testing::parity_config());
+  set_attention(*disc, AttentionKernel::kSdpa);
+  for (auto& layer : disc->electra->encoder->layers)
+    EXPECT_EQ(layer->attention->self->kernel, AttentionKernel::kSdpa);
+}
+
+TEST(Attention, SdpaMatchesEagerInEvaluationFp32) {
+  if (!sdpa_available())
+    GTEST_SKIP() << "LibTorch " TORCH_VERSION
+                    " has no scaled_dot_product_attention; this parity "
+                    "test runs under LibTorch 2.x (tests/gpu runs it on CUDA too)";
+  EXPECT_LT(testing::eager_sdpa_max_diff(at::kCPU, at::kFloat, /*padded=*/false), 1e-5);
+  EXPECT_LT(testing::eager_sdpa_max_diff(at::kCPU, at::kFloat, /*padded=*/true), 1e-5);
+}
+
+}  // namespace
+}  // namespace electra::model
