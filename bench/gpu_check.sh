@@ -70,6 +70,7 @@ step() {
   [ "$limit" -gt "$left" ] && limit=$left
   if [ "$limit" -lt 5 ]; then
     note "$(printf '%-28s SKIP     (budget spent)' "$name")"
+    echo "skipped: budget spent" >"$LOGS/$name.log"
     FAILED+=("$name")
     return 1
   fi
@@ -185,7 +186,7 @@ if [ -x "$ELECTRA" ]; then
 fi
 
 # --- e. benchmarks: electra bench beside the eager baseline, same model/batch/seq ------------
-tag_json() { # tag system < json line -> tagged line (or nothing)
+tag_json() { # tag system < log -> its JSON lines, tagged
   $PY -c 'import json,sys
 tag,system=sys.argv[1:3]
 for line in sys.stdin:
@@ -202,11 +203,11 @@ if [ -x "$ELECTRA" ]; then
     step "bench_$tag" 120 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
       $DEVICE_SET --set train.precision=bf16 --set data.seq_len=$seq \
       --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP --gemm-seconds 1"
-    tail -n 1 "$LOGS/bench_$tag.log" | tag_json "$tag" electra >>"$JSONL"
+    tag_json "$tag" electra <"$LOGS/bench_$tag.log" | tail -n 1 >>"$JSONL"
     if [ "$DEVICE" = cuda ]; then
       step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
         --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP"
-      tail -n 1 "$LOGS/eager_$tag.log" | tag_json "$tag" eager >>"$JSONL"
+      tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
     fi
   done
 fi
