@@ -8,7 +8,9 @@
 //   mpi     MPI, CPU tensors
 //   nccl    NCCL for CUDA tensors; MPI bootstraps it under a launcher, and a process started
 //           alone is a one-rank NCCL group (no MPI needed, e.g. in a build without MPI)
-// A job that trains on the CPU of a GPU machine under mpirun sets ELECTRA_BACKEND=mpi.
+// CPU tensors travel through MPI under either launcher backend (the NCCL communicator hands
+// them to its host group), so a CPU run on a GPU node works with "auto" too; "mpi" only skips
+// creating the NCCL group.
 #pragma once
 
 #include <memory>
