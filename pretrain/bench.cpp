@@ -218,7 +218,9 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     AdamW optimizer(params, adamw_options(pc));
     dist::GradientReducer reducer(comm, params, {pc.bucket_mb, 0});
     reducer.broadcast_parameters(0);
-    at::Generator gumbel = make_gumbel_generator(pc, comm.rank());
+    // On the run's device, as in the trainer: a CPU generator would fill the [masked, vocab]
+    // Gumbel noise on the host and copy it over every step.
+    at::Generator gumbel = make_gumbel_generator(pc, comm.rank(), dev);
     StepParts parts;
     parts.pair = &pair;
     parts.params = &params;
