@@ -106,6 +106,9 @@ std::optional<double> peak_device_memory_mb(const at::Device& device) {
 void reset_peak_device_memory(const at::Device& device) {
   if (!device.is_cuda()) return;
 #if defined(ELECTRA_WITH_CUDA)
+  // The caching allocator sets up its per-device state on the first allocation; before that,
+  // resetPeakStats refuses the device ("Invalid device argument").
+  (void)at::empty({1}, at::TensorOptions().device(device).dtype(at::kByte));
   c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
 #endif
 }
