@@ -1,6 +1,7 @@
 #include "common/fs.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -120,9 +121,28 @@ void ensure_writable_dir(const std::string& path, const std::string& key) {
   ::unlink(probe.c_str());
 }
 
+namespace {
+
+int remove_entry(const char* path, const struct stat* /*st*/, int type, struct FTW* /*ftw*/) {
+  // FTW_DEPTH visits a directory (FTW_DP) after everything in it, so it is empty by then.
+  const int rc = type == FTW_DP ? ::rmdir(path) : ::unlink(path);
+  return rc == 0 || errno == ENOENT ? 0 : -1;
+}
+
+}  // namespace
+
 void remove_all(const std::string& path) {
-  std::error_code ec;
-  stdfs::remove_all(path, ec);
+  // Not std::filesystem::remove_all: the libtorch.so of PyTorch 2.x wheels exports a copy of
+  // it that binds ahead of libstdc++'s and crashes on a null call (seen with torch 2.11+cu130;
+  // every checkpoint rotation and staged-directory clean-up went through it). nftw is POSIX.
+  // Errors are ignored, as before: callers remove leftovers and then check what they need.
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISDIR(st.st_mode)) {
+    ::unlink(path.c_str());
+    return;
+  }
+  ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 std::vector<std::string> list_dir(const std::string& path) {

@@ -81,6 +81,26 @@ TEST(Rng, DeterministicAndSerialisable) {
   EXPECT_NE(mix_seed({1, 2}), mix_seed({2, 1}));
 }
 
+TEST(Fs, RemoveAllTakesTreesAndFilesButNeverFollowsLinks) {
+  namespace sfs = std::filesystem;
+  const std::string root = (sfs::temp_directory_path() / "electra_remove_all").string();
+  const std::string outside = root + "-outside.txt";
+  fs::remove_all(root);
+  sfs::create_directories(root + "/a/b/c");
+  fs::write_file(root + "/a/b/c/deep.txt", "x");
+  fs::write_file(root + "/a/top.txt", "y");
+  fs::write_file(outside, "keep me");
+  sfs::create_symlink(outside, root + "/a/link-to-file");
+  sfs::create_directory_symlink(sfs::temp_directory_path(), root + "/a/link-to-dir");
+  fs::remove_all(root);
+  EXPECT_FALSE(sfs::exists(sfs::symlink_status(root)));
+  EXPECT_EQ(fs::read_file(outside, "t"), "keep me");  // the link went, its target stayed
+  EXPECT_TRUE(sfs::is_directory(sfs::temp_directory_path()));
+  fs::remove_all(outside);  // a plain file
+  EXPECT_FALSE(sfs::exists(outside));
+  fs::remove_all(root + "/never-existed");  // nothing there: no error
+}
+
 TEST(Fs, StagedDirIsAllOrNothing) {
   const std::string root = (std::filesystem::temp_directory_path() / "electra_staged").string();
   fs::remove_all(root);
@@ -130,7 +150,8 @@ TEST(Fs, UncreatableDirectoryIsAUserError) {
     fs::ensure_writable_dir(f + "/run", "output.dir");
     FAIL();
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot create output.dir"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot create output.dir"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fs.h"
 #include "common/rng.h"
 #include "common/strings.h"
 #include "data/tokenizer.h"
@@ -86,7 +87,7 @@ class MarkerTask {
   MarkerTask(int n_train, int n_dev, const std::string& tag) {
     root_ = std::filesystem::temp_directory_path() /
             ("electra_ft_" + tag + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(root_);
+    ::electra::fs::remove_all(root_);
     std::filesystem::create_directories(root_ / "SST-2");
     auto write = [&](const std::string& name, int n, uint64_t seed, bool test) {
       std::ofstream f(root_ / "SST-2" / name);
@@ -104,7 +105,7 @@ class MarkerTask {
     write("dev.tsv", n_dev, 2, false);
     write("test.tsv", 10, 3, true);
   }
-  ~MarkerTask() { std::filesystem::remove_all(root_); }
+  ~MarkerTask() { ::electra::fs::remove_all(root_); }
   std::string root() const { return root_.string(); }
   std::string out(const std::string& name) const { return (root_ / name).string(); }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "distributed/communicator.h"
 #include "finetune/finetune_config.h"
 #include "finetune/model_init.h"
@@ -53,10 +54,10 @@ class ModelInit : public ::testing::Test {
     dir_ = stdfs::temp_directory_path() /
            ("electra_init_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    stdfs::remove_all(dir_);
+    ::electra::fs::remove_all(dir_);
     stdfs::create_directories(dir_);
   }
-  void TearDown() override { stdfs::remove_all(dir_); }
+  void TearDown() override { ::electra::fs::remove_all(dir_); }
   std::string path(const std::string& rel) const { return (dir_ / rel).string(); }
 
   FinetuneConfig config(const std::string& task, const std::string& init_from,

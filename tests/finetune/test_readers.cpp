@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "finetune/dataset.h"
 #include "finetune/task.h"
 
@@ -213,9 +214,9 @@ class BadInput : public ::testing::Test {
     root_ = std::filesystem::temp_directory_path() /
             ("electra_readers_" + std::to_string(::getpid()) + "_" +
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(root_);
+    ::electra::fs::remove_all(root_);
   }
-  void TearDown() override { std::filesystem::remove_all(root_); }
+  void TearDown() override { ::electra::fs::remove_all(root_); }
   void write(const std::string& rel, const std::string& text) {
     const auto p = root_ / rel;
     std::filesystem::create_directories(p.parent_path());

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/fs.h"
 
 namespace electra::fuzz {
 
@@ -42,7 +43,7 @@ class Scratch {
   // Empties the directory (harnesses that build a directory tree per input).
   void clear() const {
     for (const auto& e : std::filesystem::directory_iterator(dir_))
-      std::filesystem::remove_all(e);
+      ::electra::fs::remove_all(e.path().string());
   }
 
  private:
@@ -52,10 +53,7 @@ class Scratch {
     if (!mkdtemp(templ.data())) abort();
     dir_ = templ;
   }
-  ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  ~Scratch() { ::electra::fs::remove_all(dir_); }
   std::string dir_;
 };
 

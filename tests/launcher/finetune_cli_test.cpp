@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/fs.h"
 #include "common/strings.h"
 #include "data/tokenizer.h"
 #include "model/hf_io.h"
@@ -46,10 +47,10 @@ class FinetuneCli : public ::testing::Test {
     dir_ = stdfs::temp_directory_path() /
            ("electra_ftcli_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    stdfs::remove_all(dir_);
+    ::electra::fs::remove_all(dir_);
     stdfs::create_directories(dir_);
   }
-  void TearDown() override { stdfs::remove_all(dir_); }
+  void TearDown() override { ::electra::fs::remove_all(dir_); }
   std::string path(const std::string& rel) const { return (dir_ / rel).string(); }
   void write(const std::string& rel, const std::string& text) {
     stdfs::create_directories((dir_ / rel).parent_path());

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "model/electra.h"
 #include "model/electra_config.h"
 #include "model/hf_io.h"
@@ -254,7 +255,7 @@ TEST(HfIo, WriteThenReadGivesIdenticalTensors) {
   c.architectures = {"ElectraForPreTraining"};
   ElectraForPreTraining d(c);
   const std::string dir = (std::filesystem::temp_directory_path() / "electra_hfio").string();
-  std::filesystem::remove_all(dir);
+  ::electra::fs::remove_all(dir);
   write_hf_model(dir, *d, c);
   HfModel m = read_hf_model(dir);
   EXPECT_EQ(m.architecture, Architecture::kPreTraining);

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "common/fs.h"
+
 namespace electra::testing {
 
 class TempDir {
@@ -18,10 +20,10 @@ class TempDir {
              ("electra_" + std::string(info ? info->test_suite_name() : "t") + "_" +
               std::string(info ? info->name() : "x") + "_" + std::to_string(::getpid())))
                 .string();
-    std::filesystem::remove_all(path_);
+    ::electra::fs::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  ~TempDir() { ::electra::fs::remove_all(path_); }
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   std::string write(const std::string& name, const std::string& text) const {
