@@ -115,7 +115,7 @@ std::vector<std::string> read_clue_labels(const std::string& path) {
     json j;
     try {
       j = json::parse(lines[i]);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw_user(where, ": not valid JSON (", e.what(), ")");
     }
     std::string label;
@@ -151,7 +151,7 @@ SplitData read_clue_split(const TaskSpec& task, const std::string& path, const S
     json row;
     try {
       row = json::parse(raw);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw_user(where, ": not valid JSON (", e.what(),
                  "); CLUE files hold one JSON object a line");
     }

@@ -71,7 +71,7 @@ ElectraConfig config_from_json(const std::string& text, const std::string& origi
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw_user(origin, ": not valid JSON: ", e.what());
   }
   ELECTRA_CHECK_USER(j.is_object(), origin, ": expected a JSON object (an HF config.json)");

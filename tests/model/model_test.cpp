@@ -181,6 +181,8 @@ TEST(Model, ConfigJsonRoundTripAndDefaults) {
   EXPECT_EQ(back.id2label, c.id2label);
   EXPECT_THROW(config_from_json(R"({"hidden_size": 30, "num_attention_heads": 4})", "t"),
                UserError);
+  // A number too large for a double is an out_of_range from the JSON library, still bad input.
+  EXPECT_THROW(config_from_json(R"({"hidden_size": 1E999})", "t"), UserError);
   EXPECT_THROW(config_from_json(R"({"model_type": "bert"})", "t"), UserError);
   EXPECT_THROW(config_from_json("{not json", "t"), UserError);
 }
