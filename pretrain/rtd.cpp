@@ -74,6 +74,7 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
     out.disc_loss = disc_loss.detach();
     out.disc_correct =
         (disc_logits.detach().gt(0).to(at::kFloat).eq(is_replaced).to(at::kFloat) * real).sum();
+    out.disc_flagged = (disc_logits.detach().gt(0).to(at::kFloat) * real).sum();
     out.real_tokens = n_real;
     out.masked = at::scalar_tensor(static_cast<double>(batch.masked_index.numel()));
     out.replaced = is_replaced.sum();

@@ -30,6 +30,7 @@ struct RtdOutput {
   at::Tensor gen_loss;      // MLM cross-entropy (detached)
   at::Tensor disc_loss;     // discriminator BCE (detached)
   at::Tensor disc_correct;  // real tokens the discriminator classified correctly
+  at::Tensor disc_flagged;  // real tokens the discriminator calls replaced (logit > 0)
   at::Tensor real_tokens;   // real (non-pad) tokens
   at::Tensor gen_correct;   // masked positions where the generator's argmax is the original
   at::Tensor masked;        // masked positions

@@ -101,7 +101,8 @@ void restore_device_rng(const RankState& rs, const at::Device& device, at::Gener
 }
 
 struct Window {
-  at::Tensor loss, gen_loss, disc_loss, disc_correct, real, gen_correct, masked, replaced;
+  at::Tensor loss, gen_loss, disc_loss, disc_correct, disc_flagged, real, gen_correct, masked,
+      replaced;
   int64_t micro = 0, steps = 0, skipped = 0;
   double grad_norm = 0;
   Clock::time_point start = Clock::now();
@@ -115,6 +116,7 @@ struct Window {
     acc(gen_loss, o.gen_loss);
     acc(disc_loss, o.disc_loss);
     acc(disc_correct, o.disc_correct);
+    acc(disc_flagged, o.disc_flagged);
     acc(real, o.real_tokens);
     acc(gen_correct, o.gen_correct);
     acc(masked, o.masked);
@@ -265,6 +267,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   int64_t nonfinite_streak = 0;
   const std::set<int64_t> poisoned_steps = nonfinite_fault_steps();
   bool first_window = true;
+  bool warned_prior = false;  // the discriminator-at-the-prior warning is given once
 
   auto save = [&]() {
     CheckpointWrite w;
@@ -401,6 +404,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
           win.gen_correct.item<double>() / std::max(1.0, win.masked.item<double>());
       const double replaced =
           win.replaced.item<double>() / std::max(1.0, win.masked.item<double>());
+      const double flagged =
+          win.disc_flagged.item<double>() / std::max(1.0, win.real.item<double>());
       const double lr = warmup_linear_lr(pc.lr, ts.step, pc.warmup_steps, pc.steps);
       const double tps = tokens / std::max(1e-9, secs);
       const double eta = (pc.steps - ts.step) * secs / std::max<int64_t>(1, win.steps);
@@ -424,6 +429,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
                     {"disc_acc", disc_acc},
                     {"gen_acc", gen_acc},
                     {"replaced_frac", replaced},
+                    {"disc_flagged_frac", flagged},
                     {"lr", lr},
                     {"grad_norm", win.grad_norm},
                     {"tokens_per_s", tps},
@@ -432,6 +438,21 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
                     {"skipped_steps", win.skipped},
                     {"skipped_steps_total", ts.skipped_steps}};
         if (scaler.enabled()) rec["loss_scale"] = scaler.scale();
+        // A discriminator that has called no token "replaced" in a whole window (of at least
+        // 20k tokens, so that the absence means something) this late is predicting only the
+        // replaced rate; measured on ELECTRA-Tiny, its layers then lose the input and its
+        // checkpoints fine-tune worse than a random initialisation.
+        if (!warned_prior && ts.step >= 1000 && flagged == 0.0 && win.real.item<double>() >= 2e4) {
+          warned_prior = true;
+          log::warn(
+              "step ", ts.step,
+              ": the discriminator has not called a single token replaced in the last ", win.steps,
+              " steps (disc acc ", fmt(disc_acc, 3),
+              " = the share of tokens not replaced). It still predicts only the replaced rate, "
+              "and a checkpoint from here fine-tunes worse than random init. Normal early "
+              "on; if it lasts, the generator is still near the unigram distribution "
+              "(see README, Fine-tuning). `disc_flagged_frac` in metrics.jsonl tracks it");
+        }
         jsonl->write(rec.dump());
         if (tb)
           tb->scalars(ts.step, {{"loss/total", static_cast<float>(loss)},

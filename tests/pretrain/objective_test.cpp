@@ -94,6 +94,18 @@ TEST(Rtd, LossesMatchAnIndependentRecomputation) {
   EXPECT_NEAR(out.loss.item<double>(), gen_loss + 50.0 * disc_loss, 1e-4);
   EXPECT_EQ(out.real_tokens.item<double>(), 10.0);
   EXPECT_EQ(out.masked.item<double>(), 3.0);
+  EXPECT_EQ(out.disc_flagged.item<double>(),
+            (z.gt(0) * b.attention_mask).sum().item<double>());  // padding never counts
+  {
+    // A discriminator forced to say "replaced" everywhere flags every real token, and no pad.
+    torch::NoGradGuard no_grad;
+    pair.discriminator->discriminator_predictions->dense_prediction->bias.fill_(100.0);
+    at::Generator g3 = at::detail::createCPUGenerator(9);
+    EXPECT_EQ(rtd_forward(pair, b, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, g3)
+                  .disc_flagged.item<double>(),
+              10.0);
+    pair.discriminator->discriminator_predictions->dense_prediction->bias.zero_();
+  }
   // Gradients flow into both models, and into the shared embeddings from both losses.
   out.loss.backward();
   EXPECT_TRUE(pair.generator->generator_lm_head->bias.grad().defined());
