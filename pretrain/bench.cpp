@@ -218,19 +218,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     AdamW optimizer(params, adamw_options(pc));
     dist::GradientReducer reducer(comm, params, {pc.bucket_mb, 0});
     reducer.broadcast_parameters(0);
-    // On the run's device, as in the trainer: a CPU generator would fill the [masked, vocab]
-    // Gumbel noise on the host and copy it over every step.
     at::Generator gumbel = make_gumbel_generator(pc, comm.rank(), dev);
-    StepParts parts;
-    parts.pair = &pair;
-    parts.params = &params;
-    parts.reducer = &reducer;
-    parts.gumbel = &gumbel;
-    parts.rtd = {pc.gen_weight, pc.disc_weight, pc.temperature};
-    parts.dtype = dt;
-    parts.device = dev;
-    parts.grad_accum = pc.grad_accum;
-    parts.clip_norm = pc.clip_norm;
+    StepParts parts = make_step_parts(pc, pair, params, reducer, gumbel, dt, dev);
     // fp16 runs scale the loss exactly as training does (pretrain/loss_scaler.h).
     LossScaler scaler(pc.amp, rt.fp16());
     RtdOutput last;

@@ -23,6 +23,23 @@ at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank, const at
       device, mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0x6B3Bull}));
 }
 
+StepParts make_step_parts(const PretrainConfig& pc, model::PretrainingPair& pair,
+                          const std::vector<std::pair<std::string, at::Tensor>>& params,
+                          dist::GradientReducer& reducer, at::Generator& gumbel,
+                          at::ScalarType dtype, const at::Device& device) {
+  StepParts parts;
+  parts.pair = &pair;
+  parts.params = &params;
+  parts.reducer = &reducer;
+  parts.gumbel = &gumbel;
+  parts.rtd = {pc.gen_weight, pc.disc_weight, pc.temperature};
+  parts.dtype = dtype;
+  parts.device = device;
+  parts.grad_accum = pc.grad_accum;
+  parts.clip_norm = pc.clip_norm;
+  return parts;
+}
+
 data::Batch batch_to(const data::Batch& b, const at::Device& device) {
   data::Batch out = b;
   for (at::Tensor* t : {&out.input_ids, &out.masked_ids, &out.attention_mask, &out.token_type_ids,

@@ -37,9 +37,16 @@ struct StepParts {
 AdamWOptions adamw_options(const PretrainConfig& pc);
 
 // The generator of rank `rank`'s Gumbel noise (its own stream, derived from train.seed), on
-// `device` (a CUDA generator there, so the noise is drawn beside the logits).
-at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank,
-                                    const at::Device& device = at::kCPU);
+// `device` (a CUDA generator there, so the noise is drawn beside the logits). No default
+// device: a CPU generator on a GPU run fills the [masked, vocab] noise on the host every step.
+at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank, const at::Device& device);
+
+// The step wiring of an experiment (loss weights, temperature, accumulation, clipping from
+// `pc`) around the caller's objects, which must outlive the returned parts.
+StepParts make_step_parts(const PretrainConfig& pc, model::PretrainingPair& pair,
+                          const std::vector<std::pair<std::string, at::Tensor>>& params,
+                          dist::GradientReducer& reducer, at::Generator& gumbel,
+                          at::ScalarType dtype, const at::Device& device);
 
 // The batch's tensors on `device` (the same batch when it is already there).
 data::Batch batch_to(const data::Batch& batch, const at::Device& device);

@@ -258,7 +258,6 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     log::info("gradient reducer: ", reducer.describe());
   }
 
-  const RtdOptions ropt{pc.gen_weight, pc.disc_weight, pc.temperature};
   const int64_t start_step = ts.step;
   Window win;
   const auto run_start = Clock::now();
@@ -290,16 +289,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     log::info("saved checkpoint ", result.last_checkpoint);
   };
 
-  StepParts parts;
-  parts.pair = &pair;
-  parts.params = &params;
-  parts.reducer = &reducer;
-  parts.gumbel = &gumbel;
-  parts.rtd = ropt;
-  parts.dtype = dt;
-  parts.device = rt.device;
-  parts.grad_accum = pc.grad_accum;
-  parts.clip_norm = pc.clip_norm;
+  StepParts parts = make_step_parts(pc, pair, params, reducer, gumbel, dt, rt.device);
   data::StatefulBatch current;
 
   while (ts.step < pc.steps) {
@@ -398,14 +388,13 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
       const double loss = win.loss.item<double>() / n;
       const double gen_loss = win.gen_loss.item<double>() / n;
       const double disc_loss = win.disc_loss.item<double>() / n;
-      const double disc_acc =
-          win.disc_correct.item<double>() / std::max(1.0, win.real.item<double>());
+      const double real_tokens = win.real.item<double>();
+      const double disc_acc = win.disc_correct.item<double>() / std::max(1.0, real_tokens);
       const double gen_acc =
           win.gen_correct.item<double>() / std::max(1.0, win.masked.item<double>());
       const double replaced =
           win.replaced.item<double>() / std::max(1.0, win.masked.item<double>());
-      const double flagged =
-          win.disc_flagged.item<double>() / std::max(1.0, win.real.item<double>());
+      const double flagged = win.disc_flagged.item<double>() / std::max(1.0, real_tokens);
       const double lr = warmup_linear_lr(pc.lr, ts.step, pc.warmup_steps, pc.steps);
       const double tps = tokens / std::max(1e-9, secs);
       const double eta = (pc.steps - ts.step) * secs / std::max<int64_t>(1, win.steps);
@@ -442,7 +431,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
         // 20k tokens, so that the absence means something) this late is predicting only the
         // replaced rate; measured on ELECTRA-Tiny, its layers then lose the input and its
         // checkpoints fine-tune worse than a random initialisation.
-        if (!warned_prior && ts.step >= 1000 && flagged == 0.0 && win.real.item<double>() >= 2e4) {
+        if (!warned_prior && ts.step >= 1000 && flagged == 0.0 && real_tokens >= 2e4) {
           warned_prior = true;
           log::warn(
               "step ", ts.step,
