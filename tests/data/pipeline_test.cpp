@@ -181,6 +181,14 @@ struct SpmFixture {
     o.vocab_size = 40;
     model = train_sentencepiece(o, dir.file("vocab"));
   }
+  // A pretraining stream over this corpus: sequences of 32, `batch` per batch.
+  PipelineOptions stream_options(int64_t batch) const {
+    PipelineOptions o;
+    o.corpus.files = {corpus};
+    o.seq_len = 32;
+    o.batch_size = batch;
+    return o;
+  }
 };
 
 TEST(SentencePiece, TrainLoadEncodeWithFixedSpecialIds) {
@@ -236,11 +244,8 @@ TEST(SentencePiece, UnreadableModelIsAUserError) {
 TEST(Pipeline, StateAfterEveryBatchResumesExactly) {
   SpmFixture f;
   std::shared_ptr<const Tokenizer> tok = load_tokenizer(f.model, "t");
-  PipelineOptions o;
-  o.corpus.files = {f.corpus};
+  PipelineOptions o = f.stream_options(4);
   o.corpus.chunk_bytes = 512;
-  o.seq_len = 32;
-  o.batch_size = 4;
   o.seed = 11;
   PretrainStream ref(o, tok);
   std::vector<StatefulBatch> batches;
@@ -260,10 +265,7 @@ TEST(Pipeline, StateAfterEveryBatchResumesExactly) {
 TEST(Pipeline, RestoreRefusesTokenIdsOutsideTheVocabulary) {
   SpmFixture f;
   std::shared_ptr<const Tokenizer> tok = load_tokenizer(f.model, "t");
-  PipelineOptions o;
-  o.corpus.files = {f.corpus};
-  o.seq_len = 32;
-  o.batch_size = 2;
+  const PipelineOptions o = f.stream_options(2);
   PretrainStream stream(o, tok);
   // A state with both a packer buffer and pending examples to corrupt.
   DataState good;
@@ -298,10 +300,7 @@ TEST(Pipeline, RestoreRefusesTokenIdsOutsideTheVocabulary) {
 TEST(Pipeline, PrefetcherDeliversTheSameBatchesAndForwardsErrors) {
   SpmFixture f;
   std::shared_ptr<const Tokenizer> tok = load_tokenizer(f.model, "t");
-  PipelineOptions o;
-  o.corpus.files = {f.corpus};
-  o.seq_len = 32;
-  o.batch_size = 2;
+  PipelineOptions o = f.stream_options(2);
   PretrainStream direct(o, tok);
   Prefetcher pf(std::make_unique<PretrainStream>(o, tok), 3);
   for (int i = 0; i < 5; ++i)
