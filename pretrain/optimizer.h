@@ -4,12 +4,22 @@
 #pragma once
 
 #include <ATen/Tensor.h>
+#include <torch/version.h>
 
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "model/safetensors.h"
+
+// ATen's multi-tensor AdamW (CUDA) and the foreach multiply by a tensor scalar: LibTorch 2.1+.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#define ELECTRA_HAS_FUSED_ADAMW 1
+#define ELECTRA_HAS_FOREACH_TENSOR_MUL 1
+#else
+#define ELECTRA_HAS_FUSED_ADAMW 0
+#define ELECTRA_HAS_FOREACH_TENSOR_MUL 0
+#endif
 
 namespace electra::pretrain {
 
@@ -30,7 +40,9 @@ class AdamW {
   AdamW(std::vector<std::pair<std::string, at::Tensor>> params, AdamWOptions options,
         std::vector<double> lr_scale = {});
 
-  // One update with learning rate `lr` for every parameter that has a gradient.
+  // One update with learning rate `lr` for every parameter that has a gradient. fp32 CPU
+  // parameters take one fused pass each; CUDA parameters (LibTorch 2.1+) ATen's multi-tensor
+  // kernel; anything else the same update as tensor ops.
   void step(double lr);
   void zero_grad();
   int64_t steps() const { return step_; }
@@ -49,6 +61,10 @@ class AdamW {
   std::vector<at::Tensor> exp_avg_, exp_avg_sq_;
   AdamWOptions opt_;
   int64_t step_ = 0;
+#if ELECTRA_HAS_FUSED_ADAMW
+  void step_cuda_fused(double lr);
+  at::Tensor step_tensor_;  // [] fp32 on the parameters' device: the kernel reads the step
+#endif
 };
 
 // Linear warm-up to `peak` over `warmup` steps, then linear decay to 0 at `total` steps.
