@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <cstring>
 #include <mutex>
 
 #include "common/error.h"
@@ -55,18 +56,64 @@ namespace {
 
 // y = x * keep * scale, saving only the boolean mask for backward: a quarter of the memory
 // of the fp32 noise tensor that at::dropout keeps (ELECTRA-Small at batch 128 saves ~0.7 GB).
+// Branch-free loops the compiler vectorises: multiplying by the mask as 0.0f / 1.0f keeps the
+// old semantics too (NaN * 0 stays NaN, a dropped negative value is -0).
+void masked_scale_f32(const float* x, const bool* keep, float* out, int64_t n, float scale) {
+  at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      out[i] = x[i] * scale * static_cast<float>(keep[i]);
+  });
+}
+
+// bf16 as its bits: widen to fp32 by a shift, round back to nearest-even as c10::BFloat16
+// does for finite values (c10's per-element conversion made this 3x slower than two ATen ops).
+void masked_scale_bf16(const uint16_t* x, const bool* keep, uint16_t* out, int64_t n, float scale) {
+  at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const uint32_t wide = static_cast<uint32_t>(x[i]) << 16;
+      float f;
+      std::memcpy(&f, &wide, 4);
+      f = f * scale * static_cast<float>(keep[i]);
+      uint32_t u;
+      std::memcpy(&u, &f, 4);
+      out[i] = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    }
+  });
+}
+
+// x * keep * scale computed in fp32 and rounded once to x's dtype: one pass for contiguous
+// fp32 / bf16 CPU tensors, tensor ops otherwise. (The two tensor ops that were here cost ~4%
+// of a CPU training step in the bench profile, and in bf16 they rounded the scale 1/0.9 to
+// 1.109375, shrinking every kept activation by 0.16%.)
+at::Tensor masked_scale(const at::Tensor& x, const at::Tensor& keep, double scale) {
+  const auto st = x.scalar_type();
+  if (!x.is_cpu() || !x.is_contiguous() || !keep.is_contiguous() || x.numel() != keep.numel() ||
+      (st != at::kFloat && st != at::kBFloat16))
+    return x.to(at::kFloat).mul(keep).mul_(scale).to(st);
+  at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
+  const auto f = static_cast<float>(scale);
+  if (st == at::kFloat)
+    masked_scale_f32(x.data_ptr<float>(), keep.data_ptr<bool>(), out.data_ptr<float>(), x.numel(),
+                     f);
+  else
+    masked_scale_bf16(reinterpret_cast<const uint16_t*>(x.data_ptr<at::BFloat16>()),
+                      keep.data_ptr<bool>(),
+                      reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), x.numel(), f);
+  return out;
+}
+
 struct MaskedScale : public torch::autograd::Function<MaskedScale> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
                             const at::Tensor& keep, double scale) {
     ctx->save_for_backward({keep});
     ctx->saved_data["scale"] = scale;
-    return x.mul(keep).mul_(scale);
+    return masked_scale(x, keep, scale);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const at::Tensor keep = ctx->get_saved_variables()[0];
     const double scale = ctx->saved_data["scale"].toDouble();
-    return {grad[0].mul(keep).mul_(scale), at::Tensor(), at::Tensor()};
+    return {masked_scale(grad[0], keep, scale), at::Tensor(), at::Tensor()};
   }
 };
 

@@ -41,6 +41,28 @@ TEST(FastRandomTest, DropoutIsTheIdentityOutOfTrainingAndGradientFollowsTheMask)
   EXPECT_TRUE(w.grad().masked_select(w.grad().ne(0)).eq(2.0).all().item<bool>());
 }
 
+TEST(FastRandomTest, DropoutEqualsTheTensorFormulaInFp32AndBf16) {
+  // The one-pass CPU kernel (contiguous fp32 / bf16) and the tensor ops of any other layout
+  // give the same values, forward and backward: x * scale in fp32, rounded once.
+  const double scale = static_cast<float>(1.0 / 0.9);
+  for (auto dt : {at::kFloat, at::kBFloat16}) {
+    for (bool transposed : {false, true}) {
+      at::Tensor base = (at::randn({300, 70}).abs() + 0.5).to(dt);
+      at::Tensor x = (transposed ? base.t() : base).requires_grad_(true);
+      torch::manual_seed(4);
+      at::Tensor y = model::dropout(x, 0.1, /*training=*/true);
+      const at::Tensor keep = y.detach().ne(0);
+      const auto expect = [&](const at::Tensor& v) {
+        return v.to(at::kFloat).mul(keep).mul_(scale).to(dt);
+      };
+      EXPECT_TRUE(y.detach().equal(expect(x.detach()))) << dt << transposed;
+      const at::Tensor g = at::randn(y.sizes()).to(dt);
+      y.backward(g);
+      EXPECT_TRUE(x.grad().equal(expect(g))) << dt << transposed;
+    }
+  }
+}
+
 TEST(FastRandomTest, SameSeedSameMaskForAnyThreadCount) {
   const int threads = at::get_num_threads();
   at::Tensor x = at::ones({300000});
