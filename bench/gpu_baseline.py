@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="after the timed steps, a Chrome trace of 3 more (trace_summary.py)")
     args = ap.parse_args()
 
     device = torch.device("cuda")
@@ -123,21 +125,32 @@ def main():
     batches = [synthetic_batch(args.batch, args.seq, device, data_gen) for _ in range(4)]
     attn = torch.ones(args.batch, args.seq, dtype=torch.long, device=device)
 
-    times = []
-    torch.cuda.reset_peak_memory_stats(device)
-    for step in range(args.warmup + args.steps):
+    def train_step(step):
         ids, masked_ids, types, masked = batches[step % len(batches)]
-        torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             loss = rtd_loss(gen, disc, ids, masked_ids, types, masked, attn)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        return loss
+
+    times = []
+    torch.cuda.reset_peak_memory_stats(device)
+    for step in range(args.warmup + args.steps):
+        torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        loss = train_step(step)
         torch.cuda.synchronize(device)
         if step >= args.warmup:
             times.append(time.perf_counter() - t0)
+    if args.profile:
+        acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        with torch.profiler.profile(activities=acts) as prof:
+            for step in range(3):
+                train_step(step)
+                torch.cuda.synchronize(device)
+        prof.export_chrome_trace(args.profile)
 
     median = statistics.median(times)
     print(json.dumps({

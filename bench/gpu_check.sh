@@ -19,7 +19,8 @@
 # GPU_CHECK_TARGETS, GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the
 # wheel used directly; system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty:
 # system packages), GPU_CHECK_BENCH ("model:batch:seq ..."), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
-# GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), PY (python3).
+# GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), GPU_CHECK_PROFILE ("model:batch:seq"
+# traced for both systems; empty: no traces), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -209,6 +210,23 @@ if [ -x "$ELECTRA" ]; then
         --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP"
       tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
     fi
+  done
+fi
+
+# Where a step's time goes, ours and eager's (GPU_CHECK_PROFILE="model:batch:seq", empty: none):
+# Kineto traces of 3 steps each, summarised by bench/trace_summary.py into the summary.
+PROFILE=${GPU_CHECK_PROFILE-base:128:128}
+if [ -x "$ELECTRA" ] && [ "$DEVICE" = cuda ] && [ -n "$PROFILE" ]; then
+  IFS=: read -r model batch seq <<<"$PROFILE"
+  step profile_electra 90 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
+    $DEVICE_SET --set train.precision=bf16 --set data.seq_len=$seq --set train.batch_size=$batch \
+    --steps 3 --warmup 3 --gemm-seconds 0 --profile '$BUILD/trace_electra.json' &&
+    $PY bench/trace_summary.py '$BUILD/trace_electra.json' --top 25"
+  step profile_eager 90 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model --batch $batch \
+    --seq $seq --steps 3 --warmup 3 --profile '$BUILD/trace_eager.json' &&
+    $PY bench/trace_summary.py '$BUILD/trace_eager.json' --top 25"
+  for who in electra eager; do
+    sed -n '/^trace:/,$p' "$LOGS/profile_$who.log" | head -n 60 >>"$SUMMARY"
   done
 fi
 

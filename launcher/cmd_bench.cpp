@@ -22,12 +22,15 @@ int run(const std::vector<std::string>& args) {
       "time budget of the GEMM peak micro-benchmark (0 skips it)")(
       "peak-tflops", po::value<double>(&bo.peak_tflops)->default_value(0.0),
       "the device's peak dense TFLOP/s in train.precision, for mfu_device (0: look the GPU up "
-      "in a small table: H100 SXM / H200 989, A100 312 for bf16/fp16)");
+      "in a small table: H100 SXM / H200 989, A100 312 for bf16/fp16)")(
+      "profile", po::value<std::string>(&bo.profile),
+      "after the timed steps, write a Kineto trace (Chrome JSON) of 3 more to this file; "
+      "bench/trace_summary.py summarises it");
   po::variables_map vm;
   if (!parse_args(
           args, desc, &vm,
           "usage: electra bench --config configs/pretrain/electra-small.yaml [--set ...]\n"
-          "                     [--steps N] [--warmup W] [--inference]\n\n"
+          "                     [--steps N] [--warmup W] [--inference] [--profile FILE]\n\n"
           "Times real pretraining steps (forward, backward, all-reduce under mpirun, AdamW) of\n"
           "the configured model on synthetic tokens (no I/O; no tokenizer needed when\n"
           "model.vocab_size is set), then the GEMM rate of the model's matmul shapes in the same\n"

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <c10/core/InferenceMode.h>
 #include <sys/resource.h>
 #include <torch/utils.h>
@@ -9,9 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <tuple>
 
@@ -27,6 +30,7 @@
 #include "pretrain/loss_scaler.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/pretrain_config.h"
+#include "pretrain/profile.h"
 #include "pretrain/step.h"
 #include "pretrain/trainer.h"
 
@@ -44,6 +48,23 @@ double peak_rss_mib() {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+// The ATen operators `fn` dispatches, nested ones included, on every thread (backward runs
+// on the autograd engine's). On a GPU each leaf operator is at least one kernel launch, and a
+// step whose host cannot launch them as fast as the device runs them is bound by this count.
+int64_t count_aten_ops(const std::function<void()>& fn) {
+  static std::atomic<int64_t> count{0};
+  count = 0;
+  const at::CallbackHandle handle =
+      at::addGlobalCallback(at::RecordFunctionCallback([](const at::RecordFunction&)
+                                                           -> std::unique_ptr<at::ObserverContext> {
+                              count.fetch_add(1, std::memory_order_relaxed);
+                              return nullptr;
+                            }).scopes({at::RecordScope::FUNCTION}));
+  fn();
+  at::removeCallback(handle);
+  return count.load();
 }
 
 // Full-length two-segment sequences "[CLS] A [SEP] B [SEP]" of random ordinary tokens,
@@ -149,6 +170,8 @@ double known_peak_tflops(const std::string& name, const std::string& precision, 
 std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communicator& comm) {
   ELECTRA_CHECK_USER(bo.steps >= 1, "--steps must be at least 1, got ", bo.steps);
   ELECTRA_CHECK_USER(bo.warmup >= 0, "--warmup must be >= 0, got ", bo.warmup);
+  // A LibTorch without Kineto fails this in a moment rather than after the timed steps.
+  if (!bo.profile.empty()) profile_to_file(bo.profile, /*cuda=*/false, [] {});
   // Synthetic data needs no tokenizer unless the vocabulary size must come from it.
   int64_t tok_vocab = 0;
   if (cfg.is_null("model.vocab_size"))
@@ -197,21 +220,31 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
   double last_loss = 0;
   int64_t overflows = 0;
   double loss_scale = 1.0;
+  int64_t ops_per_step = 0;
   reset_peak_device_memory(dev);
   if (bo.inference) {
     c10::InferenceMode guard;
     pair.discriminator->eval();
-    for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
+    const auto forward = [&] {
       // The batch moves inside the timed region, as the trainer's does.
       const data::Batch& host = batches[static_cast<size_t>(cursor++ % pool)];
-      synchronize(dev);
-      const auto t0 = Clock::now();
       const data::Batch b = batch_to(host, dev);
       at::Tensor logits = pair.discriminator(b.input_ids, b.attention_mask, b.token_type_ids,
                                              dt);  // [micro, seq] fp32
       last_loss = logits.sum().item<double>();     // also waits for the device
+    };
+    for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
+      synchronize(dev);
+      const auto t0 = Clock::now();
+      forward();
       if (s >= bo.warmup) times.push_back(seconds_since(t0));
     }
+    ops_per_step = count_aten_ops(forward);
+    if (!bo.profile.empty())
+      profile_to_file(bo.profile, dev.is_cuda(), [&] {
+        for (int i = 0; i < 3; ++i)
+          forward();
+      });
   } else {
     pair.discriminator->train();
     pair.generator->train();
@@ -223,9 +256,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     // fp16 runs scale the loss exactly as training does (pretrain/loss_scaler.h).
     LossScaler scaler(pc.amp, rt.fp16());
     RtdOutput last;
-    for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
-      synchronize(dev);
-      const auto t0 = Clock::now();
+    const auto train_step = [&] {
       parts.loss_scale = scaler.scale();
       // The loss is kept as a tensor: reading it here would add a synchronisation per step
       // that training does not have (the gradient norm is the step's one).
@@ -238,9 +269,22 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       // A constant learning rate: the schedule's value does not change the step's cost.
       if (scaler.update(!std::isfinite(norm))) optimizer.step(pc.lr);
       optimizer.zero_grad();
+    };
+    for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
+      synchronize(dev);
+      const auto t0 = Clock::now();
+      train_step();
       synchronize(dev);
       if (s >= bo.warmup) times.push_back(seconds_since(t0));
     }
+    ops_per_step = count_aten_ops(train_step);  // one more, untimed step
+    if (!bo.profile.empty())
+      profile_to_file(bo.profile, dev.is_cuda(), [&] {
+        for (int i = 0; i < 3; ++i) {
+          train_step();
+          synchronize(dev);
+        }
+      });
     last_loss = last.loss.item<double>();
     overflows = scaler.overflows();
     loss_scale = scaler.scale();
@@ -318,6 +362,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       {"peak_rss_mb", *std::max_element(rss_all.begin(), rss_all.end())},
       {"params", n_params},
       {"masked_per_step", masked},
+      {"aten_ops_per_step", ops_per_step},
       {"intra_op_threads", at::get_num_threads()},
       {"blas",
        {{"library", bi.library},

@@ -19,6 +19,7 @@ struct BenchOptions {
   bool inference = false;   // discriminator forward only, no gradient
   double gemm_seconds = 2;  // time budget of the GEMM micro-benchmark (0: skip it)
   double peak_tflops = 0;   // > 0: the device's peak dense TFLOP/s in this precision (mfu_device)
+  std::string profile;      // non-empty: a Kineto trace of 3 more (untimed) steps, to this file
 };
 
 // Peak dense tensor-core TFLOP/s of a known GPU in `precision` ("bf16", "fp16", "fp32" with

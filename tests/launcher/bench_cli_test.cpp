@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <fstream>
+
 #include "tests/support/run_command.h"
 
 namespace electra {
@@ -72,6 +75,8 @@ TEST(BenchCliTest, TrainingFiguresFollowFromTheModel) {
   EXPECT_TRUE(j["device_peak_tflops"].is_null());
   EXPECT_TRUE(j["mfu_device"].is_null());
   EXPECT_EQ(j["fp16_overflow_steps"], 0);
+  // Two models' forward, backward and the clipping: well over a few hundred operators.
+  EXPECT_GT(j["aten_ops_per_step"].get<int64_t>(), 300);
 }
 
 TEST(BenchCliTest, MfuAgainstAGivenDevicePeak) {
@@ -94,6 +99,25 @@ TEST(BenchCliTest, InferenceTimesTheDiscriminatorForward) {
   EXPECT_NEAR(j["model_tflop_per_step"].get<double>(), 2822144e-12, 1e-15);
   EXPECT_NEAR(j["tokens_per_s"].get<double>(), 64 / (j["step_ms_median"].get<double>() / 1e3),
               1e-3);
+}
+
+TEST(BenchCliTest, ProfileWritesATraceOrSaysWhyNot) {
+  const std::string path = ::testing::TempDir() + "/bench_trace.json";
+  std::remove(path.c_str());
+  const CommandResult r = bench("1", false, "--profile=" + path);
+  if (r.exit_code != 0) {  // LibTorch without Kineto (Debian's 1.13): refused before timing
+    EXPECT_NE(r.output.find("--profile: this LibTorch cannot write a trace"), std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find("tokens_per_s"), std::string::npos) << r.output;
+    return;
+  }
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  const json trace = json::parse(in);
+  int64_t matmuls = 0;
+  for (const json& e : trace["traceEvents"])
+    if (e.value("name", "") == "aten::addmm" || e.value("name", "") == "aten::mm") ++matmuls;
+  EXPECT_GT(matmuls, 10);
 }
 
 TEST(BenchCliTest, BadStepsIsAClearError) {
