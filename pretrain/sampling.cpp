@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "model/fast_random.h"
+#include "pretrain/gumbel_kernel.h"
 
 namespace electra::pretrain {
 namespace {
@@ -51,7 +52,17 @@ at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at:
   check_sampling_options(o, logits.size(-1), "temperature", "top_k");
   torch::NoGradGuard no_grad;
   if (o.greedy) return logits.detach().argmax(-1);  // [n]
-  at::Tensor l = scaled_logits(logits, o);          // [n, vocab]
+  const bool top_k = o.top_k > 0 && o.top_k < logits.size(-1);
+  if (gen.device().is_cpu() && logits.is_cpu() && logits.dim() == 2 && !top_k) {
+    // The one-pass kernel: the same noise formula, no [n, vocab] noise tensor.
+    const at::Tensor l = logits.detach().to(at::kFloat).contiguous();  // [n, vocab]
+    at::Tensor out = at::empty({l.size(0)}, l.options().dtype(at::kLong));
+    detail::gumbel_argmax_cpu(l.data_ptr<float>(), l.size(0), l.size(1),
+                              static_cast<float>(o.temperature), model::draw_seed(gen),
+                              out.data_ptr<int64_t>());
+    return out;
+  }
+  at::Tensor l = scaled_logits(logits, o);  // [n, vocab]
   // Gumbel noise -log(-log(u)), with the same 1e-9 guards as the official ELECTRA code.
   at::Tensor u;  // [n, vocab] fp32 uniform noise, on l's device
   if (gen.device().is_cpu()) {

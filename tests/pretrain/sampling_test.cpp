@@ -87,6 +87,38 @@ TEST(SamplingTest, SameSeedSameTokens) {
   EXPECT_FALSE(at::equal(sa, sample_tokens(l, opts(1.0), c)));
 }
 
+TEST(SamplingTest, SameTokensForAnyThreadCountAndLayout) {
+  // Rows of a realistic width, split over threads: the draw depends on the seed only. A
+  // transposed (non-contiguous) view of the same logits draws the same tokens.
+  const at::Tensor l = at::randn({37, 3001}, seeded(5));
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  at::Generator a = seeded(77);
+  const at::Tensor one = sample_tokens(l, opts(1.3), a);
+  at::set_num_threads(2);
+  at::Generator b = seeded(77), c = seeded(77);
+  const at::Tensor two = sample_tokens(l, opts(1.3), b);
+  const at::Tensor transposed = sample_tokens(l.t().contiguous().t(), opts(1.3), c);
+  at::set_num_threads(threads);
+  EXPECT_TRUE(at::equal(one, two));
+  EXPECT_TRUE(at::equal(one, transposed));
+  EXPECT_EQ(one.scalar_type(), at::kLong);
+  EXPECT_GE(one.min().item<int64_t>(), 0);
+  EXPECT_LT(one.max().item<int64_t>(), 3001);
+}
+
+TEST(SamplingTest, LargeLogitGapsAreRespected) {
+  // A token 40 nats above the rest always wins (its Gumbel competitors would need noise of
+  // ~40, probability ~e^-40); at T = 100 the same gap is 0.4 and the others win often.
+  at::Tensor l = at::zeros({2000, 50});
+  l.select(1, 7).fill_(40.0f);
+  at::Generator g = seeded(8);
+  EXPECT_TRUE(sample_tokens(l, opts(1.0), g).eq(7).all().item<bool>());
+  const double hot = sample_tokens(l, opts(100.0), g).eq(7).to(at::kDouble).mean().item<double>();
+  // p(7) = e^0.4 / (e^0.4 + 49) = 0.0295: 2000 draws, 5 sigma = 0.019.
+  EXPECT_NEAR(hot, 0.0295, 0.019);
+}
+
 TEST(SamplingTest, UnitTemperatureFollowsSoftmax) {
   // Chi-square goodness of fit of 70000 draws against (1/7, 2/7, 4/7); 2 degrees of freedom,
   // 13.82 is the p = 0.001 critical value. The seed is fixed, so the test is deterministic.
