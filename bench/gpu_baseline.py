@@ -108,11 +108,14 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    ap.add_argument("--tf32", action="store_true", help="TF32 tensor cores for fp32 matmuls")
     ap.add_argument("--profile", metavar="FILE",
                     help="after the timed steps, a Chrome trace of 3 more (trace_summary.py)")
     args = ap.parse_args()
 
     device = torch.device("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     torch.manual_seed(42)
     gen, disc, lr = make_models(args.model)
     gen.to(device).train()
@@ -159,6 +162,7 @@ def main():
         "batch": args.batch,
         "seq": args.seq,
         "precision": args.precision,
+        "tf32": args.tf32,
         "steps": args.steps,
         "tokens_per_s": args.batch * args.seq / median,
         "step_ms_median": 1e3 * median,

@@ -20,7 +20,9 @@
 # wheel used directly; system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty:
 # system packages), GPU_CHECK_BENCH ("model:batch:seq ..."), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
 # GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), GPU_CHECK_PROFILE ("model:batch:seq"
-# traced for both systems; empty: no traces), PY (python3).
+# traced for both systems; empty: no traces), GPU_CHECK_PRECISIONS (bf16; any of bf16 fp16 fp32,
+# each bench spec in each; eager has no fp16), GPU_CHECK_TF32 (1: fp32 runs with TF32 matmuls
+# in both systems), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -34,6 +36,8 @@ DEPS=${GPU_CHECK_DEPS-.gpu-deps}
 TORCH_MODE=${GPU_CHECK_TORCH:-python}
 PY=${PY:-python3}
 CPU_TESTS=${GPU_CHECK_CPU_TESTS:-^(model|pretrain)$}
+PRECISIONS=${GPU_CHECK_PRECISIONS:-bf16}
+TF32=${GPU_CHECK_TF32:-0}
 if [ "$DEVICE" = cuda ]; then
   BENCH=${GPU_CHECK_BENCH:-"base:128:128 small:256:128 base:32:512 small:64:512"}
   STEPS=${GPU_CHECK_STEPS:-30}
@@ -200,16 +204,24 @@ for line in sys.stdin:
 if [ -x "$ELECTRA" ]; then
   for spec in $BENCH; do
     IFS=: read -r model batch seq <<<"$spec"
-    tag=$model-b$batch-s$seq
-    step "bench_$tag" 120 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
-      $DEVICE_SET --set train.precision=bf16 --set data.seq_len=$seq \
-      --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP --gemm-seconds 1"
-    tag_json "$tag" electra <"$LOGS/bench_$tag.log" | tail -n 1 >>"$JSONL"
-    if [ "$DEVICE" = cuda ]; then
-      step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
-        --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP"
-      tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
-    fi
+    for prec in $PRECISIONS; do
+      tag=$model-b$batch-s$seq
+      [ "$prec" = bf16 ] || tag=$tag-$prec
+      extra= eager_extra=
+      if [ "$prec" = fp32 ] && [ "$TF32" = 1 ]; then
+        extra="--set train.tf32=true" eager_extra=--tf32
+      fi
+      step "bench_$tag" 120 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
+        $DEVICE_SET --set train.precision=$prec $extra --set data.seq_len=$seq \
+        --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP --gemm-seconds 1"
+      tag_json "$tag" electra <"$LOGS/bench_$tag.log" | tail -n 1 >>"$JSONL"
+      # The eager baseline has bf16 autocast or plain fp32 (no fp16 loss scaling).
+      if [ "$DEVICE" = cuda ] && [ "$prec" != fp16 ]; then
+        step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
+          --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP --precision $prec $eager_extra"
+        tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
+      fi
+    done
   done
 fi
 
