@@ -255,7 +255,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     StepParts parts = make_step_parts(pc, pair, params, reducer, gumbel, dt, dev);
     // fp16 runs scale the loss exactly as training does (pretrain/loss_scaler.h).
     LossScaler scaler(pc.amp, rt.fp16());
-    RtdOutput last;
+    at::Tensor last;  // the last step's loss, detached: holding the RtdOutput kept its graph alive
     const auto train_step = [&] {
       parts.loss_scale = scaler.scale();
       // The loss is kept as a tensor: reading it here would add a synchronisation per step
@@ -265,7 +265,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
           [&](int64_t) -> const data::Batch& {
             return batches[static_cast<size_t>(cursor++ % pool)];
           },
-          [&](const RtdOutput& out, const data::Batch&) { last = out; });
+          [&](const RtdOutput& out, const data::Batch&) { last = out.loss.detach(); });
       // A constant learning rate: the schedule's value does not change the step's cost.
       if (scaler.update(!std::isfinite(norm))) optimizer.step(pc.lr);
       optimizer.zero_grad();
@@ -285,7 +285,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
           synchronize(dev);
         }
       });
-    last_loss = last.loss.item<double>();
+    last_loss = last.item<double>();
     overflows = scaler.overflows();
     loss_scale = scaler.scale();
   }
