@@ -12,6 +12,10 @@
 
 #include <cstdint>
 
+namespace electra {
+class Rng;  // common/rng.h
+}
+
 namespace electra::model {
 
 // One 64-bit draw from `gen` (locks it, as ATen's own samplers do).
@@ -19,6 +23,9 @@ uint64_t draw_seed(at::Generator& gen);
 
 // Fills `out` (contiguous fp32) with uniform values in [0, 1) on a 2^-24 grid.
 void fill_uniform_(at::Tensor& out, at::Generator& gen);
+
+// The same values for one stream: n uniforms from `rng`, two per 64-bit draw.
+void fill_uniform(Rng& rng, float* out, int64_t n);
 
 // Inverted dropout: in training, each element is kept with probability 1 - p and scaled by
 // 1 / (1 - p), else zeroed; the identity otherwise. On the CPU the mask comes from the default

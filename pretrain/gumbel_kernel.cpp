@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/rng.h"
+#include "model/fast_random.h"
 
 namespace electra::pretrain::detail {
 
@@ -14,14 +15,7 @@ void gumbel_argmax_cpu(const float* logits, int64_t rows, int64_t vocab, float t
     std::vector<float> scores(static_cast<size_t>(vocab));  // [vocab]: uniforms, then scores
     for (int64_t r = begin; r < end; ++r) {
       Rng rng(mix_seed({seed, static_cast<uint64_t>(r)}));
-      constexpr float kScale = 1.0f / 16777216.0f;  // 2^-24, as model::fill_uniform_
-      int64_t j = 0;
-      for (; j + 1 < vocab; j += 2) {  // two 24-bit values per 64-bit draw
-        const uint64_t x = rng.next_u64();
-        scores[j] = static_cast<float>(x >> 40) * kScale;
-        scores[j + 1] = static_cast<float>((x >> 8) & 0xFFFFFF) * kScale;
-      }
-      if (j < vocab) scores[j] = static_cast<float>(rng.next_u64() >> 40) * kScale;
+      model::fill_uniform(rng, scores.data(), vocab);  // as model::fill_uniform_ draws them
       const float* row = logits + r * vocab;
       gumbel_scores(row, scores.data(), vocab, temperature);
       int64_t best = 0;  // the first maximum, as at::argmax
