@@ -14,11 +14,16 @@
 namespace electra::pretrain {
 namespace {
 
+// Whether top_k leaves out any of the `vocab` tokens.
+bool restricts_to_top_k(const SamplingOptions& o, int64_t vocab) {
+  return o.top_k > 0 && o.top_k < vocab;
+}
+
 // logits / T with every token outside the row's top_k set to -inf: [n, vocab] fp32.
 at::Tensor scaled_logits(const at::Tensor& logits, const SamplingOptions& o) {
   at::Tensor l = logits.detach().to(at::kFloat);
   if (o.temperature != 1.0) l = l / o.temperature;
-  if (o.top_k > 0 && o.top_k < l.size(-1)) {
+  if (restricts_to_top_k(o, l.size(-1))) {
     // Exactly k survivors per row, even with ties at the threshold.
     at::Tensor keep = std::get<1>(l.topk(o.top_k, -1));  // [n, k]
     at::Tensor masked = at::full_like(l, -std::numeric_limits<float>::infinity());
@@ -52,8 +57,8 @@ at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at:
   check_sampling_options(o, logits.size(-1), "temperature", "top_k");
   torch::NoGradGuard no_grad;
   if (o.greedy) return logits.detach().argmax(-1);  // [n]
-  const bool top_k = o.top_k > 0 && o.top_k < logits.size(-1);
-  if (gen.device().is_cpu() && logits.is_cpu() && logits.dim() == 2 && !top_k) {
+  if (gen.device().is_cpu() && logits.is_cpu() && logits.dim() == 2 &&
+      !restricts_to_top_k(o, logits.size(-1))) {
     // The one-pass kernel: the same noise formula, no [n, vocab] noise tensor.
     const at::Tensor l = logits.detach().to(at::kFloat).contiguous();  // [n, vocab]
     at::Tensor out = at::empty({l.size(0)}, l.options().dtype(at::kLong));
