@@ -13,10 +13,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <tuple>
+#include <vector>
 
 #include "common/blas.h"
 #include "common/error.h"
@@ -65,6 +66,31 @@ int64_t count_aten_ops(const std::function<void()>& fn) {
   fn();
   at::removeCallback(handle);
   return count.load();
+}
+
+// Runs `step` warmup + steps times, the device synchronised around each, and returns the
+// timed steps' seconds; then one more under count_aten_ops (*ops) and, with --profile, three
+// more under the profiler. Inference and training steps are measured by this one loop.
+std::vector<double> time_steps(const std::function<void()>& step, const BenchOptions& bo,
+                               const at::Device& dev, int64_t* ops) {
+  const auto synced_step = [&] {
+    step();
+    synchronize(dev);
+  };
+  std::vector<double> times;
+  for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
+    synchronize(dev);
+    const auto t0 = Clock::now();
+    synced_step();
+    if (s >= bo.warmup) times.push_back(seconds_since(t0));
+  }
+  *ops = count_aten_ops(synced_step);
+  if (!bo.profile.empty())
+    profile_to_file(bo.profile, dev.is_cuda(), [&] {
+      for (int i = 0; i < 3; ++i)
+        synced_step();
+    });
+  return times;
 }
 
 // Full-length two-segment sequences "[CLS] A [SEP] B [SEP]" of random ordinary tokens,
@@ -233,18 +259,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
                                              dt);  // [micro, seq] fp32
       last_loss = logits.sum().item<double>();     // also waits for the device
     };
-    for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
-      synchronize(dev);
-      const auto t0 = Clock::now();
-      forward();
-      if (s >= bo.warmup) times.push_back(seconds_since(t0));
-    }
-    ops_per_step = count_aten_ops(forward);
-    if (!bo.profile.empty())
-      profile_to_file(bo.profile, dev.is_cuda(), [&] {
-        for (int i = 0; i < 3; ++i)
-          forward();
-      });
+    times = time_steps(forward, bo, dev, &ops_per_step);
   } else {
     pair.discriminator->train();
     pair.generator->train();
@@ -270,21 +285,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       if (scaler.update(!std::isfinite(norm))) optimizer.step(pc.lr);
       optimizer.zero_grad();
     };
-    for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
-      synchronize(dev);
-      const auto t0 = Clock::now();
-      train_step();
-      synchronize(dev);
-      if (s >= bo.warmup) times.push_back(seconds_since(t0));
-    }
-    ops_per_step = count_aten_ops(train_step);  // one more, untimed step
-    if (!bo.profile.empty())
-      profile_to_file(bo.profile, dev.is_cuda(), [&] {
-        for (int i = 0; i < 3; ++i) {
-          train_step();
-          synchronize(dev);
-        }
-      });
+    times = time_steps(train_step, bo, dev, &ops_per_step);
     last_loss = last.item<double>();
     overflows = scaler.overflows();
     loss_scale = scaler.scale();
