@@ -50,6 +50,16 @@ def kernel_class(name):
     return "other"
 
 
+def print_top(events, top, ms, steps):
+    """The `top` event names by total duration: ms per step, occurrences per step, name."""
+    agg = collections.defaultdict(lambda: [0.0, 0])
+    for e in events:
+        agg[e["name"]][0] += e["dur"]
+        agg[e["name"]][1] += 1
+    for name, (d, c) in sorted(agg.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"    {ms(d):8.3f} {c / steps:6.0f}  {name[:100]}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("trace")
@@ -86,21 +96,11 @@ def main():
         sync = [e for e in runtime if e["name"] in SYNC_CALLS]
         print(f"  host in sync calls   {ms(sum(e['dur'] for e in sync)):9.2f} ms  "
               f"({len(sync) / n:.0f} calls)")
-        agg = collections.defaultdict(lambda: [0.0, 0])
-        for e in kernels:
-            agg[e["name"]][0] += e["dur"]
-            agg[e["name"]][1] += 1
         print(f"  top kernels (ms per step, launches per step):")
-        for name, (d, c) in sorted(agg.items(), key=lambda kv: -kv[1][0])[: a.top]:
-            print(f"    {ms(d):8.3f} {c / n:6.0f}  {name[:100]}")
+        print_top(kernels, a.top, ms, n)
     if ops:
-        agg = collections.defaultdict(lambda: [0.0, 0])
-        for e in ops:
-            agg[e["name"]][0] += e["dur"]
-            agg[e["name"]][1] += 1
         print(f"  host operators: {len(ops) / n:.0f} per step; top by inclusive time:")
-        for name, (d, c) in sorted(agg.items(), key=lambda kv: -kv[1][0])[: a.top]:
-            print(f"    {ms(d):8.3f} {c / n:6.0f}  {name[:100]}")
+        print_top(ops, a.top, ms, n)
 
 
 if __name__ == "__main__":
