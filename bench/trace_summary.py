@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Summarise a Kineto trace written by `electra bench --profile FILE` (Chrome trace JSON).
+"""Summarise a trace written by `electra bench --profile FILE` (Chrome trace JSON).
 
 Prints, per traced step: wall time, device busy time (union of kernels, copies and memsets),
 the sum of kernel times by class (GEMM, attention, other), kernel launches, time the host spent
 blocked in synchronising CUDA calls, and the largest kernels and host operators. With a CPU
-trace only the host part is printed.
+trace (or the legacy profiler's, from a LibTorch without Kineto) only the host part is printed:
+its operators by inclusive and by self time.
 
     python3 bench/trace_summary.py trace.json [--steps 3] [--top 20]
 """
@@ -50,6 +51,27 @@ def kernel_class(name):
     return "other"
 
 
+def self_times(ops):
+    """Each operator's time minus the time of the operators nested in it (same thread), so
+    that a table of them adds up to the traced time instead of counting nesting twice."""
+    out = []
+    by_thread = collections.defaultdict(list)
+    for e in ops:
+        by_thread[(e.get("pid"), e.get("tid"))].append(e)
+    for evs in by_thread.values():
+        evs.sort(key=lambda e: (e["ts"], -e["dur"]))
+        stack = []  # [end, event, self]
+        for e in evs:
+            while stack and e["ts"] >= stack[-1][0]:
+                _, p, d = stack.pop()
+                out.append({"name": p["name"], "dur": d})
+            if stack:
+                stack[-1][2] -= e["dur"]
+            stack.append([e["ts"] + e["dur"], e, e["dur"]])
+        out += [{"name": p["name"], "dur": d} for _, p, d in stack]
+    return out
+
+
 def print_top(events, top, ms, steps):
     """The `top` event names by total duration: ms per step, occurrences per step, name."""
     agg = collections.defaultdict(lambda: [0.0, 0])
@@ -74,7 +96,9 @@ def main():
     kernels = [e for e in ev if cat(e) == "kernel"]
     device = kernels + [e for e in ev if cat(e) in ("gpu_memcpy", "gpu_memset")]
     runtime = [e for e in ev if cat(e) in ("cuda_runtime", "cuda_driver")]
-    ops = [e for e in ev if cat(e) == "cpu_op"]
+    # Kineto marks host operators "cpu_op"; the legacy profiler (LibTorch without Kineto)
+    # writes only operators, with no category.
+    ops = [e for e in ev if cat(e) in ("cpu_op", "")]
     t0 = min(e["ts"] for e in ev)
     t1 = max(e["ts"] + e["dur"] for e in ev)
     ms = lambda us: us / 1e3 / n
@@ -101,6 +125,8 @@ def main():
     if ops:
         print(f"  host operators: {len(ops) / n:.0f} per step; top by inclusive time:")
         print_top(ops, a.top, ms, n)
+        print(f"  top by self time (nested operators subtracted):")
+        print_top(self_times(ops), a.top, ms, n)
 
 
 if __name__ == "__main__":

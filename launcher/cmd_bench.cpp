@@ -24,8 +24,8 @@ int run(const std::vector<std::string>& args) {
       "the device's peak dense TFLOP/s in train.precision, for mfu_device (0: look the GPU up "
       "in a small table: H100 SXM / H200 989, A100 312 for bf16/fp16)")(
       "profile", po::value<std::string>(&bo.profile),
-      "after the timed steps, write a Kineto trace (Chrome JSON) of 3 more to this file; "
-      "bench/trace_summary.py summarises it");
+      "after the timed steps, write a trace (Chrome JSON) of 3 more to this file: Kineto, or "
+      "host operators only where LibTorch lacks it; bench/trace_summary.py summarises it");
   po::variables_map vm;
   if (!parse_args(
           args, desc, &vm,

@@ -196,7 +196,7 @@ double known_peak_tflops(const std::string& name, const std::string& precision, 
 std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communicator& comm) {
   ELECTRA_CHECK_USER(bo.steps >= 1, "--steps must be at least 1, got ", bo.steps);
   ELECTRA_CHECK_USER(bo.warmup >= 0, "--warmup must be >= 0, got ", bo.warmup);
-  // A LibTorch without Kineto fails this in a moment rather than after the timed steps.
+  // Decides between Kineto and the legacy profiler (and refuses) before the timed steps.
   if (!bo.profile.empty()) profile_to_file(bo.profile, /*cuda=*/false, [] {});
   // Synthetic data needs no tokenizer unless the vocabulary size must come from it.
   int64_t tok_vocab = 0;

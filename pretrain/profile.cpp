@@ -1,6 +1,7 @@
 #include "pretrain/profile.h"
 
 #include <torch/csrc/autograd/profiler_kineto.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <set>
 
@@ -8,30 +9,54 @@
 
 namespace electra::pretrain {
 
-void profile_to_file(const std::string& path, bool cuda, const std::function<void()>& fn) {
-  namespace prof = torch::profiler::impl;
-  std::set<prof::ActivityType> activities{prof::ActivityType::CPU};
-  if (cuda) activities.insert(prof::ActivityType::CUDA);
+namespace {
+
+namespace prof = torch::profiler::impl;
+
+std::set<prof::ActivityType> activities(bool cuda) {
+  std::set<prof::ActivityType> a{prof::ActivityType::CPU};
+  if (cuda) a.insert(prof::ActivityType::CUDA);
+  return a;
+}
+
+// Runs `fn` under Kineto and saves the trace. Throws c10::Error where this LibTorch has no
+// Kineto: Debian's 1.13 enables the profiler and fails only in save().
+void kineto_to_file(const std::string& path, bool cuda, const std::function<void()>& fn) {
   const prof::ProfilerConfig config(prof::ProfilerState::KINETO);
-  const auto fail = [](const c10::Error& e) {
-    return UserError(cat("--profile: this LibTorch cannot write a trace (",
-                         e.what_without_backtrace(),
-                         "); use one built with Kineto, such as the PyTorch wheels' LibTorch"));
-  };
-  try {
-    torch::autograd::profiler::prepareProfiler(config, activities);
-    torch::autograd::profiler::enableProfiler(config, activities);
-  } catch (const c10::Error& e) {
-    throw fail(e);
-  }
+  torch::autograd::profiler::prepareProfiler(config, activities(cuda));
+  torch::autograd::profiler::enableProfiler(config, activities(cuda));
   fn();
-  std::unique_ptr<torch::autograd::profiler::ProfilerResult> result =
-      torch::autograd::profiler::disableProfiler();
-  try {
-    result->save(path);  // Debian's 1.13 gets this far and fails here
-  } catch (const c10::Error& e) {
-    throw fail(e);
+  torch::autograd::profiler::disableProfiler()->save(path);
+}
+
+// Whether Kineto can write a trace here, asked once with an empty trace written to `path`
+// (the real trace overwrites it).
+bool kineto_works(const std::string& path, bool cuda) {
+  static const bool works = [&] {
+    try {
+      kineto_to_file(path, cuda, [] {});
+      return true;
+    } catch (const c10::Error&) {
+      return false;
+    }
+  }();
+  return works;
+}
+
+}  // namespace
+
+void profile_to_file(const std::string& path, bool cuda, const std::function<void()>& fn) {
+  if (kineto_works(path, cuda)) {
+    kineto_to_file(path, cuda, fn);
+    return;
   }
+  // Without Kineto only the host's operators can be timed, which on a CPU is everything:
+  // the legacy profiler writes them as the same Chrome-trace "X" events (without a "cat").
+  ELECTRA_CHECK_USER(!cuda,
+                     "--profile: this LibTorch has no Kineto, so it cannot trace CUDA kernels; "
+                     "use one built with Kineto, such as the PyTorch wheels' LibTorch");
+  torch::autograd::profiler::RecordProfile guard(path);
+  fn();
 }
 
 }  // namespace electra::pretrain
