@@ -12,6 +12,22 @@ option(ELECTRA_WITH_SPM "Build the SentencePiece bridge (data/spm_bridge; needs 
 find_package(Threads REQUIRED)
 include(ElectraTorch)
 
+# ATen's at::parallel_for is a header template: in a file compiled without -fopenmp it runs the
+# whole range on the calling thread (Parallel-inl.h falls back when _OPENMP is undefined). Our
+# own CPU kernels (dropout masks, Gumbel sampling, AdamW, the fused attention) use it, so
+# every target compiles with OpenMP, as LibTorch itself does. (Measured before this: those
+# kernels ran on one of the machine's two cores.)
+option(ELECTRA_OPENMP "Compile with OpenMP so that at::parallel_for in our code is parallel" ON)
+if(ELECTRA_OPENMP)
+  find_package(OpenMP COMPONENTS CXX)
+endif()
+if(OpenMP_CXX_FOUND)
+  list(APPEND TORCH_LIBRARIES OpenMP::OpenMP_CXX)
+elseif(ELECTRA_OPENMP)
+  message(WARNING "No OpenMP for ${CMAKE_CXX_COMPILER_ID}: electra's own CPU kernels will run "
+                  "on one thread (install libomp-dev for clang)")
+endif()
+
 if(ELECTRA_WITH_MPI)
   find_package(MPI COMPONENTS CXX)
   if(NOT MPI_FOUND)

@@ -94,7 +94,24 @@ void maybe_reexec_for_fast_kernels(int argc, char** argv) {
 }
 
 void set_threads(int n) {
-  if (auto set = reinterpret_cast<SetThreadsFn>(find("openblas_set_num_threads"))) set(n);
+  // Looked up once: a dlsym over LibTorch's symbol tables costs microseconds, and
+  // OneBlasThread calls this twice per fused-attention call.
+  static const auto set = reinterpret_cast<SetThreadsFn>(find("openblas_set_num_threads"));
+  if (set) set(n);
+}
+
+OneBlasThread::OneBlasThread() {
+  static const auto get = reinterpret_cast<ThreadsFn>(find("openblas_get_num_threads"));
+  if (!get) return;
+  previous_ = get();
+  if (previous_ > 1)
+    set_threads(1);
+  else
+    previous_ = 0;
+}
+
+OneBlasThread::~OneBlasThread() {
+  if (previous_ > 1) set_threads(previous_);
 }
 
 }  // namespace electra::blas

@@ -35,4 +35,19 @@ void maybe_reexec_for_fast_kernels(int argc, char** argv);
 // threads; the two fighting over the same cores is slower than either alone).
 void set_threads(int n);
 
+// OpenBLAS on one thread for the guard's lifetime, then its old count again: for a kernel that
+// calls the BLAS from several threads of its own. (Concurrent calls into OpenBLAS with a pool
+// of two threads were 2x slower than calls into one thread each: model/cpu_attention.cpp.)
+// Does nothing without OpenBLAS.
+class OneBlasThread {
+ public:
+  OneBlasThread();
+  ~OneBlasThread();
+  OneBlasThread(const OneBlasThread&) = delete;
+  OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+ private:
+  int previous_ = 0;  // 0: nothing to restore
+};
+
 }  // namespace electra::blas

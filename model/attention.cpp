@@ -20,9 +20,10 @@ bool sdpa_available() {
 
 AttentionKernel resolve_attention(const std::string& name, const std::string& where) {
   if (name == "eager") return AttentionKernel::kEager;
-  if (name == "auto") return sdpa_available() ? AttentionKernel::kSdpa : AttentionKernel::kEager;
-  ELECTRA_CHECK_USER(name == "sdpa", "model.attention must be auto, eager or sdpa, got '", name,
-                     "' ", where);
+  if (name == "fused") return AttentionKernel::kFused;
+  if (name == "auto") return sdpa_available() ? AttentionKernel::kSdpa : AttentionKernel::kFused;
+  ELECTRA_CHECK_USER(name == "sdpa", "model.attention must be auto, eager, fused or sdpa, got '",
+                     name, "' ", where);
   ELECTRA_CHECK_USER(sdpa_available(), "model.attention is sdpa ", where, " but this LibTorch (",
                      TORCH_VERSION,
                      ") has no scaled_dot_product_attention (it came with LibTorch 2.0). Use "
@@ -31,7 +32,15 @@ AttentionKernel resolve_attention(const std::string& name, const std::string& wh
 }
 
 const char* attention_name(AttentionKernel kernel) {
-  return kernel == AttentionKernel::kSdpa ? "sdpa" : "eager";
+  switch (kernel) {
+    case AttentionKernel::kSdpa:
+      return "sdpa";
+    case AttentionKernel::kFused:
+      return "fused";
+    case AttentionKernel::kEager:
+      break;
+  }
+  return "eager";
 }
 
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -1,5 +1,7 @@
 // Which kernel computes self-attention. "eager" is HF's eager order spelled out
-// (matmul, fp32 softmax, dropout, matmul) and works on every LibTorch; "sdpa" is
+// (matmul, fp32 softmax, dropout, matmul) and works on every LibTorch; "fused" is the same
+// order in one parallel pass per (sequence, head) for fp32 on the CPU (model/cpu_attention.h),
+// eager elsewhere (bf16, other devices); "sdpa" is
 // at::scaled_dot_product_attention (LibTorch >= 2), which on CUDA picks the flash or
 // memory-efficient kernel and never materialises the [batch, heads, seq, seq] scores.
 // In evaluation both give the same numbers (tests/model/attention_test.cpp); in training SDPA's
@@ -13,12 +15,12 @@
 
 namespace electra::model {
 
-enum class AttentionKernel { kEager, kSdpa };
+enum class AttentionKernel { kEager, kFused, kSdpa };
 
 // True when this LibTorch has at::scaled_dot_product_attention (2.x).
 bool sdpa_available();
-// "auto" (sdpa where available, else eager), "eager" or "sdpa". sdpa on a LibTorch without it is
-// a UserError naming `where` (the key and its source).
+// "auto" (sdpa where available, else fused), "eager", "fused" or "sdpa". sdpa on a LibTorch
+// without it is a UserError naming `where` (the key and its source).
 AttentionKernel resolve_attention(const std::string& name, const std::string& where);
 const char* attention_name(AttentionKernel kernel);
 

@@ -7,6 +7,7 @@
 #include <torch/utils.h>
 
 #include "common/error.h"
+#include "model/cpu_attention.h"
 #include "model/fast_random.h"
 #include "model/gelu_linear.h"
 
@@ -114,14 +115,17 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   // (.to() returns the tensor itself when it already has dtype dt.)
   at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0).to(dt);  // [3H, H]
   at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0).to(dt);     // [3H]
-  const auto qkv = at::linear(h.to(dt), w, bias).chunk(3, -1);                    // 3 x [b, l, H]
+  const at::Tensor proj = at::linear(h.to(dt), w, bias);                          // [b, l, 3H]
+  const double p = dropout->is_training() ? dropout->options.p() : 0.0;
+  if (kernel == AttentionKernel::kFused && fused_cpu_attention_supports(proj))
+    return fused_cpu_attention(proj, heads, mask_bias, p);  // [b, l, H]
+  const auto qkv = proj.chunk(3, -1);                       // 3 x [b, l, H]
   at::Tensor q = split_heads(qkv[0]);
   at::Tensor k = split_heads(qkv[1]);
   at::Tensor v = split_heads(qkv[2]);
   if (kernel == AttentionKernel::kSdpa) {
     // The mask as SDPA wants it: true where a key may be attended to ([b, 1, 1, l] bool).
     const at::Tensor keep = mask_bias.defined() ? mask_bias.eq(0) : at::Tensor();
-    const double p = dropout->is_training() ? dropout->options.p() : 0.0;
     at::Tensor ctx = model::sdpa(q, k, v, keep, p);  // [b, heads, l, d] in dt
     return ctx.permute({0, 2, 1, 3}).reshape({b, l, heads * head_dim});
   }

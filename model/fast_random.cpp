@@ -123,13 +123,8 @@ struct MaskedScale : public torch::autograd::Function<MaskedScale> {
 
 }  // namespace
 
-at::Tensor dropout(const at::Tensor& x, double p, bool training) {
-  if (!training || p <= 0.0) return x;
-  if (p >= 1.0) return x * 0.0;
-  // On a GPU the fused kernel is fast and draws from the device's default generator; the
-  // chunked xoshiro fill below exists because ATen's CPU sampler is serial.
-  if (!x.device().is_cpu()) return at::dropout(x, p, /*train=*/true);
-  at::Tensor keep = at::empty(x.sizes(), x.options().dtype(at::kBool));  // [x.shape]
+at::Tensor dropout_keep_mask(at::IntArrayRef sizes, double p) {
+  at::Tensor keep = at::empty(sizes, at::TensorOptions().dtype(at::kBool));  // [sizes]
   bool* k = keep.data_ptr<bool>();
   // Keep when a 32-bit draw is at or above p * 2^32.
   const uint64_t threshold = static_cast<uint64_t>(p * 4294967296.0);
@@ -143,8 +138,21 @@ at::Tensor dropout(const at::Tensor& x, double p, bool training) {
     }
     if (i < end) k[i] = (rng.next_u64() >> 32) >= threshold;
   });
+  return keep;
+}
+
+float dropout_scale(double p) {
+  return static_cast<float>(1.0 / (1.0 - p));
+}
+
+at::Tensor dropout(const at::Tensor& x, double p, bool training) {
+  if (!training || p <= 0.0) return x;
+  if (p >= 1.0) return x * 0.0;
+  // On a GPU the fused kernel is fast and draws from the device's default generator; the
+  // chunked xoshiro fill exists because ATen's CPU sampler is serial.
+  if (!x.device().is_cpu()) return at::dropout(x, p, /*train=*/true);
   // The scale in fp32, then rounded once to x's dtype by the multiplication.
-  return MaskedScale::apply(x, keep, static_cast<double>(static_cast<float>(1.0 / (1.0 - p))));
+  return MaskedScale::apply(x, dropout_keep_mask(x.sizes(), p), dropout_scale(p));
 }
 
 }  // namespace electra::model

@@ -33,4 +33,10 @@ void fill_uniform(Rng& rng, float* out, int64_t n);
 // at::dropout (the device's fused kernel and default generator).
 at::Tensor dropout(const at::Tensor& x, double p, bool training);
 
+// The CPU mask dropout() draws (bool, true = kept; 0 < p < 1), for kernels that apply it
+// themselves (model/cpu_attention.h): the same generator draws give the same mask.
+at::Tensor dropout_keep_mask(at::IntArrayRef sizes, double p);
+// 1 / (1 - p) rounded to fp32, the factor dropout() scales kept values by.
+float dropout_scale(double p);
+
 }  // namespace electra::model

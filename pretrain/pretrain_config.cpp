@@ -24,10 +24,11 @@ void add_model_keys(ConfigSchema& s) {
       .add_float("model.initializer_range", 0.02, "std of the normal weight init")
       .add_string("model.attention", "auto",
                   "self-attention kernel: sdpa = at::scaled_dot_product_attention (flash / "
-                  "memory-efficient on CUDA; LibTorch 2.x), eager = matmul + softmax; auto = "
-                  "sdpa where LibTorch has it. Same results in evaluation; in training SDPA's "
-                  "dropout masks come from torch's generator",
-                  {"auto", "eager", "sdpa"})
+                  "memory-efficient on CUDA; LibTorch 2.x), fused = one parallel pass per "
+                  "(sequence, head) for fp32 on the CPU (eager elsewhere), eager = matmul + "
+                  "softmax; auto = sdpa where LibTorch has it, else fused. Same results in "
+                  "evaluation; in training SDPA's dropout masks come from torch's generator",
+                  {"auto", "eager", "fused", "sdpa"})
       .add_string("model.init_from", std::nullopt,
                   "start from these weights (when not resuming): one of our checkpoints, a run "
                   "directory, or a directory with discriminator/ and generator/ exports (both "

@@ -13,8 +13,10 @@ namespace {
 
 TEST(Attention, KernelSelection) {
   EXPECT_EQ(resolve_attention("eager", "(test)"), AttentionKernel::kEager);
+  EXPECT_EQ(resolve_attention("fused", "(test)"), AttentionKernel::kFused);
   EXPECT_EQ(resolve_attention("auto", "(test)"),
-            sdpa_available() ? AttentionKernel::kSdpa : AttentionKernel::kEager);
+            sdpa_available() ? AttentionKernel::kSdpa : AttentionKernel::kFused);
+  EXPECT_STREQ(attention_name(AttentionKernel::kFused), "fused");
   EXPECT_EQ(sdpa_available(), TORCH_VERSION_MAJOR >= 2);
   const std::string e = testing::user_error_of([] { resolve_attention("sdpa", "(file.yaml:3)"); });
   EXPECT_EQ(e == "no error", sdpa_available()) << e;

@@ -64,7 +64,7 @@ TEST(Device, CudaWithoutADeviceIsAUserError) {
 TEST(Device, AttentionAutoFollowsTheLibTorchVersion) {
   const PretrainConfig pc = read_pretrain_config(config({"train.device=cpu"}), 100);
   EXPECT_EQ(pc.attention, model::sdpa_available() ? model::AttentionKernel::kSdpa
-                                                  : model::AttentionKernel::kEager);
+                                                  : model::AttentionKernel::kFused);
   EXPECT_EQ(read_pretrain_config(config({"model.attention=eager"}), 100).attention,
             model::AttentionKernel::kEager);
   const std::string e = config_error({"model.attention=sdpa"});

@@ -1,0 +1,174 @@
+#include "model/cpu_attention.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+#include <vector>
+
+#include "common/blas.h"
+#include "common/error.h"
+#include "model/attention_rows.h"
+#include "model/fast_random.h"
+
+namespace electra::model {
+namespace {
+
+// The Fortran BLAS sgemm that LibTorch itself calls (OpenBLAS on Debian), found at run time:
+// ATen keeps its own BLAS wrappers private, and a LibTorch that hides its BLAS (MKL linked
+// statically) simply falls back to the eager path.
+using SgemmFn = void (*)(const char* transa, const char* transb, const int* m, const int* n,
+                         const int* k, const float* alpha, const float* a, const int* lda,
+                         const float* b, const int* ldb, const float* beta, float* c,
+                         const int* ldc);
+
+SgemmFn sgemm() {
+  static const SgemmFn fn = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "sgemm_"));
+  return fn;
+}
+
+// Row-major C[m, n] = op(A) op(B) (+ C when accumulate), op(A): [m, k], stored [k, m] when
+// ta; lda, ldb, ldc are row strides. A column-major BLAS computes the transpose, C^T = op(B)^T
+// op(A)^T, from the same memory.
+void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+          float* c, int ldc) {
+  const char opa = tb ? 'T' : 'N', opb = ta ? 'T' : 'N';
+  const float one = 1.0f, zero = 0.0f;
+  sgemm()(&opa, &opb, &n, &m, &k, &one, b, &ldb, a, &lda, &zero, c, &ldc);
+}
+
+// The sizes of one call. The (sequence, head) blocks are "pairs", numbered bi * heads + h.
+struct Shape {
+  int l, d, H, C;  // seq, head_dim, heads * head_dim, 3 * H (the row stride of qkv)
+  int64_t batch, heads;
+  float sqrt_d, scale;  // HF divides the scores by sqrt(head_dim); 1 / (1 - p) for dropout
+
+  Shape(const at::Tensor& qkv, int64_t heads_, double p)
+      : l(static_cast<int>(qkv.size(1))),
+        d(static_cast<int>(qkv.size(2) / 3 / heads_)),
+        H(static_cast<int>(qkv.size(2) / 3)),
+        C(static_cast<int>(qkv.size(2))),
+        batch(qkv.size(0)),
+        heads(heads_),
+        sqrt_d(static_cast<float>(std::sqrt(static_cast<double>(qkv.size(2) / 3 / heads_)))),
+        scale(p > 0.0 ? dropout_scale(p) : 1.0f) {}
+  int64_t pairs() const { return batch * heads; }
+  int64_t block() const { return static_cast<int64_t>(l) * l; }
+  // Offset of pair's query columns in qkv (key: + H, value: + 2H) and in the [b, l, H] context.
+  int64_t qkv_offset(int64_t pair) const { return (pair / heads) * l * C + (pair % heads) * d; }
+  int64_t ctx_offset(int64_t pair) const { return (pair / heads) * l * H + (pair % heads) * d; }
+};
+
+// probs: [pairs, l, l] to keep for backward, or null (evaluation: a per-thread buffer);
+// keep: [pairs, l, l] or null. -> out [b, l, H].
+void attention_forward(const Shape& s, const float* qkv, const float* mask, const bool* keep,
+                       float* probs, float* out) {
+  const blas::OneBlasThread one_blas_thread;  // the blocks are the parallelism
+  at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(s.block()), own_probs(probs ? 0 : s.block()),
+        dropped(keep ? s.block() : 0);
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const float* q = qkv + s.qkv_offset(pair);
+      float* p = probs ? probs + pair * s.block() : own_probs.data();
+      const bool* k = keep ? keep + pair * s.block() : nullptr;
+      gemm(false, true, s.l, s.l, s.d, q, s.C, q + s.H, s.C, scores.data(), s.l);  // q k^T
+      detail::softmax_rows(scores.data(), mask ? mask + (pair / s.heads) * s.l : nullptr, s.sqrt_d,
+                           s.l, s.l, p, k, s.scale, dropped.data());
+      gemm(false, false, s.l, s.d, s.l, k ? dropped.data() : p, s.l, q + 2 * s.H, s.C,
+           out + s.ctx_offset(pair), s.H);  // probs v
+    }
+  });
+}
+
+// grad: [b, l, H] (contiguous) -> grad_qkv [b, l, 3H], every element written.
+void attention_backward(const Shape& s, const float* qkv, const float* probs, const bool* keep,
+                        const float* grad, float* grad_qkv) {
+  const blas::OneBlasThread one_blas_thread;
+  at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> dropped(keep ? s.block() : 0), g(s.block());
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const float* q = qkv + s.qkv_offset(pair);
+      const float* p = probs + pair * s.block();
+      const bool* k = keep ? keep + pair * s.block() : nullptr;
+      const float* go = grad + s.ctx_offset(pair);  // [l, d], row stride H
+      float* gq = grad_qkv + s.qkv_offset(pair);
+      if (k) detail::dropped_probs(p, k, s.scale, s.block(), dropped.data());
+      const float* pd = k ? dropped.data() : p;
+      gemm(true, false, s.l, s.d, s.l, pd, s.l, go, s.H, gq + 2 * s.H, s.C);       // dv = pd^T go
+      gemm(false, true, s.l, s.l, s.d, go, s.H, q + 2 * s.H, s.C, g.data(), s.l);  // go v^T
+      detail::softmax_rows_backward(g.data(), p, k, s.scale, s.sqrt_d, s.l, s.l);  // -> ds
+      gemm(false, false, s.l, s.d, s.l, g.data(), s.l, q + s.H, s.C, gq, s.C);     // dq = ds k
+      gemm(true, false, s.l, s.d, s.l, g.data(), s.l, q, s.C, gq + s.H, s.C);      // dk = ds^T q
+    }
+  });
+}
+
+const float* mask_data(const at::Tensor& mask) {
+  return mask.numel() > 0 ? mask.data_ptr<float>() : nullptr;
+}
+
+struct FusedAttention : public torch::autograd::Function<FusedAttention> {
+  // mask: [b, 1, 1, l] or empty for none (LibTorch 1.13's custom functions take no undefined
+  // tensor).
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& qkv,
+                            const at::Tensor& mask, int64_t heads, double p) {
+    const Shape s(qkv, heads, p);
+    at::Tensor keep = p > 0.0 ? dropout_keep_mask({s.batch, heads, s.l, s.l}, p)
+                              : at::empty({0}, qkv.options().dtype(at::kBool));
+    at::Tensor probs = at::empty({s.batch, heads, s.l, s.l}, qkv.options());  // fp32
+    at::Tensor out = at::empty({s.batch, s.l, s.H}, qkv.options());
+    attention_forward(s, qkv.data_ptr<float>(), mask_data(mask),
+                      p > 0.0 ? keep.data_ptr<bool>() : nullptr, probs.data_ptr<float>(),
+                      out.data_ptr<float>());
+    ctx->save_for_backward({qkv, probs, keep});
+    ctx->saved_data["heads"] = heads;
+    ctx->saved_data["p"] = p;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &qkv = saved[0], &probs = saved[1], &keep = saved[2];
+    const double p = ctx->saved_data["p"].toDouble();
+    const Shape s(qkv, ctx->saved_data["heads"].toInt(), p);
+    const at::Tensor go = grad[0].contiguous();  // [b, l, H]
+    at::Tensor grad_qkv = at::empty_like(qkv);   // [b, l, 3H]
+    attention_backward(s, qkv.data_ptr<float>(), probs.data_ptr<float>(),
+                       p > 0.0 ? keep.data_ptr<bool>() : nullptr, go.data_ptr<float>(),
+                       grad_qkv.data_ptr<float>());
+    return {grad_qkv, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool fused_cpu_attention_supports(const at::Tensor& qkv) {
+  return qkv.is_cpu() && qkv.scalar_type() == at::kFloat && qkv.is_contiguous() &&
+         sgemm() != nullptr;
+}
+
+at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,
+                               double dropout_p) {
+  ELECTRA_CHECK(fused_cpu_attention_supports(qkv) && qkv.dim() == 3 &&
+                    qkv.size(2) % (3 * heads) == 0 &&
+                    (!mask_bias.defined() || mask_bias.numel() == qkv.size(0) * qkv.size(1)),
+                "fused_cpu_attention: unsupported qkv ", qkv.sizes(), " ", qkv.scalar_type());
+  const at::Tensor mask =
+      mask_bias.defined() ? mask_bias.to(at::kFloat).contiguous() : at::empty({0}, qkv.options());
+  if (at::GradMode::is_enabled() && qkv.requires_grad())
+    return FusedAttention::apply(qkv, mask, heads, dropout_p);
+  // Evaluation or no gradient: nothing is kept, the probabilities stay in per-thread buffers.
+  const Shape s(qkv, heads, dropout_p);
+  at::Tensor keep =
+      dropout_p > 0.0 ? dropout_keep_mask({s.batch, heads, s.l, s.l}, dropout_p) : at::Tensor();
+  at::Tensor out = at::empty({s.batch, s.l, s.H}, qkv.options());
+  attention_forward(s, qkv.data_ptr<float>(), mask_data(mask),
+                    keep.defined() ? keep.data_ptr<bool>() : nullptr, nullptr,
+                    out.data_ptr<float>());
+  return out;
+}
+
+}  // namespace electra::model

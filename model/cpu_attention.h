@@ -1,0 +1,26 @@
+// Self-attention on the CPU in one fused pass per (sequence, head): q k^T, the 1/sqrt(d) scale,
+// the padding mask, softmax, dropout and the product with v, with the block's [seq, seq]
+// scores never leaving a per-thread buffer. LibTorch 1.13 runs the eager path's batched
+// products on one thread, one OpenBLAS call per (sequence, head), and streams the
+// [batch, heads, seq, seq] scores through memory five times (divide, mask, softmax, dropout,
+// cast); this kernel runs the (sequence, head) blocks in parallel and calls the BLAS directly.
+// Numerically it is HF's eager order (tests/model/cpu_attention_test.cpp compares the two,
+// dropout included, in values and gradients).
+#pragma once
+
+#include <ATen/Tensor.h>
+
+namespace electra::model {
+
+// Whether fused_cpu_attention can take `qkv`: a contiguous fp32 CPU tensor, and a BLAS sgemm
+// in the process (Debian's OpenBLAS; a LibTorch with its BLAS hidden has none).
+bool fused_cpu_attention_supports(const at::Tensor& qkv);
+
+// qkv: [batch, seq, 3 * H], the query, key and value projections side by side (H = heads *
+// head_dim); mask_bias: [batch, 1, 1, seq] fp32 additive (0 or fp32's lowest), or undefined;
+// dropout_p: on the attention probabilities, with model/fast_random.h's mask (0 in
+// evaluation). -> [batch, seq, H], the heads' contexts side by side. Differentiable in qkv.
+at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,
+                               double dropout_p);
+
+}  // namespace electra::model

@@ -1,0 +1,134 @@
+// model.attention=fused (model/cpu_attention.h) against HF's eager order: the kernel alone
+// against the formula in ATen ops, values and gradients, with padding; whole models in
+// training (dropout drawn from the same generator gives the same masks) and in evaluation;
+// independence from the thread count; bf16 falling back to the eager path.
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "model/attention.h"
+#include "model/cpu_attention.h"
+#include "model/electra.h"
+#include "tests/support/sdpa_parity.h"
+
+namespace electra::model {
+namespace {
+
+constexpr int64_t kHeads = 4;
+
+// HF's eager self-attention from the fused projection, in ATen ops. qkv: [b, l, 3H];
+// mask_bias: [b, 1, 1, l] or undefined. -> [b, l, H].
+at::Tensor reference_attention(const at::Tensor& qkv, const at::Tensor& mask_bias) {
+  const int64_t b = qkv.size(0), l = qkv.size(1), H = qkv.size(2) / 3, d = H / kHeads;
+  auto heads = [&](const at::Tensor& t) { return t.view({b, l, kHeads, d}).permute({0, 2, 1, 3}); };
+  const auto parts = qkv.chunk(3, -1);
+  at::Tensor scores = at::matmul(heads(parts[0]), heads(parts[1]).transpose(-1, -2)) /
+                      std::sqrt(static_cast<double>(d));  // [b, heads, l, l]
+  if (mask_bias.defined()) scores = scores + mask_bias;
+  at::Tensor ctx = at::matmul(at::softmax(scores, -1), heads(parts[2]));  // [b, heads, l, d]
+  return ctx.permute({0, 2, 1, 3}).reshape({b, l, H});
+}
+
+at::Tensor padding_bias() {  // [3, 1, 1, 20]: rows of 20, 13 and 4 real tokens
+  at::Tensor mask = at::ones({3, 20});
+  mask[1].slice(0, 13).zero_();
+  mask[2].slice(0, 4).zero_();
+  return (1.0 - mask).view({3, 1, 1, 20}) * std::numeric_limits<float>::lowest();
+}
+
+TEST(CpuAttention, KernelMatchesTheEagerFormulaInValuesAndGradients) {
+  at::Tensor qkv = at::randn({3, 20, 3 * 64}, at::kFloat);  // 4 heads of 16
+  ASSERT_TRUE(fused_cpu_attention_supports(qkv)) << "no BLAS sgemm found in this process";
+  const at::Tensor weight = at::randn({3, 20, 64});  // a loss that weighs every output
+  for (const bool padded : {false, true}) {
+    const at::Tensor bias = padded ? padding_bias() : at::Tensor();
+    const at::Tensor a = qkv.clone().requires_grad_(true), r = qkv.clone().requires_grad_(true);
+    const at::Tensor out = fused_cpu_attention(a, kHeads, bias, 0.0);
+    const at::Tensor ref = reference_attention(r, bias);
+    EXPECT_LT((out - ref).abs().max().item<double>(), 1e-5) << "padded " << padded;
+    (out * weight).sum().backward();
+    (ref * weight).sum().backward();
+    EXPECT_LT((a.grad() - r.grad()).abs().max().item<double>(), 1e-5) << "padded " << padded;
+    // The gradient is not trivially zero: every block of q, k and v receives some.
+    EXPECT_GT(a.grad().abs().sum().item<double>(), 1.0);
+  }
+  // Without a gradient the kernel keeps nothing and gives the same values.
+  torch::NoGradGuard no_grad;
+  EXPECT_LT((fused_cpu_attention(qkv, kHeads, padding_bias(), 0.0) -
+             reference_attention(qkv, padding_bias()))
+                .abs()
+                .max()
+                .item<double>(),
+            1e-5);
+}
+
+// The discriminator's logits and one weight gradient, in training mode (dropout 0.1
+// everywhere), for one attention kernel, with dropout drawn from `seed`.
+std::pair<at::Tensor, at::Tensor> train_step(AttentionKernel kernel, at::ScalarType dt,
+                                             uint64_t seed = 11) {
+  torch::manual_seed(7);
+  ElectraForPreTraining disc(testing::parity_config());
+  disc->train();
+  set_attention(*disc, kernel);
+  at::Tensor ids = at::randint(5, 100, {3, 20}, at::kLong);
+  at::Tensor mask = at::ones({3, 20}, at::kLong);
+  mask[2].slice(0, 9).zero_();
+  torch::manual_seed(seed);
+  const at::Tensor logits = disc(ids, mask, at::Tensor(), dt);  // [3, 20]
+  logits.to(at::kFloat).pow(2).sum().backward();
+  const auto& query = disc->electra->encoder->layers[0]->attention->self->query;
+  return {logits.detach().to(at::kFloat), query->weight.grad().clone()};
+}
+
+TEST(CpuAttention, TrainingStepMatchesEagerWithTheSameDropoutMasks) {
+  const auto [eager_logits, eager_grad] = train_step(AttentionKernel::kEager, at::kFloat);
+  const auto [fused_logits, fused_grad] = train_step(AttentionKernel::kFused, at::kFloat);
+  // Measured: 1.3e-7 on logits of ~0.3 and 6.5e-9 on gradients of ~0.01 (summation order);
+  // dividing the scores by 1.001 * sqrt(d) instead moves them by 1.7e-5 and 7.4e-7.
+  EXPECT_LT((eager_logits - fused_logits).abs().max().item<double>(), 2e-6);
+  EXPECT_LT((eager_grad - fused_grad).abs().max().item<double>(),
+            1e-5 * eager_grad.abs().max().item<double>());
+  // Dropout really ran: another seed's masks give other logits.
+  const at::Tensor other = train_step(AttentionKernel::kFused, at::kFloat, 12).first;
+  EXPECT_GT((other - fused_logits).abs().max().item<double>(), 1e-3);
+}
+
+TEST(CpuAttention, EvaluationMatchesEagerWithPadding) {
+  torch::manual_seed(3);
+  ElectraForPreTraining disc(testing::parity_config());
+  disc->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor ids = at::randint(5, 100, {3, 20}, at::kLong);
+  at::Tensor mask = at::ones({3, 20}, at::kLong);
+  mask[1].slice(0, 13).zero_();
+  at::Tensor eager, fused;  // [3, 20, 64]
+  set_attention(*disc, AttentionKernel::kEager);
+  disc(ids, mask, at::Tensor(), at::kFloat, &eager);
+  set_attention(*disc, AttentionKernel::kFused);
+  disc(ids, mask, at::Tensor(), at::kFloat, &fused);
+  EXPECT_LT((eager - fused).abs().max().item<double>(), 1e-5);
+}
+
+TEST(CpuAttention, SameBitsOnOneThreadAndOnTwo) {
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const auto [one_logits, one_grad] = train_step(AttentionKernel::kFused, at::kFloat);
+  at::set_num_threads(2);
+  const auto [two_logits, two_grad] = train_step(AttentionKernel::kFused, at::kFloat);
+  at::set_num_threads(threads);
+  EXPECT_TRUE(at::equal(one_logits, two_logits));
+  EXPECT_TRUE(at::equal(one_grad, two_grad));
+}
+
+TEST(CpuAttention, Bf16UsesTheEagerPath) {
+  // The fused kernel is fp32 only; in bf16 "fused" must be exactly the eager computation.
+  const auto [eager_logits, eager_grad] = train_step(AttentionKernel::kEager, at::kBFloat16);
+  const auto [fused_logits, fused_grad] = train_step(AttentionKernel::kFused, at::kBFloat16);
+  EXPECT_TRUE(at::equal(eager_logits, fused_logits));
+  EXPECT_TRUE(at::equal(eager_grad, fused_grad));
+}
+
+}  // namespace
+}  // namespace electra::model
