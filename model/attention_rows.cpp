@@ -4,33 +4,62 @@
 
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 namespace electra::model::detail {
 
 namespace {
 
+// fp32 -> the nearest bf16 (ties to even) -> fp32, as c10::BFloat16 rounds finite values.
+inline float round_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
 // AVX-512, AVX2 and baseline builds, picked at load time; file-local and reached through the
 // plain functions below, because clang 14 names a target_clones resolver "<name>.ifunc" and a
 // call from another file does not link (as in pretrain/gumbel_scores.cpp).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void to_v_impl(
+    const float* __restrict p, const bool* __restrict keep, float scale, bool bf16, int64_t n,
+    float* __restrict out) {
+  if (keep) {
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = p[j] * scale * static_cast<float>(keep[j]);
+  } else {
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = p[j];
+  }
+  if (bf16) {
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = round_bf16(out[j]);
+  }
+}
+
 __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
     const float* __restrict s, const float* __restrict mask, float sqrt_d, int64_t rows, int64_t l,
-    float* __restrict probs, const bool* __restrict keep, float scale, float* __restrict dropped) {
+    float* __restrict probs, bool bf16) {
   for (int64_t i = 0; i < rows; ++i) {
     const float* si = s + i * l;
     float* pi = probs + i * l;
-    // HF's order: divide by sqrt(d), then add the mask (0 or fp32's lowest).
-    float m = -FLT_MAX;  // finite: -ffast-math assumes no infinities
-    if (mask) {
-      for (int64_t j = 0; j < l; ++j) {
-        pi[j] = si[j] / sqrt_d + mask[j];
-        m = fmaxf(m, pi[j]);
-      }
+    // HF's order: (bf16 products widened,) divided by sqrt(d), then the mask (0 or fp32's
+    // lowest) added.
+    if (bf16) {
+      for (int64_t j = 0; j < l; ++j)
+        pi[j] = round_bf16(si[j]) / sqrt_d;
     } else {
-      for (int64_t j = 0; j < l; ++j) {
+      for (int64_t j = 0; j < l; ++j)
         pi[j] = si[j] / sqrt_d;
-        m = fmaxf(m, pi[j]);
-      }
     }
+    if (mask) {
+      for (int64_t j = 0; j < l; ++j)
+        pi[j] += mask[j];
+    }
+    float m = -FLT_MAX;  // finite: -ffast-math assumes no infinities
+    for (int64_t j = 0; j < l; ++j)
+      m = fmaxf(m, pi[j]);
     float sum = 0.0f;
     for (int64_t j = 0; j < l; ++j) {
       pi[j] = expf(pi[j] - m);
@@ -39,21 +68,19 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
     const float inv = 1.0f / sum;
     for (int64_t j = 0; j < l; ++j)
       pi[j] *= inv;
-    if (keep) {
-      const bool* ki = keep + i * l;
-      float* di = dropped + i * l;
-      for (int64_t j = 0; j < l; ++j)
-        di[j] = pi[j] * scale * static_cast<float>(ki[j]);
-    }
   }
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     float* __restrict g, const float* __restrict probs, const bool* __restrict keep, float scale,
-    float sqrt_d, int64_t rows, int64_t l) {
+    float sqrt_d, bool bf16, int64_t rows, int64_t l) {
   for (int64_t i = 0; i < rows; ++i) {
     float* gi = g + i * l;
     const float* pi = probs + i * l;
+    if (bf16) {
+      for (int64_t j = 0; j < l; ++j)
+        gi[j] = round_bf16(gi[j]);
+    }
     if (keep) {
       const bool* ki = keep + i * l;
       for (int64_t j = 0; j < l; ++j)
@@ -64,30 +91,28 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
       dot += gi[j] * pi[j];
     for (int64_t j = 0; j < l; ++j)
       gi[j] = pi[j] * (gi[j] - dot) / sqrt_d;
+    if (bf16) {
+      for (int64_t j = 0; j < l; ++j)
+        gi[j] = round_bf16(gi[j]);
+    }
   }
-}
-
-__attribute__((target_clones("avx512f", "avx2", "default"))) void dropped_impl(
-    const float* __restrict p, const bool* __restrict keep, float scale, int64_t n,
-    float* __restrict out) {
-  for (int64_t j = 0; j < n; ++j)
-    out[j] = p[j] * scale * static_cast<float>(keep[j]);
 }
 
 }  // namespace
 
-void dropped_probs(const float* p, const bool* keep, float scale, int64_t n, float* out) {
-  dropped_impl(p, keep, scale, n, out);
+void probs_to_v(const float* p, const bool* keep, float scale, bool bf16, int64_t n, float* out) {
+  to_v_impl(p, keep, scale, bf16, n, out);
 }
 
 void softmax_rows(const float* s, const float* mask, float sqrt_d, int64_t rows, int64_t l,
-                  float* probs, const bool* keep, float scale, float* dropped) {
-  forward_impl(s, mask, sqrt_d, rows, l, probs, keep, scale, dropped);
+                  float* probs, const bool* keep, float scale, bool bf16, float* to_v) {
+  forward_impl(s, mask, sqrt_d, rows, l, probs, bf16);
+  if (keep || bf16) to_v_impl(probs, keep, scale, bf16, rows * l, to_v);
 }
 
 void softmax_rows_backward(float* g, const float* probs, const bool* keep, float scale,
-                           float sqrt_d, int64_t rows, int64_t l) {
-  backward_impl(g, probs, keep, scale, sqrt_d, rows, l);
+                           float sqrt_d, bool bf16, int64_t rows, int64_t l) {
+  backward_impl(g, probs, keep, scale, sqrt_d, bf16, rows, l);
 }
 
 }  // namespace electra::model::detail

@@ -1,6 +1,11 @@
 // The element-wise halves of model/cpu_attention.cpp's fused attention, on one [rows, l] block
 // of one (sequence, head) in fp32. Compiled with -ffast-math for glibc's vector expf (see
 // model/CMakeLists.txt), so they take only C types.
+//
+// `bf16`: the model computes in bf16, and these round to bf16 (nearest-even) wherever HF's
+// eager attention under bf16 holds a bf16 tensor: the products q k^T and the gradient of the
+// dropped probabilities on the way in; the probabilities that meet v and the gradient of the
+// scores on the way out. Everything between stays fp32, as there.
 #pragma once
 
 #include <stdint.h>
@@ -8,18 +13,20 @@
 namespace electra::model::detail {
 
 // Forward, per row i of `s` ([rows, l], the products q k^T):
-//   p = softmax(s[i] / sqrt_d + mask)      -> probs[i]   (mask: [l] additive, or null)
-//   pd = p * scale * keep[i]               -> dropped[i] (skipped when keep is null)
+//   p  = softmax(s[i] / sqrt_d + mask)       -> probs[i]   (mask: [l] additive, or null)
+//   pv = p * scale * keep[i] (keep null: p)  -> to_v[i]    (rounded when bf16)
+// to_v may be null when neither keep nor bf16 (the caller then multiplies v by probs).
 void softmax_rows(const float* s, const float* mask, float sqrt_d, int64_t rows, int64_t l,
-                  float* probs, const bool* keep, float scale, float* dropped);
+                  float* probs, const bool* keep, float scale, bool bf16, float* to_v);
 
-// Backward, in place on g ([rows, l]; on entry the gradient of the dropped probabilities):
+// Backward, in place on g ([rows, l]; on entry the gradient of pv):
 //   gp = g * scale * keep (keep null: g)
 //   g  = p * (gp - sum_j gp_j p_j) / sqrt_d    (the gradient of s)
 void softmax_rows_backward(float* g, const float* probs, const bool* keep, float scale,
-                           float sqrt_d, int64_t rows, int64_t l);
+                           float sqrt_d, bool bf16, int64_t rows, int64_t l);
 
-// out = p * scale * keep over n elements (the dropped probabilities again, for backward).
-void dropped_probs(const float* p, const bool* keep, float scale, int64_t n, float* out);
+// out = p * scale * keep over n elements (keep null: p), rounded when bf16: pv again, for
+// backward.
+void probs_to_v(const float* p, const bool* keep, float scale, bool bf16, int64_t n, float* out);
 
 }  // namespace electra::model::detail

@@ -44,8 +44,9 @@ struct Shape {
   int l, d, H, C;  // seq, head_dim, heads * head_dim, 3 * H (the row stride of qkv)
   int64_t batch, heads;
   float sqrt_d, scale;  // HF divides the scores by sqrt(head_dim); 1 / (1 - p) for dropout
+  bool bf16;            // round where HF's bf16 attention holds bf16 (model/attention_rows.h)
 
-  Shape(const at::Tensor& qkv, int64_t heads_, double p)
+  Shape(const at::Tensor& qkv, int64_t heads_, double p, bool bf16_)
       : l(static_cast<int>(qkv.size(1))),
         d(static_cast<int>(qkv.size(2) / 3 / heads_)),
         H(static_cast<int>(qkv.size(2) / 3)),
@@ -53,7 +54,8 @@ struct Shape {
         batch(qkv.size(0)),
         heads(heads_),
         sqrt_d(static_cast<float>(std::sqrt(static_cast<double>(qkv.size(2) / 3 / heads_)))),
-        scale(p > 0.0 ? dropout_scale(p) : 1.0f) {}
+        scale(p > 0.0 ? dropout_scale(p) : 1.0f),
+        bf16(bf16_) {}
   int64_t pairs() const { return batch * heads; }
   int64_t block() const { return static_cast<int64_t>(l) * l; }
   // Offset of pair's query columns in qkv (key: + H, value: + 2H) and in the [b, l, H] context.
@@ -61,46 +63,49 @@ struct Shape {
   int64_t ctx_offset(int64_t pair) const { return (pair / heads) * l * H + (pair % heads) * d; }
 };
 
-// probs: [pairs, l, l] to keep for backward, or null (evaluation: a per-thread buffer);
-// keep: [pairs, l, l] or null. -> out [b, l, H].
+// qkv: fp32 (in bf16 mode holding bf16 values, so that fp32 products are exact and only the
+// sums' order differs from a bf16 GEMM); probs: [pairs, l, l] to keep for backward, or null
+// (evaluation: a per-thread buffer); keep: [pairs, l, l] or null. -> out [b, l, H] fp32.
 void attention_forward(const Shape& s, const float* qkv, const float* mask, const bool* keep,
                        float* probs, float* out) {
   const blas::OneBlasThread one_blas_thread;  // the blocks are the parallelism
   at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
+    const bool separate_v = keep || s.bf16;  // v meets other values than the saved probs
     std::vector<float> scores(s.block()), own_probs(probs ? 0 : s.block()),
-        dropped(keep ? s.block() : 0);
+        to_v(separate_v ? s.block() : 0);
     for (int64_t pair = begin; pair < end; ++pair) {
       const float* q = qkv + s.qkv_offset(pair);
       float* p = probs ? probs + pair * s.block() : own_probs.data();
       const bool* k = keep ? keep + pair * s.block() : nullptr;
       gemm(false, true, s.l, s.l, s.d, q, s.C, q + s.H, s.C, scores.data(), s.l);  // q k^T
       detail::softmax_rows(scores.data(), mask ? mask + (pair / s.heads) * s.l : nullptr, s.sqrt_d,
-                           s.l, s.l, p, k, s.scale, dropped.data());
-      gemm(false, false, s.l, s.d, s.l, k ? dropped.data() : p, s.l, q + 2 * s.H, s.C,
+                           s.l, s.l, p, k, s.scale, s.bf16, to_v.data());
+      gemm(false, false, s.l, s.d, s.l, separate_v ? to_v.data() : p, s.l, q + 2 * s.H, s.C,
            out + s.ctx_offset(pair), s.H);  // probs v
     }
   });
 }
 
-// grad: [b, l, H] (contiguous) -> grad_qkv [b, l, 3H], every element written.
+// grad: [b, l, H] fp32 (contiguous) -> grad_qkv [b, l, 3H] fp32, every element written.
 void attention_backward(const Shape& s, const float* qkv, const float* probs, const bool* keep,
                         const float* grad, float* grad_qkv) {
   const blas::OneBlasThread one_blas_thread;
   at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> dropped(keep ? s.block() : 0), g(s.block());
+    const bool separate_v = keep || s.bf16;
+    std::vector<float> to_v(separate_v ? s.block() : 0), g(s.block());
     for (int64_t pair = begin; pair < end; ++pair) {
       const float* q = qkv + s.qkv_offset(pair);
       const float* p = probs + pair * s.block();
       const bool* k = keep ? keep + pair * s.block() : nullptr;
       const float* go = grad + s.ctx_offset(pair);  // [l, d], row stride H
       float* gq = grad_qkv + s.qkv_offset(pair);
-      if (k) detail::dropped_probs(p, k, s.scale, s.block(), dropped.data());
-      const float* pd = k ? dropped.data() : p;
-      gemm(true, false, s.l, s.d, s.l, pd, s.l, go, s.H, gq + 2 * s.H, s.C);       // dv = pd^T go
+      if (separate_v) detail::probs_to_v(p, k, s.scale, s.bf16, s.block(), to_v.data());
+      const float* pv = separate_v ? to_v.data() : p;
+      gemm(true, false, s.l, s.d, s.l, pv, s.l, go, s.H, gq + 2 * s.H, s.C);       // dv = pv^T go
       gemm(false, true, s.l, s.l, s.d, go, s.H, q + 2 * s.H, s.C, g.data(), s.l);  // go v^T
-      detail::softmax_rows_backward(g.data(), p, k, s.scale, s.sqrt_d, s.l, s.l);  // -> ds
-      gemm(false, false, s.l, s.d, s.l, g.data(), s.l, q + s.H, s.C, gq, s.C);     // dq = ds k
-      gemm(true, false, s.l, s.d, s.l, g.data(), s.l, q, s.C, gq + s.H, s.C);      // dk = ds^T q
+      detail::softmax_rows_backward(g.data(), p, k, s.scale, s.sqrt_d, s.bf16, s.l, s.l);  // ds
+      gemm(false, false, s.l, s.d, s.l, g.data(), s.l, q + s.H, s.C, gq, s.C);  // dq = ds k
+      gemm(true, false, s.l, s.d, s.l, g.data(), s.l, q, s.C, gq + s.H, s.C);   // dk = ds^T q
     }
   });
 }
@@ -110,22 +115,24 @@ const float* mask_data(const at::Tensor& mask) {
 }
 
 struct FusedAttention : public torch::autograd::Function<FusedAttention> {
-  // mask: [b, 1, 1, l] or empty for none (LibTorch 1.13's custom functions take no undefined
-  // tensor).
+  // qkv: fp32 or bf16; mask: [b, 1, 1, l] or empty for none (LibTorch 1.13's custom functions
+  // take no undefined tensor).
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& qkv,
                             const at::Tensor& mask, int64_t heads, double p) {
-    const Shape s(qkv, heads, p);
+    const Shape s(qkv, heads, p, qkv.scalar_type() == at::kBFloat16);
+    const at::Tensor q32 = qkv.to(at::kFloat);  // [b, l, 3H]; qkv itself when fp32
     at::Tensor keep = p > 0.0 ? dropout_keep_mask({s.batch, heads, s.l, s.l}, p)
                               : at::empty({0}, qkv.options().dtype(at::kBool));
-    at::Tensor probs = at::empty({s.batch, heads, s.l, s.l}, qkv.options());  // fp32
-    at::Tensor out = at::empty({s.batch, s.l, s.H}, qkv.options());
-    attention_forward(s, qkv.data_ptr<float>(), mask_data(mask),
+    at::Tensor probs = at::empty({s.batch, heads, s.l, s.l}, q32.options());  // fp32
+    at::Tensor out = at::empty({s.batch, s.l, s.H}, q32.options());
+    attention_forward(s, q32.data_ptr<float>(), mask_data(mask),
                       p > 0.0 ? keep.data_ptr<bool>() : nullptr, probs.data_ptr<float>(),
                       out.data_ptr<float>());
+    // bf16 keeps the bf16 projection (half the memory) and widens it again in backward.
     ctx->save_for_backward({qkv, probs, keep});
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["p"] = p;
-    return out;
+    return out.to(qkv.scalar_type());  // [b, l, H]
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -133,21 +140,23 @@ struct FusedAttention : public torch::autograd::Function<FusedAttention> {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &qkv = saved[0], &probs = saved[1], &keep = saved[2];
     const double p = ctx->saved_data["p"].toDouble();
-    const Shape s(qkv, ctx->saved_data["heads"].toInt(), p);
-    const at::Tensor go = grad[0].contiguous();  // [b, l, H]
-    at::Tensor grad_qkv = at::empty_like(qkv);   // [b, l, 3H]
-    attention_backward(s, qkv.data_ptr<float>(), probs.data_ptr<float>(),
+    const Shape s(qkv, ctx->saved_data["heads"].toInt(), p, qkv.scalar_type() == at::kBFloat16);
+    const at::Tensor q32 = qkv.to(at::kFloat);
+    const at::Tensor go = grad[0].to(at::kFloat).contiguous();  // [b, l, H]
+    at::Tensor grad_qkv = at::empty_like(q32);                  // [b, l, 3H]
+    attention_backward(s, q32.data_ptr<float>(), probs.data_ptr<float>(),
                        p > 0.0 ? keep.data_ptr<bool>() : nullptr, go.data_ptr<float>(),
                        grad_qkv.data_ptr<float>());
-    return {grad_qkv, at::Tensor(), at::Tensor(), at::Tensor()};
+    // In bf16 this rounds dq, dk and dv, the bf16 outputs of HF's matmul backwards.
+    return {grad_qkv.to(qkv.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
 bool fused_cpu_attention_supports(const at::Tensor& qkv) {
-  return qkv.is_cpu() && qkv.scalar_type() == at::kFloat && qkv.is_contiguous() &&
-         sgemm() != nullptr;
+  return qkv.is_cpu() && (qkv.scalar_type() == at::kFloat || qkv.scalar_type() == at::kBFloat16) &&
+         qkv.is_contiguous() && sgemm() != nullptr;
 }
 
 at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,
@@ -156,19 +165,20 @@ at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::T
                     qkv.size(2) % (3 * heads) == 0 &&
                     (!mask_bias.defined() || mask_bias.numel() == qkv.size(0) * qkv.size(1)),
                 "fused_cpu_attention: unsupported qkv ", qkv.sizes(), " ", qkv.scalar_type());
-  const at::Tensor mask =
-      mask_bias.defined() ? mask_bias.to(at::kFloat).contiguous() : at::empty({0}, qkv.options());
+  const at::Tensor mask = mask_bias.defined() ? mask_bias.to(at::kFloat).contiguous()
+                                              : at::empty({0}, qkv.options().dtype(at::kFloat));
   if (at::GradMode::is_enabled() && qkv.requires_grad())
     return FusedAttention::apply(qkv, mask, heads, dropout_p);
   // Evaluation or no gradient: nothing is kept, the probabilities stay in per-thread buffers.
-  const Shape s(qkv, heads, dropout_p);
+  const Shape s(qkv, heads, dropout_p, qkv.scalar_type() == at::kBFloat16);
+  const at::Tensor q32 = qkv.to(at::kFloat);
   at::Tensor keep =
       dropout_p > 0.0 ? dropout_keep_mask({s.batch, heads, s.l, s.l}, dropout_p) : at::Tensor();
-  at::Tensor out = at::empty({s.batch, s.l, s.H}, qkv.options());
-  attention_forward(s, qkv.data_ptr<float>(), mask_data(mask),
+  at::Tensor out = at::empty({s.batch, s.l, s.H}, q32.options());
+  attention_forward(s, q32.data_ptr<float>(), mask_data(mask),
                     keep.defined() ? keep.data_ptr<bool>() : nullptr, nullptr,
                     out.data_ptr<float>());
-  return out;
+  return out.to(qkv.scalar_type());
 }
 
 }  // namespace electra::model

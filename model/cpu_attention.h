@@ -4,22 +4,25 @@
 // products on one thread, one OpenBLAS call per (sequence, head), and streams the
 // [batch, heads, seq, seq] scores through memory five times (divide, mask, softmax, dropout,
 // cast); this kernel runs the (sequence, head) blocks in parallel and calls the BLAS directly.
-// Numerically it is HF's eager order (tests/model/cpu_attention_test.cpp compares the two,
-// dropout included, in values and gradients).
+// Numerically it is HF's eager order, bf16 roundings included (tests/model/cpu_attention_test.cpp
+// compares the two, dropout included, in values and gradients). The products run in fp32 (in
+// bf16, on the exact bf16 values), which is why bf16 training keeps the eager path: its bf16
+// products on oneDNN are faster in backward (model/encoder.cpp).
 #pragma once
 
 #include <ATen/Tensor.h>
 
 namespace electra::model {
 
-// Whether fused_cpu_attention can take `qkv`: a contiguous fp32 CPU tensor, and a BLAS sgemm
-// in the process (Debian's OpenBLAS; a LibTorch with its BLAS hidden has none).
+// Whether fused_cpu_attention can take `qkv`: a contiguous fp32 or bf16 CPU tensor, and a BLAS
+// sgemm in the process (Debian's OpenBLAS; a LibTorch with its BLAS hidden has none).
 bool fused_cpu_attention_supports(const at::Tensor& qkv);
 
 // qkv: [batch, seq, 3 * H], the query, key and value projections side by side (H = heads *
 // head_dim); mask_bias: [batch, 1, 1, seq] fp32 additive (0 or fp32's lowest), or undefined;
 // dropout_p: on the attention probabilities, with model/fast_random.h's mask (0 in
-// evaluation). -> [batch, seq, H], the heads' contexts side by side. Differentiable in qkv.
+// evaluation). -> [batch, seq, H] in qkv's dtype, the heads' contexts side by side.
+// Differentiable in qkv.
 at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,
                                double dropout_p);
 

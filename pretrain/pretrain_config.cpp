@@ -25,8 +25,8 @@ void add_model_keys(ConfigSchema& s) {
       .add_string("model.attention", "auto",
                   "self-attention kernel: sdpa = at::scaled_dot_product_attention (flash / "
                   "memory-efficient on CUDA; LibTorch 2.x), fused = one parallel pass per "
-                  "(sequence, head) for fp32 on the CPU (eager elsewhere), eager = matmul + "
-                  "softmax; auto = sdpa where LibTorch has it, else fused. Same results in "
+                  "(sequence, head) on the CPU for fp32 and bf16 evaluation (eager elsewhere), "
+                  "eager = matmul + softmax; auto = sdpa where LibTorch has it, else fused. Same results in "
                   "evaluation; in training SDPA's dropout masks come from torch's generator",
                   {"auto", "eager", "fused", "sdpa"})
       .add_string("model.init_from", std::nullopt,
