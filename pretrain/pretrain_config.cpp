@@ -26,8 +26,9 @@ void add_model_keys(ConfigSchema& s) {
                   "self-attention kernel: sdpa = at::scaled_dot_product_attention (flash / "
                   "memory-efficient on CUDA; LibTorch 2.x), fused = one parallel pass per "
                   "(sequence, head) on the CPU for fp32 and bf16 evaluation (eager elsewhere), "
-                  "eager = matmul + softmax; auto = sdpa where LibTorch has it, else fused. Same results in "
-                  "evaluation; in training SDPA's dropout masks come from torch's generator",
+                  "eager = matmul + softmax; auto = sdpa where LibTorch has it, else fused. "
+                  "Same results in evaluation; in training SDPA's dropout masks come from "
+                  "torch's generator",
                   {"auto", "eager", "fused", "sdpa"})
       .add_string("model.init_from", std::nullopt,
                   "start from these weights (when not resuming): one of our checkpoints, a run "
