@@ -14,17 +14,6 @@ using CoreFn = char* (*)();
 using ThreadsFn = int (*)();
 using SetThreadsFn = void (*)(int);
 
-void* find(const char* name) {
-  if (void* p = dlsym(RTLD_DEFAULT, name)) return p;
-  // LibTorch links libblas.so.3, which Debian points at OpenBLAS; ask it directly too.
-  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
-    if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
-      if (void* p = dlsym(h, name)) return p;
-    }
-  }
-  return nullptr;
-}
-
 std::string best_core() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -47,6 +36,17 @@ bool is_legacy_core(const std::string& core) {
 
 }  // namespace
 
+void* find_symbol(const char* name) {
+  if (void* p = dlsym(RTLD_DEFAULT, name)) return p;
+  // LibTorch links libblas.so.3, which Debian points at OpenBLAS; ask it directly too.
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+    if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
+      if (void* p = dlsym(h, name)) return p;
+    }
+  }
+  return nullptr;
+}
+
 Info info() {
   Info i;
   i.best_core = best_core();
@@ -55,11 +55,11 @@ Info info() {
   if (const char* w = std::getenv("OMP_WAIT_POLICY")) i.omp_wait_policy = w;
   if (const char* sc = std::getenv("GOMP_SPINCOUNT"))
     i.omp_wait_policy += std::string(" GOMP_SPINCOUNT=") + sc;
-  auto core = reinterpret_cast<CoreFn>(find("openblas_get_corename"));
+  auto core = reinterpret_cast<CoreFn>(find_symbol("openblas_get_corename"));
   if (!core) return i;
   i.library = "openblas";
   if (const char* c = core()) i.core = c;
-  if (auto threads = reinterpret_cast<ThreadsFn>(find("openblas_get_num_threads")))
+  if (auto threads = reinterpret_cast<ThreadsFn>(find_symbol("openblas_get_num_threads")))
     i.threads = threads();
   return i;
 }
@@ -96,12 +96,12 @@ void maybe_reexec_for_fast_kernels(int argc, char** argv) {
 void set_threads(int n) {
   // Looked up once: a dlsym over LibTorch's symbol tables costs microseconds, and
   // OneBlasThread calls this twice per fused-attention call.
-  static const auto set = reinterpret_cast<SetThreadsFn>(find("openblas_set_num_threads"));
+  static const auto set = reinterpret_cast<SetThreadsFn>(find_symbol("openblas_set_num_threads"));
   if (set) set(n);
 }
 
 OneBlasThread::OneBlasThread() {
-  static const auto get = reinterpret_cast<ThreadsFn>(find("openblas_get_num_threads"));
+  static const auto get = reinterpret_cast<ThreadsFn>(find_symbol("openblas_get_num_threads"));
   if (!get) return;
   previous_ = get();
   if (previous_ > 1)

@@ -24,6 +24,11 @@ struct Info {
 
 Info info();
 
+// A symbol of the BLAS under LibTorch (OpenBLAS on Debian; "sgemm_", "openblas_..."), or null:
+// looked up in the process, then in an already loaded libopenblas.so.0 / libblas.so.3. A
+// lookup walks LibTorch's symbol tables (microseconds): callers keep the result.
+void* find_symbol(const char* name);
+
 // Re-executes the process once, with nothing else changed, when a library read its settings
 // at load time and they are wrong for this machine: OPENBLAS_CORETYPE=best_core when OpenBLAS
 // loaded slower kernels than the CPU supports, and OMP_WAIT_POLICY=PASSIVE (see blas.cpp)

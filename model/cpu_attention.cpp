@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
@@ -18,19 +17,19 @@ namespace {
 
 // The Fortran BLAS sgemm that LibTorch itself calls (OpenBLAS on Debian), found at run time:
 // ATen keeps its own BLAS wrappers private, and a LibTorch that hides its BLAS (MKL linked
-// statically) simply falls back to the eager path.
+// statically) simply falls back to the eager path (fused_cpu_attention_supports).
 using SgemmFn = void (*)(const char* transa, const char* transb, const int* m, const int* n,
                          const int* k, const float* alpha, const float* a, const int* lda,
                          const float* b, const int* ldb, const float* beta, float* c,
                          const int* ldc);
 
 SgemmFn sgemm() {
-  static const SgemmFn fn = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "sgemm_"));
+  static const auto fn = reinterpret_cast<SgemmFn>(blas::find_symbol("sgemm_"));
   return fn;
 }
 
-// Row-major C[m, n] = op(A) op(B) (+ C when accumulate), op(A): [m, k], stored [k, m] when
-// ta; lda, ldb, ldc are row strides. A column-major BLAS computes the transpose, C^T = op(B)^T
+// Row-major C[m, n] = op(A) op(B), op(A): [m, k], stored [k, m] when ta; lda, ldb, ldc are
+// row strides. A column-major BLAS computes the transpose, C^T = op(B)^T
 // op(A)^T, from the same memory.
 void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
           float* c, int ldc) {
@@ -46,16 +45,16 @@ struct Shape {
   float sqrt_d, scale;  // HF divides the scores by sqrt(head_dim); 1 / (1 - p) for dropout
   bool bf16;            // round where HF's bf16 attention holds bf16 (model/attention_rows.h)
 
-  Shape(const at::Tensor& qkv, int64_t heads_, double p, bool bf16_)
+  Shape(const at::Tensor& qkv, int64_t heads_, double p)
       : l(static_cast<int>(qkv.size(1))),
         d(static_cast<int>(qkv.size(2) / 3 / heads_)),
         H(static_cast<int>(qkv.size(2) / 3)),
         C(static_cast<int>(qkv.size(2))),
         batch(qkv.size(0)),
         heads(heads_),
-        sqrt_d(static_cast<float>(std::sqrt(static_cast<double>(qkv.size(2) / 3 / heads_)))),
+        sqrt_d(static_cast<float>(std::sqrt(static_cast<double>(d)))),
         scale(p > 0.0 ? dropout_scale(p) : 1.0f),
-        bf16(bf16_) {}
+        bf16(qkv.scalar_type() == at::kBFloat16) {}
   int64_t pairs() const { return batch * heads; }
   int64_t block() const { return static_cast<int64_t>(l) * l; }
   // Offset of pair's query columns in qkv (key: + H, value: + 2H) and in the [b, l, H] context.
@@ -114,39 +113,54 @@ const float* mask_data(const at::Tensor& mask) {
   return mask.numel() > 0 ? mask.data_ptr<float>() : nullptr;
 }
 
+// The dropout mask of the call's probabilities ([b, heads, l, l] bool), or an empty tensor
+// without dropout (LibTorch 1.13's custom functions save no undefined tensor).
+at::Tensor keep_mask(const Shape& s, double p) {
+  return p > 0.0 ? dropout_keep_mask({s.batch, s.heads, s.l, s.l}, p)
+                 : at::empty({0}, at::TensorOptions().dtype(at::kBool));
+}
+
+const bool* keep_data(const at::Tensor& keep) {
+  return keep.numel() > 0 ? keep.data_ptr<bool>() : nullptr;
+}
+
+// attention_forward on qkv widened to fp32 (itself when fp32); probs as there. -> [b, l, H] in
+// qkv's dtype (in bf16 this rounds the context, the bf16 output of HF's probs @ v).
+at::Tensor run_forward(const Shape& s, const at::Tensor& qkv, const at::Tensor& mask,
+                       const at::Tensor& keep, float* probs) {
+  const at::Tensor q32 = qkv.to(at::kFloat);  // [b, l, 3H]
+  at::Tensor out = at::empty({s.batch, s.l, s.H}, q32.options());
+  attention_forward(s, q32.data_ptr<float>(), mask_data(mask), keep_data(keep), probs,
+                    out.data_ptr<float>());
+  return out.to(qkv.scalar_type());
+}
+
 struct FusedAttention : public torch::autograd::Function<FusedAttention> {
   // qkv: fp32 or bf16; mask: [b, 1, 1, l] or empty for none (LibTorch 1.13's custom functions
   // take no undefined tensor).
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& qkv,
                             const at::Tensor& mask, int64_t heads, double p) {
-    const Shape s(qkv, heads, p, qkv.scalar_type() == at::kBFloat16);
-    const at::Tensor q32 = qkv.to(at::kFloat);  // [b, l, 3H]; qkv itself when fp32
-    at::Tensor keep = p > 0.0 ? dropout_keep_mask({s.batch, heads, s.l, s.l}, p)
-                              : at::empty({0}, qkv.options().dtype(at::kBool));
-    at::Tensor probs = at::empty({s.batch, heads, s.l, s.l}, q32.options());  // fp32
-    at::Tensor out = at::empty({s.batch, s.l, s.H}, q32.options());
-    attention_forward(s, q32.data_ptr<float>(), mask_data(mask),
-                      p > 0.0 ? keep.data_ptr<bool>() : nullptr, probs.data_ptr<float>(),
-                      out.data_ptr<float>());
+    const Shape s(qkv, heads, p);
+    const at::Tensor keep = keep_mask(s, p);
+    at::Tensor probs = at::empty({s.batch, heads, s.l, s.l}, qkv.options().dtype(at::kFloat));
+    at::Tensor out = run_forward(s, qkv, mask, keep, probs.data_ptr<float>());
     // bf16 keeps the bf16 projection (half the memory) and widens it again in backward.
     ctx->save_for_backward({qkv, probs, keep});
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["p"] = p;
-    return out.to(qkv.scalar_type());  // [b, l, H]
+    return out;  // [b, l, H]
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &qkv = saved[0], &probs = saved[1], &keep = saved[2];
-    const double p = ctx->saved_data["p"].toDouble();
-    const Shape s(qkv, ctx->saved_data["heads"].toInt(), p, qkv.scalar_type() == at::kBFloat16);
+    const Shape s(qkv, ctx->saved_data["heads"].toInt(), ctx->saved_data["p"].toDouble());
     const at::Tensor q32 = qkv.to(at::kFloat);
     const at::Tensor go = grad[0].to(at::kFloat).contiguous();  // [b, l, H]
     at::Tensor grad_qkv = at::empty_like(q32);                  // [b, l, 3H]
-    attention_backward(s, q32.data_ptr<float>(), probs.data_ptr<float>(),
-                       p > 0.0 ? keep.data_ptr<bool>() : nullptr, go.data_ptr<float>(),
-                       grad_qkv.data_ptr<float>());
+    attention_backward(s, q32.data_ptr<float>(), probs.data_ptr<float>(), keep_data(keep),
+                       go.data_ptr<float>(), grad_qkv.data_ptr<float>());
     // In bf16 this rounds dq, dk and dv, the bf16 outputs of HF's matmul backwards.
     return {grad_qkv.to(qkv.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -170,15 +184,8 @@ at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::T
   if (at::GradMode::is_enabled() && qkv.requires_grad())
     return FusedAttention::apply(qkv, mask, heads, dropout_p);
   // Evaluation or no gradient: nothing is kept, the probabilities stay in per-thread buffers.
-  const Shape s(qkv, heads, dropout_p, qkv.scalar_type() == at::kBFloat16);
-  const at::Tensor q32 = qkv.to(at::kFloat);
-  at::Tensor keep =
-      dropout_p > 0.0 ? dropout_keep_mask({s.batch, heads, s.l, s.l}, dropout_p) : at::Tensor();
-  at::Tensor out = at::empty({s.batch, s.l, s.H}, q32.options());
-  attention_forward(s, q32.data_ptr<float>(), mask_data(mask),
-                    keep.defined() ? keep.data_ptr<bool>() : nullptr, nullptr,
-                    out.data_ptr<float>());
-  return out.to(qkv.scalar_type());
+  const Shape s(qkv, heads, dropout_p);
+  return run_forward(s, qkv, mask, keep_mask(s, dropout_p), nullptr);
 }
 
 }  // namespace electra::model
