@@ -102,19 +102,12 @@ TEST(CpuAttention, TrainingStepMatchesEagerWithTheSameDropoutMasks) {
 }
 
 TEST(CpuAttention, EvaluationMatchesEagerWithPadding) {
-  torch::manual_seed(3);
-  ElectraForPreTraining disc(testing::parity_config());
-  disc->eval();
-  torch::NoGradGuard no_grad;
-  const at::Tensor ids = at::randint(5, 100, {3, 20}, at::kLong);
-  at::Tensor mask = at::ones({3, 20}, at::kLong);
-  mask[1].slice(0, 13).zero_();
-  at::Tensor eager, fused;  // [3, 20, 64]
-  set_attention(*disc, AttentionKernel::kEager);
-  disc(ids, mask, at::Tensor(), at::kFloat, &eager);
-  set_attention(*disc, AttentionKernel::kFused);
-  disc(ids, mask, at::Tensor(), at::kFloat, &fused);
-  EXPECT_LT((eager - fused).abs().max().item<double>(), 1e-5);
+  EXPECT_LT(testing::max_diff_from_eager(AttentionKernel::kFused, at::kCPU, at::kFloat,
+                                         /*padded=*/false),
+            1e-5);
+  EXPECT_LT(testing::max_diff_from_eager(AttentionKernel::kFused, at::kCPU, at::kFloat,
+                                         /*padded=*/true),
+            1e-5);
 }
 
 TEST(CpuAttention, SameBitsOnOneThreadAndOnTwo) {
@@ -156,22 +149,10 @@ TEST(CpuAttention, KernelMatchesTheEagerFormulaInBf16) {
 }
 
 TEST(CpuAttention, Bf16EvaluationMatchesEagerAndTrainingStaysEager) {
-  torch::manual_seed(3);
-  ElectraForPreTraining disc(testing::parity_config());
-  disc->eval();
-  const at::Tensor ids = at::randint(5, 100, {3, 20}, at::kLong);
-  at::Tensor mask = at::ones({3, 20}, at::kLong);
-  mask[1].slice(0, 13).zero_();
-  at::Tensor eager, fused;  // [3, 20, 64]
-  {
-    torch::NoGradGuard no_grad;
-    set_attention(*disc, AttentionKernel::kEager);
-    disc(ids, mask, at::Tensor(), at::kBFloat16, &eager);
-    set_attention(*disc, AttentionKernel::kFused);
-    disc(ids, mask, at::Tensor(), at::kBFloat16, &fused);
-  }
   // Measured here: identical. Elsewhere a bf16 step in one layer can grow through the next.
-  EXPECT_LT((eager - fused).abs().max().item<double>(), 2e-2);
+  EXPECT_LT(testing::max_diff_from_eager(AttentionKernel::kFused, at::kCPU, at::kBFloat16,
+                                         /*padded=*/true),
+            2e-2);
   // With a gradient bf16 takes the eager path (model/encoder.cpp): the same bits.
   const auto [eager_logits, eager_grad] = train_step(AttentionKernel::kEager, at::kBFloat16);
   const auto [fused_logits, fused_grad] = train_step(AttentionKernel::kFused, at::kBFloat16);

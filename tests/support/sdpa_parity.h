@@ -1,5 +1,5 @@
-// Eager vs SDPA attention on the same discriminator (evaluation mode: no dropout), shared by
-// tests/model (CPU) and tests/gpu (CUDA).
+// Eager vs another attention kernel (SDPA, fused) on the same discriminator (evaluation mode:
+// no dropout), shared by tests/model (CPU) and tests/gpu (CUDA).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -22,10 +22,11 @@ inline model::ElectraConfig parity_config() {
   return c;
 }
 
-// Max |eager - sdpa| over the last hidden state ([3, 20, 64], every position, padded ones
-// included) of one model on `device` in compute dtype `dt`. `padded`: rows of 20, 13 and 4 real
-// tokens; else no padding (and no mask at all).
-inline double eager_sdpa_max_diff(const at::Device& device, at::ScalarType dt, bool padded) {
+// Max |eager - kernel| over the last hidden state ([3, 20, 64], every position, padded ones
+// included) of one model on `device` in compute dtype `dt`, without a gradient. `padded`: rows
+// of 20, 13 and 4 real tokens; else no padding (and no mask at all).
+inline double max_diff_from_eager(model::AttentionKernel kernel, const at::Device& device,
+                                  at::ScalarType dt, bool padded) {
   torch::manual_seed(3);
   model::ElectraForPreTraining disc(parity_config());
   disc->to(device);
@@ -38,12 +39,16 @@ inline double eager_sdpa_max_diff(const at::Device& device, at::ScalarType dt, b
     mask[2].slice(0, 4).zero_();
   }
   mask = mask.to(device);
-  at::Tensor h_eager, h_sdpa;  // [3, 20, 64] fp32
+  at::Tensor h_eager, h_other;  // [3, 20, 64] fp32
   model::set_attention(*disc, model::AttentionKernel::kEager);
   disc(ids, mask, at::Tensor(), dt, &h_eager);
-  model::set_attention(*disc, model::AttentionKernel::kSdpa);
-  disc(ids, mask, at::Tensor(), dt, &h_sdpa);
-  return (h_eager - h_sdpa).abs().max().item<double>();
+  model::set_attention(*disc, kernel);
+  disc(ids, mask, at::Tensor(), dt, &h_other);
+  return (h_eager - h_other).abs().max().item<double>();
+}
+
+inline double eager_sdpa_max_diff(const at::Device& device, at::ScalarType dt, bool padded) {
+  return max_diff_from_eager(model::AttentionKernel::kSdpa, device, dt, padded);
 }
 
 }  // namespace electra::testing
