@@ -98,7 +98,32 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
   }
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default"))) void widen_impl(
+    const uint16_t* __restrict in, int64_t n, float* __restrict out) {
+  for (int64_t j = 0; j < n; ++j) {
+    const uint32_t u = static_cast<uint32_t>(in[j]) << 16;
+    memcpy(out + j, &u, 4);
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void narrow_impl(
+    const float* __restrict in, int64_t n, uint16_t* __restrict out) {
+  for (int64_t j = 0; j < n; ++j) {
+    uint32_t u;
+    memcpy(&u, in + j, 4);
+    out[j] = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+  }
+}
+
 }  // namespace
+
+void widen_bf16(const uint16_t* in, int64_t n, float* out) {
+  widen_impl(in, n, out);
+}
+
+void narrow_bf16(const float* in, int64_t n, uint16_t* out) {
+  narrow_impl(in, n, out);
+}
 
 void probs_to_v(const float* p, const bool* keep, float scale, bool bf16, int64_t n, float* out) {
   to_v_impl(p, keep, scale, bf16, n, out);

@@ -29,4 +29,9 @@ void softmax_rows_backward(float* g, const float* probs, const bool* keep, float
 // backward.
 void probs_to_v(const float* p, const bool* keep, float scale, bool bf16, int64_t n, float* out);
 
+// bf16 (raw bits) <-> fp32 over n elements; narrowing rounds to the nearest (ties to even), as
+// c10::BFloat16 does for finite values, so values already on the bf16 grid pass unchanged.
+void widen_bf16(const uint16_t* in, int64_t n, float* out);
+void narrow_bf16(const float* in, int64_t n, uint16_t* out);
+
 }  // namespace electra::model::detail

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -115,8 +116,8 @@ const float* mask_data(const at::Tensor& mask) {
 
 // The dropout mask of the call's probabilities ([b, heads, l, l] bool), or an empty tensor
 // without dropout (LibTorch 1.13's custom functions save no undefined tensor).
-at::Tensor keep_mask(const Shape& s, double p) {
-  return p > 0.0 ? dropout_keep_mask({s.batch, s.heads, s.l, s.l}, p)
+at::Tensor keep_mask(at::IntArrayRef sizes, double p) {
+  return p > 0.0 ? dropout_keep_mask(sizes, p)
                  : at::empty({0}, at::TensorOptions().dtype(at::kBool));
 }
 
@@ -141,7 +142,7 @@ struct FusedAttention : public torch::autograd::Function<FusedAttention> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& qkv,
                             const at::Tensor& mask, int64_t heads, double p) {
     const Shape s(qkv, heads, p);
-    const at::Tensor keep = keep_mask(s, p);
+    const at::Tensor keep = keep_mask({s.batch, s.heads, s.l, s.l}, p);
     at::Tensor probs = at::empty({s.batch, heads, s.l, s.l}, qkv.options().dtype(at::kFloat));
     at::Tensor out = run_forward(s, qkv, mask, keep, probs.data_ptr<float>());
     // bf16 keeps the bf16 projection (half the memory) and widens it again in backward.
@@ -166,6 +167,104 @@ struct FusedAttention : public torch::autograd::Function<FusedAttention> {
   }
 };
 
+// ---- The probabilities alone: scale, mask, softmax and dropout between two ATen products ----
+
+// The sizes of fused_softmax_dropout's scores, [batch, heads, l, l].
+struct RowsShape {
+  int64_t batch, heads, l;
+  float sqrt_d, scale;
+  bool bf16;
+
+  RowsShape(const at::Tensor& scores, int64_t head_dim, double p)
+      : batch(scores.size(0)),
+        heads(scores.size(1)),
+        l(scores.size(3)),
+        sqrt_d(static_cast<float>(std::sqrt(static_cast<double>(head_dim)))),
+        scale(p > 0.0 ? dropout_scale(p) : 1.0f),
+        bf16(scores.scalar_type() == at::kBFloat16) {}
+  int64_t block() const { return l * l; }
+};
+
+uint16_t* bf16_bits(const at::Tensor& t) {
+  return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
+}
+
+// scores: [b, heads, l, l] contiguous, fp32 or bf16 (`out` alike); probs: [b, heads, l, l]
+// fp32, kept for backward. Each (sequence, head) block goes through a per-thread fp32 buffer
+// once; in fp32 the probabilities and the dropped ones are written straight to their tensors.
+void softmax_dropout_forward(const RowsShape& s, const at::Tensor& scores, const float* mask,
+                             const bool* keep, float* probs, const at::Tensor& out) {
+  at::parallel_for(0, s.batch * s.heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> in(s.bf16 ? s.block() : 0), dropped(s.bf16 ? s.block() : 0);
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const int64_t at_block = pair * s.block();
+      const float* si = in.data();
+      if (s.bf16) {
+        detail::widen_bf16(bf16_bits(scores) + at_block, s.block(), in.data());
+      } else {
+        si = scores.data_ptr<float>() + at_block;
+      }
+      float* to_v = s.bf16 ? dropped.data() : out.data_ptr<float>() + at_block;
+      detail::softmax_rows(si, mask ? mask + (pair / s.heads) * s.l : nullptr, s.sqrt_d, s.l, s.l,
+                           probs + at_block, keep ? keep + at_block : nullptr, s.scale, s.bf16,
+                           to_v);
+      if (s.bf16) {
+        detail::narrow_bf16(to_v, s.block(), bf16_bits(out) + at_block);
+      } else if (!keep) {  // softmax_rows wrote no separate copy
+        std::copy_n(probs + at_block, s.block(), to_v);
+      }
+    }
+  });
+}
+
+// grad: the gradient of the dropped probabilities -> that of the scores, both [b, heads, l, l]
+// in the scores' dtype.
+void softmax_dropout_backward(const RowsShape& s, const float* probs, const bool* keep,
+                              const at::Tensor& grad, const at::Tensor& grad_scores) {
+  at::parallel_for(0, s.batch * s.heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> g(s.bf16 ? s.block() : 0);
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const int64_t at_block = pair * s.block();
+      float* gi = s.bf16 ? g.data() : grad_scores.data_ptr<float>() + at_block;
+      if (s.bf16) {
+        detail::widen_bf16(bf16_bits(grad) + at_block, s.block(), gi);
+      } else {
+        std::copy_n(grad.data_ptr<float>() + at_block, s.block(), gi);
+      }
+      detail::softmax_rows_backward(gi, probs + at_block, keep ? keep + at_block : nullptr, s.scale,
+                                    s.sqrt_d, s.bf16, s.l, s.l);
+      if (s.bf16) detail::narrow_bf16(gi, s.block(), bf16_bits(grad_scores) + at_block);
+    }
+  });
+}
+
+struct SoftmaxDropout : public torch::autograd::Function<SoftmaxDropout> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& scores,
+                            const at::Tensor& mask, int64_t head_dim, double p) {
+    const RowsShape s(scores, head_dim, p);
+    const at::Tensor keep = keep_mask(scores.sizes(), p);
+    at::Tensor probs = at::empty(scores.sizes(), scores.options().dtype(at::kFloat));
+    at::Tensor out = at::empty_like(scores);
+    softmax_dropout_forward(s, scores, mask_data(mask), keep_data(keep), probs.data_ptr<float>(),
+                            out);
+    ctx->save_for_backward({probs, keep});
+    ctx->saved_data["head_dim"] = head_dim;
+    ctx->saved_data["p"] = p;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &probs = saved[0], &keep = saved[1];
+    const at::Tensor g = grad[0].contiguous();  // [b, heads, l, l]
+    const RowsShape s(g, ctx->saved_data["head_dim"].toInt(), ctx->saved_data["p"].toDouble());
+    at::Tensor grad_scores = at::empty_like(g);
+    softmax_dropout_backward(s, probs.data_ptr<float>(), keep_data(keep), g, grad_scores);
+    return {grad_scores, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
 
 bool fused_cpu_attention_supports(const at::Tensor& qkv) {
@@ -185,7 +284,23 @@ at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::T
     return FusedAttention::apply(qkv, mask, heads, dropout_p);
   // Evaluation or no gradient: nothing is kept, the probabilities stay in per-thread buffers.
   const Shape s(qkv, heads, dropout_p);
-  return run_forward(s, qkv, mask, keep_mask(s, dropout_p), nullptr);
+  return run_forward(s, qkv, mask, keep_mask({s.batch, s.heads, s.l, s.l}, dropout_p), nullptr);
+}
+
+bool fused_softmax_dropout_supports(const at::Tensor& scores) {
+  return scores.is_cpu() && scores.dim() == 4 && scores.size(2) == scores.size(3) &&
+         (scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kBFloat16);
+}
+
+at::Tensor fused_softmax_dropout(const at::Tensor& scores, const at::Tensor& mask_bias,
+                                 int64_t head_dim, double dropout_p) {
+  ELECTRA_CHECK(fused_softmax_dropout_supports(scores) &&
+                    (!mask_bias.defined() || mask_bias.numel() == scores.size(0) * scores.size(3)),
+                "fused_softmax_dropout: unsupported scores ", scores.sizes(), " ",
+                scores.scalar_type());
+  const at::Tensor mask = mask_bias.defined() ? mask_bias.to(at::kFloat).contiguous()
+                                              : at::empty({0}, scores.options().dtype(at::kFloat));
+  return SoftmaxDropout::apply(scores.contiguous(), mask, head_dim, dropout_p);
 }
 
 }  // namespace electra::model

@@ -26,4 +26,15 @@ bool fused_cpu_attention_supports(const at::Tensor& qkv);
 at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,
                                double dropout_p);
 
+// The middle of the eager attention alone, for bf16 training, where oneDNN's bf16 batched
+// products beat the fused kernel's fp32 ones: probs = dropout(softmax(scores / sqrt(head_dim)
+// + mask)) in one pass per (sequence, head) instead of the eager path's five passes (widen,
+// divide, mask, softmax, dropout, narrow) over [batch, heads, seq, seq], each again in backward.
+// HF's eager order and bf16 roundings; the same dropout mask as model::dropout.
+// scores: [batch, heads, seq, seq] fp32 or bf16 (q k^T); mask_bias as fused_cpu_attention's.
+// -> the dropped probabilities, in the scores' dtype. Differentiable in scores.
+bool fused_softmax_dropout_supports(const at::Tensor& scores);
+at::Tensor fused_softmax_dropout(const at::Tensor& scores, const at::Tensor& mask_bias,
+                                 int64_t head_dim, double dropout_p);
+
 }  // namespace electra::model

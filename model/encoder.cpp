@@ -117,12 +117,13 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0).to(dt);     // [3H]
   const at::Tensor proj = at::linear(h.to(dt), w, bias);                          // [b, l, 3H]
   const double p = dropout->is_training() ? dropout->options.p() : 0.0;
-  // bf16 training stays eager: oneDNN's bf16 batched products beat the fused kernel's fp32
-  // ones in backward (a bf16 ELECTRA-Small step measured 6% slower fused); without a gradient
-  // the fused forward is ~20% faster in bf16 too.
+  // bf16 training keeps ATen's products: oneDNN's bf16 batched products beat the fused
+  // kernel's fp32 ones in backward (a bf16 ELECTRA-Small step measured 6% slower fully fused),
+  // and only the softmax middle is fused below. Without a gradient the fused forward is ~20%
+  // faster in bf16 too.
   const bool needs_grad = at::GradMode::is_enabled() && proj.requires_grad();
-  if (kernel == AttentionKernel::kFused && fused_cpu_attention_supports(proj) &&
-      (dt == at::kFloat || !needs_grad))
+  const bool fused = kernel == AttentionKernel::kFused;
+  if (fused && fused_cpu_attention_supports(proj) && (dt == at::kFloat || !needs_grad))
     return fused_cpu_attention(proj, heads, mask_bias, p);  // [b, l, H]
   const auto qkv = proj.chunk(3, -1);                       // 3 x [b, l, H]
   at::Tensor q = split_heads(qkv[0]);
@@ -134,11 +135,16 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
     at::Tensor ctx = model::sdpa(q, k, v, keep, p);  // [b, heads, l, d] in dt
     return ctx.permute({0, 2, 1, 3}).reshape({b, l, heads * head_dim});
   }
-  // HF eager order: (q k^T) / sqrt(d) + mask, softmax in fp32.
-  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) /
-                      std::sqrt(static_cast<double>(head_dim));  // [b, heads, l, l]
-  if (mask_bias.defined()) scores = scores + mask_bias;
-  at::Tensor probs = model::dropout(dropout, at::softmax(scores, -1)).to(dt);
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2));  // [b, heads, l, l] in dt
+  at::Tensor probs;                                        // [b, heads, l, l] in dt
+  if (fused && fused_softmax_dropout_supports(scores)) {
+    probs = fused_softmax_dropout(scores, mask_bias, head_dim, p);
+  } else {
+    // HF eager order: (q k^T) / sqrt(d) + mask, softmax in fp32.
+    scores = scores.to(at::kFloat) / std::sqrt(static_cast<double>(head_dim));
+    if (mask_bias.defined()) scores = scores + mask_bias;
+    probs = model::dropout(dropout, at::softmax(scores, -1)).to(dt);
+  }
   at::Tensor ctx = at::matmul(probs, v);  // [b, heads, l, d]
   return ctx.permute({0, 2, 1, 3}).reshape({b, l, heads * head_dim});
 }

@@ -12,6 +12,7 @@
 #include "model/attention.h"
 #include "model/cpu_attention.h"
 #include "model/electra.h"
+#include "model/fast_random.h"
 #include "tests/support/sdpa_parity.h"
 
 namespace electra::model {
@@ -148,12 +149,58 @@ TEST(CpuAttention, KernelMatchesTheEagerFormulaInBf16) {
   EXPECT_GT(r.grad().abs().sum().item<double>(), 1.0);
 }
 
-TEST(CpuAttention, Bf16EvaluationMatchesEagerAndTrainingStaysEager) {
+// HF's probabilities from the scores, in ATen ops: dropout(softmax(scores / sqrt(d) + mask)) in
+// fp32, back in the scores' dtype, with the mask model::dropout draws now.
+at::Tensor reference_probs(const at::Tensor& scores, const at::Tensor& mask_bias, int64_t d,
+                           double p) {
+  at::Tensor s = scores.to(at::kFloat) / std::sqrt(static_cast<double>(d));
+  if (mask_bias.defined()) s = s + mask_bias;
+  return model::dropout(at::softmax(s, -1), p, /*training=*/true).to(scores.scalar_type());
+}
+
+TEST(CpuAttention, SoftmaxDropoutMatchesTheEagerFormula) {
+  for (const auto dt : {at::kFloat, at::kBFloat16}) {
+    const at::Tensor scores = (at::randn({3, kHeads, 20, 20}) * 4).to(dt);
+    const at::Tensor weight = at::randn({3, kHeads, 20, 20}).to(dt);
+    for (const double p : {0.0, 0.1}) {
+      const at::Tensor a = scores.clone().requires_grad_(true);
+      const at::Tensor r = scores.clone().requires_grad_(true);
+      torch::manual_seed(5);
+      const at::Tensor out = fused_softmax_dropout(a, padding_bias(), 16, p);
+      torch::manual_seed(5);
+      const at::Tensor ref = reference_probs(r, padding_bias(), 16, p);
+      ASSERT_EQ(out.scalar_type(), dt);
+      (out * weight).sum().backward();
+      (ref * weight).sum().backward();
+      ASSERT_EQ(a.grad().scalar_type(), dt);
+      // fp32: exp and summation order only (measured ~1e-8); bf16: one rounding step at most.
+      if (dt == at::kFloat) {
+        EXPECT_LT((out - ref).abs().max().item<double>(), 1e-6) << "p " << p;
+        EXPECT_LT((a.grad() - r.grad()).abs().max().item<double>(), 1e-6) << "p " << p;
+      } else {
+        EXPECT_TRUE(within_one_bf16_step(out, ref)) << "p " << p;
+        EXPECT_TRUE(within_one_bf16_step(a.grad(), r.grad())) << "p " << p;
+      }
+      // Padded keys get nothing; with dropout some probabilities are dropped, the rest scaled.
+      EXPECT_EQ(out[2].slice(-1, 4).abs().max().item<double>(), 0.0);
+      const int64_t zeros = (out.slice(0, 0, 1) == 0).sum().item<int64_t>();
+      if (p > 0) {
+        EXPECT_GT(zeros, 50) << "of 1600";
+      } else {
+        EXPECT_EQ(zeros, 0);
+      }
+      EXPECT_GT(a.grad().abs().sum().item<double>(), 0.1);
+    }
+  }
+}
+
+TEST(CpuAttention, Bf16EvaluationMatchesEagerAndTrainingFusesOnlyTheSoftmax) {
   // Measured here: identical. Elsewhere a bf16 step in one layer can grow through the next.
   EXPECT_LT(testing::max_diff_from_eager(AttentionKernel::kFused, at::kCPU, at::kBFloat16,
                                          /*padded=*/true),
             2e-2);
-  // With a gradient bf16 takes the eager path (model/encoder.cpp): the same bits.
+  // With a gradient bf16 keeps ATen's products and fuses only the softmax middle
+  // (model/encoder.cpp). Measured here: the same bits as eager, dropout included.
   const auto [eager_logits, eager_grad] = train_step(AttentionKernel::kEager, at::kBFloat16);
   const auto [fused_logits, fused_grad] = train_step(AttentionKernel::kFused, at::kBFloat16);
   EXPECT_TRUE(at::equal(eager_logits, fused_logits));
