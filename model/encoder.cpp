@@ -7,6 +7,7 @@
 #include <torch/utils.h>
 
 #include "common/error.h"
+#include "model/add_layer_norm.h"
 #include "model/cpu_attention.h"
 #include "model/fast_random.h"
 #include "model/gelu_linear.h"
@@ -162,6 +163,11 @@ at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Ten
 
 at::Tensor ElectraResidualOutputImpl::add_residual(const at::Tensor& projected,
                                                    const at::Tensor& residual) {
+  if (fused && fused_add_layer_norm_supports(projected, residual)) {
+    const auto& ln = LayerNorm->options;
+    return fused_add_layer_norm(projected, residual, LayerNorm->weight, LayerNorm->bias, ln.eps(),
+                                dropout->is_training() ? dropout->options.p() : 0.0);
+  }
   // dense output (dt) + fp32 residual promotes to fp32 before the LayerNorm.
   at::Tensor y = model::dropout(dropout, projected);
   return layer_norm(LayerNorm, y.to(at::kFloat) + residual);
@@ -249,8 +255,11 @@ at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tens
 }
 
 void set_attention(torch::nn::Module& module, AttentionKernel kernel) {
-  for (auto& m : module.modules(/*include_self=*/true))
+  for (auto& m : module.modules(/*include_self=*/true)) {
     if (auto* self = m->as<ElectraSelfAttentionImpl>()) self->kernel = kernel;
+    if (auto* out = m->as<ElectraResidualOutputImpl>())
+      out->fused = kernel == AttentionKernel::kFused;
+  }
 }
 
 void init_weights(torch::nn::Module& module, const ElectraConfig& cfg) {

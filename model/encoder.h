@@ -71,6 +71,9 @@ class ElectraResidualOutputImpl : public torch::nn::Module {
   torch::nn::Linear dense{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
   torch::nn::Dropout dropout{nullptr};
+  // model/add_layer_norm.h on the CPU instead of ATen's ops; set with the fused attention
+  // kernel (set_attention).
+  bool fused = false;
 };
 TORCH_MODULE(ElectraResidualOutput);
 
@@ -137,7 +140,8 @@ class ElectraModelImpl : public torch::nn::Module {
 TORCH_MODULE(ElectraModel);
 
 // Selects the attention kernel of every self-attention block in `module` (a task model, a
-// pretraining pair's part, ...). Weights and names do not change.
+// pretraining pair's part, ...); kFused also fuses each block's dropout, residual add and
+// LayerNorm on the CPU (model/add_layer_norm.h). Weights and names do not change.
 void set_attention(torch::nn::Module& module, AttentionKernel kernel);
 
 // HF _init_weights: Linear/Embedding weights ~ N(0, initializer_range), biases 0, the padding

@@ -1,0 +1,116 @@
+#include "model/add_layer_norm.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "model/fast_random.h"
+#include "model/norm_rows.h"
+
+namespace electra::model {
+namespace {
+
+// Rows per task. Fixed, so that the parameter gradients' partial sums (one per block, added in
+// block order) do not depend on the thread count: training resumes and reproduces bit-exactly.
+constexpr int64_t kBlockRows = 64;
+
+const uint16_t* bf16_bits(const at::Tensor& t) {
+  return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>());
+}
+
+const bool* keep_data(const at::Tensor& keep) {
+  return keep.numel() > 0 ? keep.data_ptr<bool>() : nullptr;
+}
+
+struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
+  // keep: the dropout mask ([..., h] bool) or empty; scale: 1 / (1 - p).
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& y,
+                            const at::Tensor& residual, const at::Tensor& weight,
+                            const at::Tensor& bias, const at::Tensor& keep, double eps,
+                            double scale) {
+    const int64_t h = y.size(-1), rows = y.numel() / h;
+    const bool bf16 = y.scalar_type() == at::kBFloat16;
+    at::Tensor x = at::empty(y.sizes(), residual.options());  // [..., h] fp32, for backward
+    at::Tensor out = at::empty_like(x);                       // [..., h] fp32
+    at::Tensor mean = at::empty({rows}, x.options()), rstd = at::empty({rows}, x.options());
+    const bool* k = keep_data(keep);
+    at::parallel_for(0, rows, kBlockRows, [&](int64_t begin, int64_t end) {
+      const int64_t o = begin * h;
+      detail::add_layer_norm_rows(
+          bf16 ? nullptr : y.data_ptr<float>() + o, bf16 ? bf16_bits(y) + o : nullptr,
+          k ? k + o : nullptr, static_cast<float>(scale), residual.data_ptr<float>() + o,
+          weight.data_ptr<float>(), bias.data_ptr<float>(), static_cast<float>(eps), end - begin, h,
+          x.data_ptr<float>() + o, mean.data_ptr<float>() + begin, rstd.data_ptr<float>() + begin,
+          out.data_ptr<float>() + o);
+    });
+    ctx->save_for_backward({x, mean, rstd, weight, keep});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["bf16"] = bf16;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &mean = saved[1], &rstd = saved[2], &weight = saved[3],
+                     &keep = saved[4];
+    const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const bool bf16 = ctx->saved_data["bf16"].toBool();
+    const at::Tensor g = grad[0].to(at::kFloat).contiguous();  // [..., h]
+    const int64_t h = x.size(-1), rows = x.numel() / h;
+    const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+    at::Tensor dx = at::empty_like(x);
+    at::Tensor dy = at::empty(x.sizes(), x.options().dtype(bf16 ? at::kBFloat16 : at::kFloat));
+    at::Tensor partial = at::zeros({blocks, 2, h}, x.options());  // per block: dgamma, dbeta
+    const bool* k = keep_data(keep);
+    at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
+      for (int64_t blk = first; blk < last; ++blk) {
+        const int64_t begin = blk * kBlockRows, n = std::min(kBlockRows, rows - begin);
+        const int64_t o = begin * h;
+        float* part = partial.data_ptr<float>() + blk * 2 * h;
+        detail::add_layer_norm_rows_backward(
+            g.data_ptr<float>() + o, x.data_ptr<float>() + o, mean.data_ptr<float>() + begin,
+            rstd.data_ptr<float>() + begin, weight.data_ptr<float>(), k ? k + o : nullptr, scale, n,
+            h, dx.data_ptr<float>() + o, bf16 ? nullptr : dy.data_ptr<float>() + o,
+            bf16 ? reinterpret_cast<uint16_t*>(dy.data_ptr<at::BFloat16>()) + o : nullptr, part,
+            part + h);
+      }
+    });
+    // The blocks' partial sums in block order, on one thread (blocks x 2h additions).
+    at::Tensor sums = at::zeros({2, h}, x.options());  // dgamma, dbeta
+    float* s = sums.data_ptr<float>();
+    const float* p = partial.data_ptr<float>();
+    for (int64_t i = 0; i < blocks * 2 * h; ++i)
+      s[i % (2 * h)] += p[i];
+    return {dy, dx, sums[0], sums[1], at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool fused_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residual) {
+  return y.is_cpu() && residual.is_cpu() &&
+         (y.scalar_type() == at::kFloat || y.scalar_type() == at::kBFloat16) &&
+         residual.scalar_type() == at::kFloat && y.sizes() == residual.sizes();
+}
+
+at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
+                                const at::Tensor& weight, const at::Tensor& bias, double eps,
+                                double dropout_p) {
+  ELECTRA_CHECK(fused_add_layer_norm_supports(y, residual) && weight.numel() == y.size(-1) &&
+                    bias.numel() == y.size(-1) && weight.scalar_type() == at::kFloat,
+                "fused_add_layer_norm: unsupported y ", y.sizes(), " ", y.scalar_type(),
+                ", residual ", residual.sizes(), " ", residual.scalar_type());
+  const bool drop = dropout_p > 0.0;
+  // Drawn here, where the eager path draws model::dropout's mask: the same generator state
+  // gives the same mask on either path.
+  const at::Tensor keep = drop ? dropout_keep_mask(y.sizes(), dropout_p)
+                               : at::empty({0}, at::TensorOptions().dtype(at::kBool));
+  return AddLayerNorm::apply(y.contiguous(), residual.contiguous(), weight.contiguous(),
+                             bias.contiguous(), keep, eps, drop ? dropout_scale(dropout_p) : 1.0);
+}
+
+}  // namespace electra::model

@@ -1,0 +1,118 @@
+// Compiled with -ffast-math (model/CMakeLists.txt); see model/norm_rows.h. Only C headers.
+#include "model/norm_rows.h"
+
+#include <math.h>
+#include <string.h>
+
+namespace electra::model::detail {
+
+namespace {
+
+inline float widen(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+// fp32 -> the nearest bf16 (ties to even), as c10::BFloat16 rounds finite values.
+inline uint16_t narrow(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+// As model/attention_rows.cpp: target clones reached only through the plain functions below.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
+    const float* __restrict y32, const uint16_t* __restrict y16, const bool* __restrict keep,
+    float scale, const float* __restrict r, const float* __restrict gamma,
+    const float* __restrict beta, float eps, int64_t rows, int64_t h, float* __restrict x,
+    float* __restrict mean, float* __restrict rstd, float* __restrict out) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t o = i * h;
+    float* xi = x + o;
+    if (y16) {
+      if (keep) {
+        for (int64_t j = 0; j < h; ++j)
+          xi[j] = widen(narrow(widen(y16[o + j]) * scale * static_cast<float>(keep[o + j])));
+      } else {
+        for (int64_t j = 0; j < h; ++j)
+          xi[j] = widen(y16[o + j]);
+      }
+    } else if (keep) {
+      for (int64_t j = 0; j < h; ++j)
+        xi[j] = y32[o + j] * scale * static_cast<float>(keep[o + j]);
+    } else {
+      for (int64_t j = 0; j < h; ++j)
+        xi[j] = y32[o + j];
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < h; ++j) {
+      xi[j] += r[o + j];
+      sum += xi[j];
+    }
+    // Two passes (mean, then squared deviations): as accurate as ATen's moments in fp32.
+    const float m = sum / static_cast<float>(h);
+    float sq = 0.0f;
+    for (int64_t j = 0; j < h; ++j)
+      sq += (xi[j] - m) * (xi[j] - m);
+    const float rs = 1.0f / sqrtf(sq / static_cast<float>(h) + eps);
+    float* oi = out + o;
+    for (int64_t j = 0; j < h; ++j)
+      oi[j] = (xi[j] - m) * rs * gamma[j] + beta[j];
+    mean[i] = m;
+    rstd[i] = rs;
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
+    const float* __restrict g, const float* __restrict x, const float* __restrict mean,
+    const float* __restrict rstd, const float* __restrict gamma, const bool* __restrict keep,
+    float scale, int64_t rows, int64_t h, float* __restrict dx, float* __restrict dy32,
+    uint16_t* __restrict dy16, float* __restrict dgamma, float* __restrict dbeta) {
+  const float inv_h = 1.0f / static_cast<float>(h);
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t o = i * h;
+    const float m = mean[i], rs = rstd[i];
+    // d(xhat) = g * gamma; dx = rstd * (d(xhat) - mean(d(xhat)) - xhat * mean(d(xhat) * xhat)).
+    float a = 0.0f, b = 0.0f;
+    for (int64_t j = 0; j < h; ++j) {
+      const float xhat = (x[o + j] - m) * rs;
+      const float gg = g[o + j] * gamma[j];
+      a += gg;
+      b += gg * xhat;
+      dgamma[j] += g[o + j] * xhat;
+      dbeta[j] += g[o + j];
+    }
+    a *= inv_h;
+    b *= inv_h;
+    for (int64_t j = 0; j < h; ++j)
+      dx[o + j] = rs * (g[o + j] * gamma[j] - a - (x[o + j] - m) * rs * b);
+    if (dy16) {
+      for (int64_t j = 0; j < h; ++j) {
+        const float k = keep ? scale * static_cast<float>(keep[o + j]) : 1.0f;
+        dy16[o + j] = narrow(widen(narrow(dx[o + j])) * k);
+      }
+    } else {
+      for (int64_t j = 0; j < h; ++j)
+        dy32[o + j] = keep ? dx[o + j] * scale * static_cast<float>(keep[o + j]) : dx[o + j];
+    }
+  }
+}
+
+}  // namespace
+
+void add_layer_norm_rows(const float* y32, const uint16_t* y16, const bool* keep, float scale,
+                         const float* r, const float* gamma, const float* beta, float eps,
+                         int64_t rows, int64_t h, float* x, float* mean, float* rstd, float* out) {
+  forward_impl(y32, y16, keep, scale, r, gamma, beta, eps, rows, h, x, mean, rstd, out);
+}
+
+void add_layer_norm_rows_backward(const float* g, const float* x, const float* mean,
+                                  const float* rstd, const float* gamma, const bool* keep,
+                                  float scale, int64_t rows, int64_t h, float* dx, float* dy32,
+                                  uint16_t* dy16, float* dgamma, float* dbeta) {
+  backward_impl(g, x, mean, rstd, gamma, keep, scale, rows, h, dx, dy32, dy16, dgamma, dbeta);
+}
+
+}  // namespace electra::model::detail

@@ -1,0 +1,26 @@
+// The row loops of model/add_layer_norm.cpp, on a block of rows of width h in fp32. Compiled
+// with -ffast-math so that the row sums vectorise (model/CMakeLists.txt), hence C types only.
+// y is given either as fp32 (y32) or as bf16 bits (y16, the other null); with bf16 every value
+// is rounded where the eager bf16 path holds a bf16 tensor.
+#pragma once
+
+#include <stdint.h>
+
+namespace electra::model::detail {
+
+// Per row: t = y * scale * keep (keep null: y; rounded to bf16 when y16), x = t + r,
+// out = (x - mean) * rstd * gamma + beta with the row's mean and rstd = 1 / sqrt(var + eps)
+// (biased variance). x, mean and rstd are written for backward.
+void add_layer_norm_rows(const float* y32, const uint16_t* y16, const bool* keep, float scale,
+                         const float* r, const float* gamma, const float* beta, float eps,
+                         int64_t rows, int64_t h, float* x, float* mean, float* rstd, float* out);
+
+// Per row, from g (the gradient of out): dx, the gradient of x (and of the residual r); dy,
+// that of y: dx * scale * keep, in bf16 (dy16, after rounding dx to bf16 as the cast back
+// does) or fp32 (dy32). dgamma and dbeta ([h]) are accumulated over the rows, in row order.
+void add_layer_norm_rows_backward(const float* g, const float* x, const float* mean,
+                                  const float* rstd, const float* gamma, const bool* keep,
+                                  float scale, int64_t rows, int64_t h, float* dx, float* dy32,
+                                  uint16_t* dy16, float* dgamma, float* dbeta);
+
+}  // namespace electra::model::detail

@@ -1,0 +1,89 @@
+// fused_add_layer_norm against the eager order in ATen ops (dropout in y's dtype, the add and
+// LayerNorm in fp32): values and the gradients of all four inputs, fp32 and bf16, with and
+// without dropout; and the same bits on one thread and on two.
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "model/add_layer_norm.h"
+#include "model/fast_random.h"
+
+namespace electra::model {
+namespace {
+
+struct Inputs {
+  at::Tensor y, residual, weight, bias;  // [3, 70, 48] in dt, [3, 70, 48], [48], [48] fp32
+  std::vector<at::Tensor> all() const { return {y, residual, weight, bias}; }
+};
+
+Inputs make_inputs(at::ScalarType dt) {
+  torch::manual_seed(2);
+  auto leaf = [](at::Tensor t) { return t.requires_grad_(true); };
+  // 210 rows: more than one 64-row block, and a partial last one.
+  return {leaf(at::randn({3, 70, 48}).to(dt)), leaf(at::randn({3, 70, 48}) * 2 + 1),
+          leaf(at::rand({48}) + 0.5), leaf(at::randn({48}))};
+}
+
+at::Tensor reference(const Inputs& in, double p) {
+  const at::Tensor y = model::dropout(in.y, p, /*training=*/p > 0);
+  return at::layer_norm(y.to(at::kFloat) + in.residual, {48}, in.weight, in.bias, 1e-12);
+}
+
+// Every element of a within tol * (|b| + 1) of b's.
+bool close(const at::Tensor& a, const at::Tensor& b, double tol) {
+  const at::Tensor x = a.to(at::kFloat), y = b.to(at::kFloat);
+  return ((x - y).abs() <= (y.abs() + 1) * tol).all().item<bool>();
+}
+
+TEST(AddLayerNorm, MatchesTheEagerOrderInValuesAndGradients) {
+  for (const auto dt : {at::kFloat, at::kBFloat16}) {
+    for (const double p : {0.0, 0.1}) {
+      SCOPED_TRACE(std::string(dt == at::kFloat ? "fp32" : "bf16") + " p " + std::to_string(p));
+      const Inputs ours = make_inputs(dt), ref = make_inputs(dt);
+      const at::Tensor g = at::randn({3, 70, 48});
+      torch::manual_seed(9);
+      const at::Tensor out =
+          fused_add_layer_norm(ours.y, ours.residual, ours.weight, ours.bias, 1e-12, p);
+      torch::manual_seed(9);
+      const at::Tensor expected = reference(ref, p);
+      ASSERT_EQ(out.scalar_type(), at::kFloat);
+      // fp32 sums in another order: measured ~1e-6.
+      EXPECT_TRUE(close(out, expected, 1e-5));
+      const auto grads = torch::autograd::grad({out}, ours.all(), {g});
+      const auto expected_grads = torch::autograd::grad({expected}, ref.all(), {g});
+      for (size_t i = 0; i < grads.size(); ++i) {
+        ASSERT_EQ(grads[i].scalar_type(), expected_grads[i].scalar_type()) << "gradient " << i;
+        // bf16's gradient of y is rounded twice (the cast back, then dropout), as there; an
+        // fp32 difference of 1e-6 can flip one rounding: one bf16 step.
+        EXPECT_TRUE(
+            close(grads[i], expected_grads[i], i == 0 && dt != at::kFloat ? 1.0 / 128 : 1e-5))
+            << "gradient " << i;
+        EXPECT_GT(grads[i].abs().sum().item<double>(), 1.0) << "gradient " << i;
+      }
+      if (p > 0) {  // dropout ran: y's gradient is zero exactly where y was dropped
+        const int64_t dropped = (grads[0] == 0).sum().item<int64_t>();
+        EXPECT_GT(dropped, 500) << "of 10080";
+        EXPECT_LT(dropped, 1500);
+      }
+    }
+  }
+}
+
+TEST(AddLayerNorm, SameBitsOnOneThreadAndOnTwo) {
+  const int threads = at::get_num_threads();
+  std::vector<at::Tensor> results[2];
+  for (int t : {1, 2}) {
+    at::set_num_threads(t);
+    const Inputs in = make_inputs(at::kFloat);
+    torch::manual_seed(9);
+    const at::Tensor out = fused_add_layer_norm(in.y, in.residual, in.weight, in.bias, 1e-12, 0.1);
+    results[t - 1] = torch::autograd::grad({out}, in.all(), {at::ones_like(out)});
+    results[t - 1].push_back(out.detach());
+  }
+  at::set_num_threads(threads);
+  for (size_t i = 0; i < results[0].size(); ++i)
+    EXPECT_TRUE(at::equal(results[0][i], results[1][i])) << "result " << i;
+}
+
+}  // namespace
+}  // namespace electra::model
