@@ -10,7 +10,7 @@
 #include "model/add_layer_norm.h"
 #include "model/cpu_attention.h"
 #include "model/fast_random.h"
-#include "model/gelu_linear.h"
+#include "model/feed_forward.h"
 
 namespace electra::model {
 
@@ -202,13 +202,14 @@ at::Tensor ElectraLayerImpl::forward(const at::Tensor& h, const at::Tensor& mask
                                      at::ScalarType dt) {
   at::Tensor a = attention(h, mask_bias, dt);  // [b, l, H] fp32
   const Activation act = intermediate->act;
-  if ((act == Activation::kGelu || act == Activation::kGeluTanh) && at::GradMode::is_enabled()) {
-    // Training: the FFN's GELU is recomputed in backward instead of being stored twice.
-    at::Tensor pre = linear(intermediate->dense, a, dt);  // [b, l, F]
-    const torch::nn::Linear& out = output->dense;
-    return output->add_residual(gelu_linear(pre, out->weight.to(dt), out->bias.to(dt),
-                                            act == Activation::kGelu ? "none" : "tanh"),
-                                a);
+  if (act == Activation::kGelu || act == Activation::kGeluTanh) {
+    // One node for both products: the GELU is recomputed in backward instead of being stored
+    // twice, and on the CPU its passes are fused (model/feed_forward.h).
+    const torch::nn::Linear &in = intermediate->dense, &out = output->dense;
+    return output->add_residual(
+        gelu_feed_forward(a.to(dt), in->weight.to(dt), in->bias.to(dt), out->weight.to(dt),
+                          out->bias.to(dt), act == Activation::kGeluTanh),
+        a);
   }
   return output(intermediate(a, dt), a, dt);
 }

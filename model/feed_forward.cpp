@@ -1,0 +1,113 @@
+#include "model/feed_forward.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "model/gelu_rows.h"
+
+namespace electra::model {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+bool cpu_kernels(const at::Tensor& t) {
+  return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+}
+
+float* f32(const at::Tensor& t) {
+  return t.scalar_type() == at::kFloat ? t.data_ptr<float>() : nullptr;
+}
+uint16_t* b16(const at::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 ? reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>())
+                                          : nullptr;
+}
+
+// Elements per parallel task for the element-wise passes.
+constexpr int64_t kGrain = 1 << 14;
+
+// x2: [n, H] -> (pre, act), both [n, F]. fp32 runs the product without its bias and adds it in
+// the GELU's pass (ATen's addmm would first copy the broadcast bias into the output, a pass of
+// its own); bf16 keeps addmm, whose single rounding of product + bias the eager path has.
+// `keep_pre`: false in evaluation, where act overwrites pre.
+std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const at::Tensor& w1,
+                                                    const at::Tensor& b1, bool tanh_approx,
+                                                    bool keep_pre) {
+  if (!cpu_kernels(x2)) {
+    at::Tensor pre = at::linear(x2, w1, b1);
+    return {pre, at::gelu(pre, tanh_approx ? "tanh" : "none")};
+  }
+  const bool fp32 = x2.scalar_type() == at::kFloat;
+  at::Tensor pre = fp32 ? x2.mm(w1.t()) : at::addmm(b1, x2, w1.t());  // [n, F]
+  at::Tensor act = keep_pre ? at::empty_like(pre) : pre;
+  const at::Tensor bias = fp32 ? b1.contiguous() : at::Tensor();
+  const int64_t f = pre.size(1);
+  at::parallel_for(0, pre.size(0), std::max<int64_t>(1, kGrain / f), [&](int64_t b, int64_t e) {
+    detail::bias_gelu(fp32 ? f32(pre) + b * f : nullptr, fp32 ? nullptr : b16(pre) + b * f,
+                      fp32 ? bias.data_ptr<float>() : nullptr, e - b, f, tanh_approx,
+                      fp32 ? f32(act) + b * f : nullptr, fp32 ? nullptr : b16(act) + b * f);
+  });
+  return {pre, act};
+}
+
+struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1,
+                            const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2,
+                            bool tanh_approx) {
+    const at::Tensor x2 = x.reshape({-1, x.size(-1)});  // [n, H]
+    auto [pre, act] = bias_gelu_forward(x2, w1, b1, tanh_approx, /*keep_pre=*/true);
+    ctx->save_for_backward({x2, w1, pre, w2});
+    ctx->saved_data["tanh"] = tanh_approx;
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes.back() = w2.size(0);
+    return at::addmm(b2, act, w2.t()).view(sizes);  // [..., out]
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x2 = saved[0], &w1 = saved[1], &pre = saved[2], &w2 = saved[3];
+    const bool tanh_approx = ctx->saved_data["tanh"].toBool();
+    const at::Tensor gy = grad[0].reshape({-1, w2.size(0)});  // [n, out]
+    at::Tensor d = gy.mm(w2);                                 // [n, F]: d act, then d pre
+    at::Tensor act;                                           // [n, F]
+    if (cpu_kernels(pre) && d.scalar_type() == pre.scalar_type() && d.is_contiguous()) {
+      act = at::empty_like(pre);
+      const int64_t n = pre.numel();
+      at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+        detail::gelu_backward(f32(pre) ? f32(pre) + b : nullptr, b16(pre) ? b16(pre) + b : nullptr,
+                              e - b, tanh_approx, f32(act) ? f32(act) + b : nullptr,
+                              b16(act) ? b16(act) + b : nullptr, f32(d) ? f32(d) + b : nullptr,
+                              b16(d) ? b16(d) + b : nullptr);
+      });
+    } else {
+      const char* approx = tanh_approx ? "tanh" : "none";
+      act = at::gelu(pre, approx);
+      d = at::gelu_backward(d, pre, approx);
+    }
+    at::Tensor grad_w2 = gy.t().mm(act);  // [out, F]
+    at::Tensor grad_b2 = gy.sum(0);       // [out]
+    at::Tensor grad_w1 = d.t().mm(x2);    // [F, H]
+    at::Tensor grad_b1 = d.sum(0);        // [F]
+    std::vector<int64_t> sizes = grad[0].sizes().vec();
+    sizes.back() = w1.size(1);
+    at::Tensor grad_x = d.mm(w1).view(sizes);  // [..., H]
+    return {grad_x, grad_w1, grad_b1, grad_w2, grad_b2, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
+                             const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx) {
+  const bool grad =
+      at::GradMode::is_enabled() && (x.requires_grad() || w1.requires_grad() || w2.requires_grad());
+  if (grad) return GeluFeedForward::apply(x, w1, b1, w2, b2, tanh_approx);
+  const at::Tensor x2 = x.reshape({-1, x.size(-1)});
+  const at::Tensor act = bias_gelu_forward(x2, w1, b1, tanh_approx, /*keep_pre=*/false).second;
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = w2.size(0);
+  return at::addmm(b2, act, w2.t()).view(sizes);  // [..., out]
+}
+
+}  // namespace electra::model

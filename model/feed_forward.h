@@ -1,0 +1,20 @@
+// ELECTRA's feed-forward block with a GELU, linear(gelu(linear(x, W1, b1)), W2, b2), as one
+// autograd node that keeps only x and the pre-activation for backward and recomputes the GELU
+// there. Plain autograd keeps both the GELU's input and its output (the second product's
+// input): for ELECTRA-Small at batch 128 that is two [16384, 1024] fp32 tensors per layer,
+// ~1 GB in all. On the CPU, in fp32 and bf16, the bias, the GELU and in backward the GELU
+// again with its derivative are single passes (model/gelu_rows.h) instead of three ATen passes
+// over [tokens, intermediate] and two erf evaluations per element; elsewhere ATen's ops.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+namespace electra::model {
+
+// x: [..., H]; w1: [F, H]; b1: [F]; w2: [out, F]; b2: [out]; all one dtype (the compute
+// dtype); tanh_approx: HF "gelu_new" rather than "gelu" (erf). -> [..., out] in x's dtype.
+// Differentiable in all five; without a gradient nothing is kept.
+at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
+                             const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx);
+
+}  // namespace electra::model

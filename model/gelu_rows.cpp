@@ -1,0 +1,113 @@
+// Compiled with -ffast-math (model/CMakeLists.txt); see model/gelu_rows.h. Only C headers.
+#include "model/gelu_rows.h"
+
+#include <math.h>
+#include <string.h>
+
+namespace electra::model::detail {
+
+namespace {
+
+inline float widen(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+inline uint16_t narrow(float f) {  // nearest bf16, ties to even
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+constexpr float kSqrtHalf = 0.70710678118654752f;     // 1 / sqrt(2)
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;   // 1 / sqrt(2 pi)
+constexpr float kSqrt2OverPi = 0.79788456080286536f;  // sqrt(2 / pi)
+constexpr float kKappa = 0.044715f;
+
+inline float gelu(float x, bool tanh_approx) {
+  if (tanh_approx) return 0.5f * x * (1.0f + tanhf(kSqrt2OverPi * (x + kKappa * x * x * x)));
+  return 0.5f * x * (1.0f + erff(x * kSqrtHalf));
+}
+
+// d gelu / dx, the formulas ATen's gelu_backward uses.
+inline float gelu_grad(float x, bool tanh_approx) {
+  if (tanh_approx) {
+    const float t = tanhf(kSqrt2OverPi * (x + kKappa * x * x * x));
+    return 0.5f * (1.0f + t) +
+           0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kKappa * x * x);
+  }
+  return 0.5f * (1.0f + erff(x * kSqrtHalf)) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
+}
+
+// One loop per (dtype, variant) combination, so that each vectorises with a call to the
+// vector erff / tanhf; as model/attention_rows.cpp, the clones are reached only from below.
+template <bool kTanh>
+__attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_f32(
+    float* pre, const float* __restrict bias, int64_t rows, int64_t f, float* act) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* p = pre + i * f;
+    float* a = act + i * f;
+    for (int64_t j = 0; j < f; ++j) {
+      const float x = bias ? p[j] + bias[j] : p[j];
+      p[j] = x;
+      a[j] = gelu(x, kTanh);
+    }
+  }
+}
+
+template <bool kTanh>
+__attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_bf16(
+    uint16_t* pre, const float* __restrict bias, int64_t rows, int64_t f, uint16_t* act) {
+  for (int64_t i = 0; i < rows; ++i) {
+    uint16_t* p = pre + i * f;
+    uint16_t* a = act + i * f;
+    for (int64_t j = 0; j < f; ++j) {
+      const uint16_t x16 = bias ? narrow(widen(p[j]) + bias[j]) : p[j];
+      p[j] = x16;
+      a[j] = narrow(gelu(widen(x16), kTanh));
+    }
+  }
+}
+
+template <bool kTanh>
+__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_f32(
+    const float* __restrict pre, int64_t n, float* __restrict act, float* __restrict d) {
+  for (int64_t j = 0; j < n; ++j) {
+    act[j] = gelu(pre[j], kTanh);
+    d[j] *= gelu_grad(pre[j], kTanh);
+  }
+}
+
+template <bool kTanh>
+__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_bf16(
+    const uint16_t* __restrict pre, int64_t n, uint16_t* __restrict act, uint16_t* __restrict d) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float x = widen(pre[j]);
+    act[j] = narrow(gelu(x, kTanh));
+    d[j] = narrow(widen(d[j]) * gelu_grad(x, kTanh));
+  }
+}
+
+}  // namespace
+
+void bias_gelu(float* pre32, uint16_t* pre16, const float* bias, int64_t rows, int64_t f,
+               bool tanh_approx, float* act32, uint16_t* act16) {
+  if (pre32) {
+    (tanh_approx ? bias_gelu_f32<true> : bias_gelu_f32<false>)(pre32, bias, rows, f, act32);
+  } else {
+    (tanh_approx ? bias_gelu_bf16<true> : bias_gelu_bf16<false>)(pre16, bias, rows, f, act16);
+  }
+}
+
+void gelu_backward(const float* pre32, const uint16_t* pre16, int64_t n, bool tanh_approx,
+                   float* act32, uint16_t* act16, float* d32, uint16_t* d16) {
+  if (pre32) {
+    (tanh_approx ? backward_f32<true> : backward_f32<false>)(pre32, n, act32, d32);
+  } else {
+    (tanh_approx ? backward_bf16<true> : backward_bf16<false>)(pre16, n, act16, d16);
+  }
+}
+
+}  // namespace electra::model::detail
