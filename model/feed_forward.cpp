@@ -27,10 +27,15 @@ uint16_t* b16(const at::Tensor& t) {
 // Elements per parallel task for the element-wise passes.
 constexpr int64_t kGrain = 1 << 14;
 
-// x2: [n, H] -> (pre, act), both [n, F]. fp32 runs the product without its bias and adds it in
-// the GELU's pass (ATen's addmm would first copy the broadcast bias into the output, a pass of
-// its own); bf16 keeps addmm, whose single rounding of product + bias the eager path has.
-// `keep_pre`: false in evaluation, where act overwrites pre.
+// Whether the first product's bias is left out of it and added by the GELU's passes instead:
+// in fp32 on the CPU (ATen's addmm would first copy the broadcast bias into the output, a pass
+// of its own). bf16 keeps addmm, whose single rounding of product + bias the eager path has.
+bool bias_in_gelu(const at::Tensor& x2) {
+  return cpu_kernels(x2) && x2.scalar_type() == at::kFloat;
+}
+
+// x2: [n, H] -> (pre, act), both [n, F]; pre lacks the bias where bias_in_gelu. `keep_pre`:
+// false in evaluation, where act overwrites pre.
 std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const at::Tensor& w1,
                                                     const at::Tensor& b1, bool tanh_approx,
                                                     bool keep_pre) {
@@ -38,15 +43,15 @@ std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const 
     at::Tensor pre = at::linear(x2, w1, b1);
     return {pre, at::gelu(pre, tanh_approx ? "tanh" : "none")};
   }
-  const bool fp32 = x2.scalar_type() == at::kFloat;
-  at::Tensor pre = fp32 ? x2.mm(w1.t()) : at::addmm(b1, x2, w1.t());  // [n, F]
+  const bool fold = bias_in_gelu(x2);
+  at::Tensor pre = fold ? x2.mm(w1.t()) : at::addmm(b1, x2, w1.t());  // [n, F]
   at::Tensor act = keep_pre ? at::empty_like(pre) : pre;
-  const at::Tensor bias = fp32 ? b1.contiguous() : at::Tensor();
+  const at::Tensor bias = fold ? b1.contiguous() : at::Tensor();
   const int64_t f = pre.size(1);
   at::parallel_for(0, pre.size(0), std::max<int64_t>(1, kGrain / f), [&](int64_t b, int64_t e) {
-    detail::bias_gelu(fp32 ? f32(pre) + b * f : nullptr, fp32 ? nullptr : b16(pre) + b * f,
-                      fp32 ? bias.data_ptr<float>() : nullptr, e - b, f, tanh_approx,
-                      fp32 ? f32(act) + b * f : nullptr, fp32 ? nullptr : b16(act) + b * f);
+    detail::bias_gelu(f32(pre) ? f32(pre) + b * f : nullptr, b16(pre) ? b16(pre) + b * f : nullptr,
+                      fold ? bias.data_ptr<float>() : nullptr, e - b, f, tanh_approx,
+                      f32(act) ? f32(act) + b * f : nullptr, b16(act) ? b16(act) + b * f : nullptr);
   });
   return {pre, act};
 }
@@ -57,7 +62,10 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
                             bool tanh_approx) {
     const at::Tensor x2 = x.reshape({-1, x.size(-1)});  // [n, H]
     auto [pre, act] = bias_gelu_forward(x2, w1, b1, tanh_approx, /*keep_pre=*/true);
-    ctx->save_for_backward({x2, w1, pre, w2});
+    // The bias that backward adds to pre again, or an empty tensor (LibTorch 1.13's custom
+    // functions save no undefined tensor).
+    const at::Tensor folded = bias_in_gelu(x2) ? b1.contiguous() : at::empty({0}, b1.options());
+    ctx->save_for_backward({x2, w1, pre, w2, folded});
     ctx->saved_data["tanh"] = tanh_approx;
     std::vector<int64_t> sizes = x.sizes().vec();
     sizes.back() = w2.size(0);
@@ -66,24 +74,28 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor &x2 = saved[0], &w1 = saved[1], &pre = saved[2], &w2 = saved[3];
+    const at::Tensor &x2 = saved[0], &w1 = saved[1], &pre = saved[2], &w2 = saved[3],
+                     &folded = saved[4];
     const bool tanh_approx = ctx->saved_data["tanh"].toBool();
     const at::Tensor gy = grad[0].reshape({-1, w2.size(0)});  // [n, out]
     at::Tensor d = gy.mm(w2);                                 // [n, F]: d act, then d pre
     at::Tensor act;                                           // [n, F]
     if (cpu_kernels(pre) && d.scalar_type() == pre.scalar_type() && d.is_contiguous()) {
       act = at::empty_like(pre);
-      const int64_t n = pre.numel();
-      at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
-        detail::gelu_backward(f32(pre) ? f32(pre) + b : nullptr, b16(pre) ? b16(pre) + b : nullptr,
-                              e - b, tanh_approx, f32(act) ? f32(act) + b : nullptr,
-                              b16(act) ? b16(act) + b : nullptr, f32(d) ? f32(d) + b : nullptr,
-                              b16(d) ? b16(d) + b : nullptr);
+      const int64_t f = pre.size(1);
+      const float* bias = folded.numel() > 0 ? folded.data_ptr<float>() : nullptr;
+      at::parallel_for(0, pre.size(0), std::max<int64_t>(1, kGrain / f), [&](int64_t b, int64_t e) {
+        const int64_t o = b * f;
+        detail::gelu_backward(f32(pre) ? f32(pre) + o : nullptr, b16(pre) ? b16(pre) + o : nullptr,
+                              bias, e - b, f, tanh_approx, f32(act) ? f32(act) + o : nullptr,
+                              b16(act) ? b16(act) + o : nullptr, f32(d) ? f32(d) + o : nullptr,
+                              b16(d) ? b16(d) + o : nullptr);
       });
     } else {
       const char* approx = tanh_approx ? "tanh" : "none";
-      act = at::gelu(pre, approx);
-      d = at::gelu_backward(d, pre, approx);
+      const at::Tensor x = folded.numel() > 0 ? pre + folded : pre;
+      act = at::gelu(x, approx);
+      d = at::gelu_backward(d, x, approx);
     }
     at::Tensor grad_w2 = gy.t().mm(act);  // [out, F]
     at::Tensor grad_b2 = gy.sum(0);       // [out]
