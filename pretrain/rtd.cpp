@@ -5,6 +5,7 @@
 #include <torch/utils.h>
 
 #include "common/error.h"
+#include "pretrain/mlm_loss.h"
 #include "pretrain/sampling.h"
 
 namespace electra::pretrain {
@@ -43,16 +44,18 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
       gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
   at::Tensor logits = pair.generator->lm_logits(selected, dt);              // [m, vocab] fp32
   // A batch without maskable tokens (all [CLS]/[SEP]) has no MLM term rather than a NaN one.
-  at::Tensor gen_loss = batch.masked_index.numel() > 0
-                            ? at::cross_entropy_loss(logits, batch.masked_labels)
-                            : logits.sum() * 0.0;
+  at::Tensor gen_loss;
+  if (batch.masked_index.numel() > 0) {
+    MlmLoss mlm = mlm_cross_entropy(logits, batch.masked_labels);
+    gen_loss = mlm.loss;
+    out.gen_correct = mlm.correct;  // masked positions whose argmax is the original
+  } else {
+    gen_loss = logits.sum() * 0.0;
+    out.gen_correct = at::zeros({}, logits.options());
+  }
 
   // 2. Sample replacements (fp32, no gradient) and 3. build the discriminator's input.
   at::Tensor sampled = gumbel_sample(logits, options.temperature, gumbel);  // [m]
-  {
-    torch::NoGradGuard no_grad;
-    out.gen_correct = logits.detach().argmax(-1).eq(batch.masked_labels).sum().to(at::kFloat);
-  }
   // [m, vocab] fp32 is the largest tensor of the step (300 MB for ELECTRA-Small at batch 128):
   // let it go before the discriminator's activations pile up (the loss keeps what backward needs).
   logits = at::Tensor();

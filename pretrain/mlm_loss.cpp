@@ -1,0 +1,70 @@
+#include "pretrain/mlm_loss.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace electra::pretrain {
+namespace {
+
+struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
+  // -> {loss [], correct []}; only the loss has a gradient.
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const at::Tensor& logits,
+                                                const at::Tensor& labels) {
+    const int64_t m = logits.size(0), vocab = logits.size(1);
+    at::Tensor lse = at::empty({m}, logits.options());                     // [m]
+    at::Tensor argmax = at::empty({m}, logits.options().dtype(at::kInt));  // [m]
+    const float* x = logits.data_ptr<float>();
+    at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
+      detail::mlm_rows_forward(x + b * vocab, e - b, vocab, lse.data_ptr<float>() + b,
+                               argmax.data_ptr<int32_t>() + b);
+    });
+    // The mean and the count in row order on one thread: the same bits on any thread count.
+    const int64_t* y = labels.data_ptr<int64_t>();
+    double total = 0.0;
+    int64_t correct = 0;
+    for (int64_t r = 0; r < m; ++r) {
+      total += static_cast<double>(lse.data_ptr<float>()[r]) - x[r * vocab + y[r]];
+      correct += argmax.data_ptr<int32_t>()[r] == y[r];
+    }
+    ctx->save_for_backward({logits, lse, labels});
+    at::Tensor loss = at::scalar_tensor(total / static_cast<double>(m), logits.options());
+    at::Tensor count = at::scalar_tensor(static_cast<double>(correct), logits.options());
+    ctx->mark_non_differentiable({count});
+    return {loss, count};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &logits = saved[0], &lse = saved[1], &labels = saved[2];
+    const int64_t m = logits.size(0), vocab = logits.size(1);
+    const auto scale = static_cast<float>(grad[0].item<double>() / static_cast<double>(m));
+    at::Tensor g = at::empty_like(logits);  // [m, vocab]
+    at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
+      detail::mlm_rows_backward(logits.data_ptr<float>() + b * vocab, lse.data_ptr<float>() + b,
+                                labels.data_ptr<int64_t>() + b, scale, e - b, vocab,
+                                g.data_ptr<float>() + b * vocab);
+    });
+    return {g, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+MlmLoss mlm_cross_entropy(const at::Tensor& logits, const at::Tensor& labels) {
+  if (logits.is_cpu() && logits.scalar_type() == at::kFloat && logits.dim() == 2 &&
+      logits.size(0) > 0 && labels.scalar_type() == at::kLong) {
+    const auto out = MlmCrossEntropy::apply(logits.contiguous(), labels.contiguous());
+    return {out[0], out[1]};
+  }
+  at::Tensor correct;
+  {
+    at::NoGradGuard no_grad;
+    correct = logits.detach().argmax(-1).eq(labels).sum().to(at::kFloat);
+  }
+  return {at::cross_entropy_loss(logits, labels), correct};
+}
+
+}  // namespace electra::pretrain
