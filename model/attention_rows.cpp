@@ -4,20 +4,12 @@
 
 #include <float.h>
 #include <math.h>
-#include <string.h>
+
+#include "model/bf16_bits.h"
 
 namespace electra::model::detail {
 
 namespace {
-
-// fp32 -> the nearest bf16 (ties to even) -> fp32, as c10::BFloat16 rounds finite values.
-inline float round_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
-  memcpy(&f, &u, 4);
-  return f;
-}
 
 // AVX-512, AVX2 and baseline builds, picked at load time; file-local and reached through the
 // plain functions below, because clang 14 names a target_clones resolver "<name>.ifunc" and a
@@ -34,7 +26,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void to_v_impl(
   }
   if (bf16) {
     for (int64_t j = 0; j < n; ++j)
-      out[j] = round_bf16(out[j]);
+      out[j] = round_to_bf16(out[j]);
   }
 }
 
@@ -48,7 +40,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
     // lowest) added.
     if (bf16) {
       for (int64_t j = 0; j < l; ++j)
-        pi[j] = round_bf16(si[j]) / sqrt_d;
+        pi[j] = round_to_bf16(si[j]) / sqrt_d;
     } else {
       for (int64_t j = 0; j < l; ++j)
         pi[j] = si[j] / sqrt_d;
@@ -79,7 +71,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     const float* pi = probs + i * l;
     if (bf16) {
       for (int64_t j = 0; j < l; ++j)
-        gi[j] = round_bf16(gi[j]);
+        gi[j] = round_to_bf16(gi[j]);
     }
     if (keep) {
       const bool* ki = keep + i * l;
@@ -93,26 +85,21 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
       gi[j] = pi[j] * (gi[j] - dot) / sqrt_d;
     if (bf16) {
       for (int64_t j = 0; j < l; ++j)
-        gi[j] = round_bf16(gi[j]);
+        gi[j] = round_to_bf16(gi[j]);
     }
   }
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void widen_impl(
     const uint16_t* __restrict in, int64_t n, float* __restrict out) {
-  for (int64_t j = 0; j < n; ++j) {
-    const uint32_t u = static_cast<uint32_t>(in[j]) << 16;
-    memcpy(out + j, &u, 4);
-  }
+  for (int64_t j = 0; j < n; ++j)
+    out[j] = bf16_to_float(in[j]);
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void narrow_impl(
     const float* __restrict in, int64_t n, uint16_t* __restrict out) {
-  for (int64_t j = 0; j < n; ++j) {
-    uint32_t u;
-    memcpy(&u, in + j, 4);
-    out[j] = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-  }
+  for (int64_t j = 0; j < n; ++j)
+    out[j] = float_to_bf16(in[j]);
 }
 
 }  // namespace

@@ -2,24 +2,12 @@
 #include "model/gelu_rows.h"
 
 #include <math.h>
-#include <string.h>
+
+#include "model/bf16_bits.h"
 
 namespace electra::model::detail {
 
 namespace {
-
-inline float widen(uint16_t b) {
-  const uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-inline uint16_t narrow(float f) {  // nearest bf16, ties to even
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
 
 constexpr float kSqrtHalf = 0.70710678118654752f;     // 1 / sqrt(2)
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;   // 1 / sqrt(2 pi)
@@ -72,15 +60,33 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_f32(
   }
 }
 
+// bf16 goes through fp32 chunks on the stack: a loop that mixes the bit conversions with the
+// vector expf call does not vectorise (measured 75 ms for [4096, 1024] against 4 ms in fp32).
+constexpr int64_t kChunk = 256;
+
+// x[j] = pre[j] (+ bias[j], rounded as a bf16 add) over n <= kChunk elements, widened.
+inline void widen_input(const uint16_t* __restrict pre, const float* __restrict bias, int64_t n,
+                        float* __restrict x) {
+  for (int64_t j = 0; j < n; ++j)
+    x[j] = bf16_to_float(pre[j]);
+  if (bias) {
+    for (int64_t j = 0; j < n; ++j)
+      x[j] = round_to_bf16(x[j] + bias[j]);
+  }
+}
+
 template <bool kTanh>
 __attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_bf16(
     const uint16_t* pre, const float* __restrict bias, int64_t rows, int64_t f, uint16_t* act) {
+  float x[kChunk];
   for (int64_t i = 0; i < rows; ++i) {
-    const uint16_t* p = pre + i * f;
-    uint16_t* a = act + i * f;
-    for (int64_t j = 0; j < f; ++j) {
-      const float x = bias ? widen(narrow(widen(p[j]) + bias[j])) : widen(p[j]);
-      a[j] = narrow(gelu(x, kTanh));
+    for (int64_t c = 0; c < f; c += kChunk) {
+      const int64_t n = f - c < kChunk ? f - c : kChunk, o = i * f + c;
+      widen_input(pre + o, bias ? bias + c : nullptr, n, x);
+      for (int64_t j = 0; j < n; ++j)
+        x[j] = gelu(x[j], kTanh);
+      for (int64_t j = 0; j < n; ++j)
+        act[o + j] = float_to_bf16(x[j]);
     }
   }
 }
@@ -103,13 +109,19 @@ template <bool kTanh>
 __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_bf16(
     const uint16_t* __restrict pre, const float* __restrict bias, int64_t rows, int64_t f,
     uint16_t* __restrict act, uint16_t* __restrict d) {
+  float x[kChunk], a[kChunk], g[kChunk];
   for (int64_t i = 0; i < rows; ++i) {
-    const int64_t o = i * f;
-    for (int64_t j = 0; j < f; ++j) {
-      const float x = bias ? widen(narrow(widen(pre[o + j]) + bias[j])) : widen(pre[o + j]);
-      float a;
-      d[o + j] = narrow(widen(d[o + j]) * gelu_and_grad(x, kTanh, &a));
-      act[o + j] = narrow(a);
+    for (int64_t c = 0; c < f; c += kChunk) {
+      const int64_t n = f - c < kChunk ? f - c : kChunk, o = i * f + c;
+      widen_input(pre + o, bias ? bias + c : nullptr, n, x);
+      for (int64_t j = 0; j < n; ++j)
+        g[j] = bf16_to_float(d[o + j]);
+      for (int64_t j = 0; j < n; ++j)
+        g[j] *= gelu_and_grad(x[j], kTanh, &a[j]);
+      for (int64_t j = 0; j < n; ++j) {
+        d[o + j] = float_to_bf16(g[j]);
+        act[o + j] = float_to_bf16(a[j]);
+      }
     }
   }
 }

@@ -2,25 +2,12 @@
 #include "model/norm_rows.h"
 
 #include <math.h>
-#include <string.h>
+
+#include "model/bf16_bits.h"
 
 namespace electra::model::detail {
 
 namespace {
-
-inline float widen(uint16_t b) {
-  const uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-// fp32 -> the nearest bf16 (ties to even), as c10::BFloat16 rounds finite values.
-inline uint16_t narrow(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
 
 // As model/attention_rows.cpp: target clones reached only through the plain functions below.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
@@ -34,10 +21,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
     if (y16) {
       if (keep) {
         for (int64_t j = 0; j < h; ++j)
-          xi[j] = widen(narrow(widen(y16[o + j]) * scale * static_cast<float>(keep[o + j])));
+          xi[j] = bf16_to_float(
+              float_to_bf16(bf16_to_float(y16[o + j]) * scale * static_cast<float>(keep[o + j])));
       } else {
         for (int64_t j = 0; j < h; ++j)
-          xi[j] = widen(y16[o + j]);
+          xi[j] = bf16_to_float(y16[o + j]);
       }
     } else if (keep) {
       for (int64_t j = 0; j < h; ++j)
@@ -91,7 +79,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     if (dy16) {
       for (int64_t j = 0; j < h; ++j) {
         const float k = keep ? scale * static_cast<float>(keep[o + j]) : 1.0f;
-        dy16[o + j] = narrow(widen(narrow(dx[o + j])) * k);
+        dy16[o + j] = float_to_bf16(bf16_to_float(float_to_bf16(dx[o + j])) * k);
       }
     } else {
       for (int64_t j = 0; j < h; ++j)
