@@ -26,21 +26,23 @@ const bool* keep_data(const at::Tensor& keep) {
 }
 
 struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
-  // keep: the dropout mask ([..., h] bool) or empty; scale: 1 / (1 - p).
+  // y_bias: [h] fp32 or empty; keep: the dropout mask ([..., h] bool) or empty; scale:
+  // 1 / (1 - p).
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& y,
-                            const at::Tensor& residual, const at::Tensor& weight,
-                            const at::Tensor& bias, const at::Tensor& keep, double eps,
-                            double scale) {
+                            const at::Tensor& y_bias, const at::Tensor& residual,
+                            const at::Tensor& weight, const at::Tensor& bias,
+                            const at::Tensor& keep, double eps, double scale) {
     const int64_t h = y.size(-1), rows = y.numel() / h;
     const bool bf16 = y.scalar_type() == at::kBFloat16;
     at::Tensor x = at::empty(y.sizes(), residual.options());  // [..., h] fp32, for backward
     at::Tensor out = at::empty_like(x);                       // [..., h] fp32
     at::Tensor mean = at::empty({rows}, x.options()), rstd = at::empty({rows}, x.options());
     const bool* k = keep_data(keep);
+    const float* yb = y_bias.numel() > 0 ? y_bias.data_ptr<float>() : nullptr;
     at::parallel_for(0, rows, kBlockRows, [&](int64_t begin, int64_t end) {
       const int64_t o = begin * h;
       detail::add_layer_norm_rows(
-          bf16 ? nullptr : y.data_ptr<float>() + o, bf16 ? bf16_bits(y) + o : nullptr,
+          bf16 ? nullptr : y.data_ptr<float>() + o, yb, bf16 ? bf16_bits(y) + o : nullptr,
           k ? k + o : nullptr, static_cast<float>(scale), residual.data_ptr<float>() + o,
           weight.data_ptr<float>(), bias.data_ptr<float>(), static_cast<float>(eps), end - begin, h,
           x.data_ptr<float>() + o, mean.data_ptr<float>() + begin, rstd.data_ptr<float>() + begin,
@@ -49,6 +51,7 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
     ctx->save_for_backward({x, mean, rstd, weight, keep});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["bf16"] = bf16;
+    ctx->saved_data["y_bias"] = yb != nullptr;
     return out;
   }
 
@@ -59,33 +62,36 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
                      &keep = saved[4];
     const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
     const bool bf16 = ctx->saved_data["bf16"].toBool();
+    const bool has_y_bias = ctx->saved_data["y_bias"].toBool();
     const at::Tensor g = grad[0].to(at::kFloat).contiguous();  // [..., h]
     const int64_t h = x.size(-1), rows = x.numel() / h;
     const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
     at::Tensor dx = at::empty_like(x);
     at::Tensor dy = at::empty(x.sizes(), x.options().dtype(bf16 ? at::kBFloat16 : at::kFloat));
-    at::Tensor partial = at::zeros({blocks, 2, h}, x.options());  // per block: dgamma, dbeta
+    // Per block: dgamma, dbeta, d y_bias.
+    at::Tensor partial = at::zeros({blocks, 3, h}, x.options());
     const bool* k = keep_data(keep);
     at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
       for (int64_t blk = first; blk < last; ++blk) {
         const int64_t begin = blk * kBlockRows, n = std::min(kBlockRows, rows - begin);
         const int64_t o = begin * h;
-        float* part = partial.data_ptr<float>() + blk * 2 * h;
+        float* part = partial.data_ptr<float>() + blk * 3 * h;
         detail::add_layer_norm_rows_backward(
             g.data_ptr<float>() + o, x.data_ptr<float>() + o, mean.data_ptr<float>() + begin,
             rstd.data_ptr<float>() + begin, weight.data_ptr<float>(), k ? k + o : nullptr, scale, n,
             h, dx.data_ptr<float>() + o, bf16 ? nullptr : dy.data_ptr<float>() + o,
             bf16 ? reinterpret_cast<uint16_t*>(dy.data_ptr<at::BFloat16>()) + o : nullptr, part,
-            part + h);
+            part + h, has_y_bias ? part + 2 * h : nullptr);
       }
     });
-    // The blocks' partial sums in block order, on one thread (blocks x 2h additions).
-    at::Tensor sums = at::zeros({2, h}, x.options());  // dgamma, dbeta
+    // The blocks' partial sums in block order, on one thread (blocks x 3h additions).
+    at::Tensor sums = at::zeros({3, h}, x.options());  // dgamma, dbeta, d y_bias
     float* s = sums.data_ptr<float>();
     const float* p = partial.data_ptr<float>();
-    for (int64_t i = 0; i < blocks * 2 * h; ++i)
-      s[i % (2 * h)] += p[i];
-    return {dy, dx, sums[0], sums[1], at::Tensor(), at::Tensor(), at::Tensor()};
+    for (int64_t i = 0; i < blocks * 3 * h; ++i)
+      s[i % (3 * h)] += p[i];
+    const at::Tensor grad_y_bias = has_y_bias ? sums[2] : at::Tensor();
+    return {dy, grad_y_bias, dx, sums[0], sums[1], at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -99,9 +105,12 @@ bool fused_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residu
 
 at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
                                 const at::Tensor& weight, const at::Tensor& bias, double eps,
-                                double dropout_p) {
+                                double dropout_p, const at::Tensor& y_bias) {
   ELECTRA_CHECK(fused_add_layer_norm_supports(y, residual) && weight.numel() == y.size(-1) &&
-                    bias.numel() == y.size(-1) && weight.scalar_type() == at::kFloat,
+                    bias.numel() == y.size(-1) && weight.scalar_type() == at::kFloat &&
+                    (!y_bias.defined() ||
+                     (y.scalar_type() == at::kFloat && y_bias.scalar_type() == at::kFloat &&
+                      y_bias.numel() == y.size(-1))),
                 "fused_add_layer_norm: unsupported y ", y.sizes(), " ", y.scalar_type(),
                 ", residual ", residual.sizes(), " ", residual.scalar_type());
   const bool drop = dropout_p > 0.0;
@@ -109,7 +118,8 @@ at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
   // gives the same mask on either path.
   const at::Tensor keep = drop ? dropout_keep_mask(y.sizes(), dropout_p)
                                : at::empty({0}, at::TensorOptions().dtype(at::kBool));
-  return AddLayerNorm::apply(y.contiguous(), residual.contiguous(), weight.contiguous(),
+  const at::Tensor yb = y_bias.defined() ? y_bias.contiguous() : at::empty({0}, residual.options());
+  return AddLayerNorm::apply(y.contiguous(), yb, residual.contiguous(), weight.contiguous(),
                              bias.contiguous(), keep, eps, drop ? dropout_scale(dropout_p) : 1.0);
 }
 

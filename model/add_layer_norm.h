@@ -16,11 +16,14 @@ namespace electra::model {
 bool fused_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residual);
 
 // y: [..., h] fp32 or bf16 (a dense layer's output); residual: [..., h] fp32; weight, bias:
-// [h] fp32 (LayerNorm's gamma and beta); dropout_p: on y (0 in evaluation).
-// -> [..., h] fp32. Differentiable in y, residual, weight and bias; the parameter gradients are
-// summed in a fixed order, independent of the thread count.
+// [h] fp32 (LayerNorm's gamma and beta); dropout_p: on y (0 in evaluation); y_bias: the dense
+// layer's bias [h] when its product left it out (fp32 only: ATen's addmm first copies the
+// broadcast bias into the product's output, a pass of its own), else undefined.
+// -> LayerNorm(dropout(y + y_bias) + residual), [..., h] fp32. Differentiable in y, y_bias,
+// residual, weight and bias; the parameter gradients are summed in a fixed order, independent
+// of the thread count.
 at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
                                 const at::Tensor& weight, const at::Tensor& bias, double eps,
-                                double dropout_p);
+                                double dropout_p, const at::Tensor& y_bias = {});
 
 }  // namespace electra::model

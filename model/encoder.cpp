@@ -158,18 +158,28 @@ ElectraResidualOutputImpl::ElectraResidualOutputImpl(const ElectraConfig& c, int
 
 at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Tensor& residual,
                                               at::ScalarType dt) {
+  if (defers_bias(residual, dt))
+    return add_residual(at::matmul(x.to(dt), dense->weight.t()), residual, dense->bias);
   return add_residual(linear(dense, x, dt), residual);
 }
 
+bool ElectraResidualOutputImpl::defers_bias(const at::Tensor& residual, at::ScalarType dt) const {
+  return fused && dt == at::kFloat && residual.is_cpu() && residual.scalar_type() == at::kFloat;
+}
+
 at::Tensor ElectraResidualOutputImpl::add_residual(const at::Tensor& projected,
-                                                   const at::Tensor& residual) {
+                                                   const at::Tensor& residual,
+                                                   const at::Tensor& projected_bias) {
   if (fused && fused_add_layer_norm_supports(projected, residual)) {
     const auto& ln = LayerNorm->options;
     return fused_add_layer_norm(projected, residual, LayerNorm->weight, LayerNorm->bias, ln.eps(),
-                                dropout->is_training() ? dropout->options.p() : 0.0);
+                                dropout->is_training() ? dropout->options.p() : 0.0,
+                                projected_bias);
   }
   // dense output (dt) + fp32 residual promotes to fp32 before the LayerNorm.
-  at::Tensor y = model::dropout(dropout, projected);
+  at::Tensor y = model::dropout(dropout, projected_bias.defined()
+                                             ? projected + projected_bias.to(projected.dtype())
+                                             : projected);
   return layer_norm(LayerNorm, y.to(at::kFloat) + residual);
 }
 
@@ -206,10 +216,11 @@ at::Tensor ElectraLayerImpl::forward(const at::Tensor& h, const at::Tensor& mask
     // One node for both products: the GELU is recomputed in backward instead of being stored
     // twice, and on the CPU its passes are fused (model/feed_forward.h).
     const torch::nn::Linear &in = intermediate->dense, &out = output->dense;
+    const bool defer = output->defers_bias(a, dt);
     return output->add_residual(
         gelu_feed_forward(a.to(dt), in->weight.to(dt), in->bias.to(dt), out->weight.to(dt),
-                          out->bias.to(dt), act == Activation::kGeluTanh),
-        a);
+                          defer ? at::Tensor() : out->bias.to(dt), act == Activation::kGeluTanh),
+        a, defer ? out->bias : at::Tensor());
   }
   return output(intermediate(a, dt), a, dt);
 }

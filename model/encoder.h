@@ -65,8 +65,14 @@ class ElectraResidualOutputImpl : public torch::nn::Module {
  public:
   ElectraResidualOutputImpl(const ElectraConfig& cfg, int64_t in_features);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& residual, at::ScalarType dt);
-  // LayerNorm(dropout(projected) + residual), for a caller that computed dense(x) itself.
-  at::Tensor add_residual(const at::Tensor& projected, const at::Tensor& residual);
+  // LayerNorm(dropout(projected + projected_bias) + residual), for a caller that computed
+  // dense(x) itself; projected_bias: dense's bias where the caller left it out
+  // (defers_bias), else undefined.
+  at::Tensor add_residual(const at::Tensor& projected, const at::Tensor& residual,
+                          const at::Tensor& projected_bias = {});
+  // Whether dense's product may leave its bias to add_residual: the fused CPU path in fp32,
+  // where adding it there saves addmm's pass that copies the bias into the output.
+  bool defers_bias(const at::Tensor& residual, at::ScalarType dt) const;
 
   torch::nn::Linear dense{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};

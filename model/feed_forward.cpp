@@ -56,6 +56,15 @@ std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const 
   return {pre, act};
 }
 
+// act [n, F] -> act w2^T (+ b2 unless empty), shaped as x with the last size out.
+at::Tensor second_product(const at::Tensor& x, const at::Tensor& act, const at::Tensor& w2,
+                          const at::Tensor& b2) {
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = w2.size(0);
+  const at::Tensor y = b2.numel() > 0 ? at::addmm(b2, act, w2.t()) : act.mm(w2.t());  // [n, out]
+  return y.view(sizes);
+}
+
 struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1,
                             const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2,
@@ -67,9 +76,8 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     const at::Tensor folded = bias_in_gelu(x2) ? b1.contiguous() : at::empty({0}, b1.options());
     ctx->save_for_backward({x2, w1, pre, w2, folded});
     ctx->saved_data["tanh"] = tanh_approx;
-    std::vector<int64_t> sizes = x.sizes().vec();
-    sizes.back() = w2.size(0);
-    return at::addmm(b2, act, w2.t()).view(sizes);  // [..., out]
+    ctx->saved_data["b2"] = b2.numel() > 0;
+    return second_product(x, act, w2, b2);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
@@ -97,10 +105,10 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
       act = at::gelu(x, approx);
       d = at::gelu_backward(d, x, approx);
     }
-    at::Tensor grad_w2 = gy.t().mm(act);  // [out, F]
-    at::Tensor grad_b2 = gy.sum(0);       // [out]
-    at::Tensor grad_w1 = d.t().mm(x2);    // [F, H]
-    at::Tensor grad_b1 = d.sum(0);        // [F]
+    at::Tensor grad_w2 = gy.t().mm(act);                                             // [out, F]
+    at::Tensor grad_b2 = ctx->saved_data["b2"].toBool() ? gy.sum(0) : at::Tensor();  // [out]
+    at::Tensor grad_w1 = d.t().mm(x2);                                               // [F, H]
+    at::Tensor grad_b1 = d.sum(0);                                                   // [F]
     std::vector<int64_t> sizes = grad[0].sizes().vec();
     sizes.back() = w1.size(1);
     at::Tensor grad_x = d.mm(w1).view(sizes);  // [..., H]
@@ -114,12 +122,12 @@ at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at
                              const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx) {
   const bool grad =
       at::GradMode::is_enabled() && (x.requires_grad() || w1.requires_grad() || w2.requires_grad());
-  if (grad) return GeluFeedForward::apply(x, w1, b1, w2, b2, tanh_approx);
+  // LibTorch 1.13's custom functions take no undefined tensor: an empty one stands for "none".
+  const at::Tensor out_bias = b2.defined() ? b2 : at::empty({0}, w2.options());
+  if (grad) return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx);
   const at::Tensor x2 = x.reshape({-1, x.size(-1)});
   const at::Tensor act = bias_gelu_forward(x2, w1, b1, tanh_approx, /*keep_pre=*/false).second;
-  std::vector<int64_t> sizes = x.sizes().vec();
-  sizes.back() = w2.size(0);
-  return at::addmm(b2, act, w2.t()).view(sizes);  // [..., out]
+  return second_product(x, act, w2, out_bias);
 }
 
 }  // namespace electra::model

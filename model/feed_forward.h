@@ -11,8 +11,9 @@
 
 namespace electra::model {
 
-// x: [..., H]; w1: [F, H]; b1: [F]; w2: [out, F]; b2: [out]; all one dtype (the compute
-// dtype); tanh_approx: HF "gelu_new" rather than "gelu" (erf). -> [..., out] in x's dtype.
+// x: [..., H]; w1: [F, H]; b1: [F]; w2: [out, F]; b2: [out], or undefined for a caller that
+// adds it itself (model/add_layer_norm.h); all one dtype (the compute dtype); tanh_approx: HF
+// "gelu_new" rather than "gelu" (erf). -> [..., out] in x's dtype.
 // Differentiable in all five; without a gradient nothing is kept.
 at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
                              const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx);

@@ -11,10 +11,10 @@ namespace {
 
 // As model/attention_rows.cpp: target clones reached only through the plain functions below.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
-    const float* __restrict y32, const uint16_t* __restrict y16, const bool* __restrict keep,
-    float scale, const float* __restrict r, const float* __restrict gamma,
-    const float* __restrict beta, float eps, int64_t rows, int64_t h, float* __restrict x,
-    float* __restrict mean, float* __restrict rstd, float* __restrict out) {
+    const float* __restrict y32, const float* __restrict ybias, const uint16_t* __restrict y16,
+    const bool* __restrict keep, float scale, const float* __restrict r,
+    const float* __restrict gamma, const float* __restrict beta, float eps, int64_t rows, int64_t h,
+    float* __restrict x, float* __restrict mean, float* __restrict rstd, float* __restrict out) {
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t o = i * h;
     float* xi = x + o;
@@ -27,12 +27,13 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
         for (int64_t j = 0; j < h; ++j)
           xi[j] = bf16_to_float(y16[o + j]);
       }
-    } else if (keep) {
-      for (int64_t j = 0; j < h; ++j)
-        xi[j] = y32[o + j] * scale * static_cast<float>(keep[o + j]);
     } else {
       for (int64_t j = 0; j < h; ++j)
-        xi[j] = y32[o + j];
+        xi[j] = ybias ? y32[o + j] + ybias[j] : y32[o + j];
+      if (keep) {
+        for (int64_t j = 0; j < h; ++j)
+          xi[j] = xi[j] * scale * static_cast<float>(keep[o + j]);
+      }
     }
     float sum = 0.0f;
     for (int64_t j = 0; j < h; ++j) {
@@ -57,7 +58,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     const float* __restrict g, const float* __restrict x, const float* __restrict mean,
     const float* __restrict rstd, const float* __restrict gamma, const bool* __restrict keep,
     float scale, int64_t rows, int64_t h, float* __restrict dx, float* __restrict dy32,
-    uint16_t* __restrict dy16, float* __restrict dgamma, float* __restrict dbeta) {
+    uint16_t* __restrict dy16, float* __restrict dgamma, float* __restrict dbeta,
+    float* __restrict dybias) {
   const float inv_h = 1.0f / static_cast<float>(h);
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t o = i * h;
@@ -84,23 +86,29 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     } else {
       for (int64_t j = 0; j < h; ++j)
         dy32[o + j] = keep ? dx[o + j] * scale * static_cast<float>(keep[o + j]) : dx[o + j];
+      if (dybias) {
+        for (int64_t j = 0; j < h; ++j)
+          dybias[j] += dy32[o + j];
+      }
     }
   }
 }
 
 }  // namespace
 
-void add_layer_norm_rows(const float* y32, const uint16_t* y16, const bool* keep, float scale,
-                         const float* r, const float* gamma, const float* beta, float eps,
-                         int64_t rows, int64_t h, float* x, float* mean, float* rstd, float* out) {
-  forward_impl(y32, y16, keep, scale, r, gamma, beta, eps, rows, h, x, mean, rstd, out);
+void add_layer_norm_rows(const float* y32, const float* ybias, const uint16_t* y16,
+                         const bool* keep, float scale, const float* r, const float* gamma,
+                         const float* beta, float eps, int64_t rows, int64_t h, float* x,
+                         float* mean, float* rstd, float* out) {
+  forward_impl(y32, ybias, y16, keep, scale, r, gamma, beta, eps, rows, h, x, mean, rstd, out);
 }
 
 void add_layer_norm_rows_backward(const float* g, const float* x, const float* mean,
                                   const float* rstd, const float* gamma, const bool* keep,
                                   float scale, int64_t rows, int64_t h, float* dx, float* dy32,
-                                  uint16_t* dy16, float* dgamma, float* dbeta) {
-  backward_impl(g, x, mean, rstd, gamma, keep, scale, rows, h, dx, dy32, dy16, dgamma, dbeta);
+                                  uint16_t* dy16, float* dgamma, float* dbeta, float* dybias) {
+  backward_impl(g, x, mean, rstd, gamma, keep, scale, rows, h, dx, dy32, dy16, dgamma, dbeta,
+                dybias);
 }
 
 }  // namespace electra::model::detail

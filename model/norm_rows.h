@@ -8,19 +8,22 @@
 
 namespace electra::model::detail {
 
-// Per row: t = y * scale * keep (keep null: y; rounded to bf16 when y16), x = t + r,
-// out = (x - mean) * rstd * gamma + beta with the row's mean and rstd = 1 / sqrt(var + eps)
-// (biased variance). x, mean and rstd are written for backward.
-void add_layer_norm_rows(const float* y32, const uint16_t* y16, const bool* keep, float scale,
-                         const float* r, const float* gamma, const float* beta, float eps,
-                         int64_t rows, int64_t h, float* x, float* mean, float* rstd, float* out);
+// Per row: t = (y + ybias) * scale * keep (ybias: fp32 only, null for none; keep null: no
+// dropout; rounded to bf16 when y16), x = t + r, out = (x - mean) * rstd * gamma + beta with
+// the row's mean and rstd = 1 / sqrt(var + eps) (biased variance). x, mean and rstd are
+// written for backward.
+void add_layer_norm_rows(const float* y32, const float* ybias, const uint16_t* y16,
+                         const bool* keep, float scale, const float* r, const float* gamma,
+                         const float* beta, float eps, int64_t rows, int64_t h, float* x,
+                         float* mean, float* rstd, float* out);
 
 // Per row, from g (the gradient of out): dx, the gradient of x (and of the residual r); dy,
 // that of y: dx * scale * keep, in bf16 (dy16, after rounding dx to bf16 as the cast back
-// does) or fp32 (dy32). dgamma and dbeta ([h]) are accumulated over the rows, in row order.
+// does) or fp32 (dy32). dgamma, dbeta and (fp32, when not null) dybias ([h], the sum of dy)
+// are accumulated over the rows, in row order.
 void add_layer_norm_rows_backward(const float* g, const float* x, const float* mean,
                                   const float* rstd, const float* gamma, const bool* keep,
                                   float scale, int64_t rows, int64_t h, float* dx, float* dy32,
-                                  uint16_t* dy16, float* dgamma, float* dbeta);
+                                  uint16_t* dy16, float* dgamma, float* dbeta, float* dybias);
 
 }  // namespace electra::model::detail

@@ -69,6 +69,33 @@ TEST(AddLayerNorm, MatchesTheEagerOrderInValuesAndGradients) {
   }
 }
 
+TEST(AddLayerNorm, AddsTheDenseBiasTheProductLeftOut) {
+  // fp32: LayerNorm(dropout(y + y_bias) + residual), y_bias's gradient the sum of y's.
+  const Inputs ours = make_inputs(at::kFloat), ref = make_inputs(at::kFloat);
+  const at::Tensor y_bias = at::randn({48}).requires_grad_(true);
+  const at::Tensor ref_bias = y_bias.detach().clone().requires_grad_(true);
+  const at::Tensor g = at::randn({3, 70, 48});
+  torch::manual_seed(9);
+  const at::Tensor out =
+      fused_add_layer_norm(ours.y, ours.residual, ours.weight, ours.bias, 1e-12, 0.1, y_bias);
+  torch::manual_seed(9);
+  const Inputs biased{ref.y + ref_bias, ref.residual, ref.weight, ref.bias};
+  const at::Tensor expected = reference(biased, 0.1);
+  EXPECT_TRUE(close(out, expected, 1e-5));
+  auto inputs = ours.all(), ref_inputs = ref.all();
+  inputs.push_back(y_bias);
+  ref_inputs.push_back(ref_bias);
+  const auto grads = torch::autograd::grad({out}, inputs, {g});
+  const auto expected_grads = torch::autograd::grad({expected}, ref_inputs, {g});
+  for (size_t i = 0; i < grads.size(); ++i)
+    EXPECT_TRUE(close(grads[i], expected_grads[i], 1e-5)) << "gradient " << i;
+  EXPECT_GT(grads.back().abs().sum().item<double>(), 1.0);
+  // bf16 y takes no separate bias (its product rounds product + bias once, in addmm).
+  EXPECT_THROW(fused_add_layer_norm(ours.y.to(at::kBFloat16), ours.residual, ours.weight, ours.bias,
+                                    1e-12, 0.0, y_bias),
+               std::runtime_error);
+}
+
 TEST(AddLayerNorm, SameBitsOnOneThreadAndOnTwo) {
   const int threads = at::get_num_threads();
   std::vector<at::Tensor> results[2];

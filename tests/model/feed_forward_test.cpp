@@ -67,6 +67,17 @@ TEST(FeedForwardTest, MatchesPlainAutogradInValuesAndGradients) {
   }
 }
 
+TEST(FeedForwardTest, LeavesTheOutputBiasToTheCallerWhenUndefined) {
+  const Inputs in = make_inputs(at::kFloat);
+  const at::Tensor with = gelu_feed_forward(in.x, in.w1, in.b1, in.w2, in.b2, false);
+  const at::Tensor without = gelu_feed_forward(in.x, in.w1, in.b1, in.w2, at::Tensor(), false);
+  EXPECT_TRUE(close(without + in.b2, with));
+  const auto grads = torch::autograd::grad({without.sum()}, {in.x, in.w1, in.b1, in.w2});
+  const auto expected = torch::autograd::grad({with.sum()}, {in.x, in.w1, in.b1, in.w2});
+  for (size_t i = 0; i < grads.size(); ++i)
+    EXPECT_TRUE(close(grads[i], expected[i])) << "gradient " << i;
+}
+
 TEST(FeedForwardTest, TheTwoApproximationsDiffer) {
   // Guards against one variant silently computing the other: erf and tanh GELU differ by up
   // to ~5e-4 around |x| = 2.
