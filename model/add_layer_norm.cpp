@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "model/fast_random.h"
+#include "model/kernel_tensors.h"
 #include "model/norm_rows.h"
 
 namespace electra::model {
@@ -16,14 +17,6 @@ namespace {
 // Rows per task. Fixed, so that the parameter gradients' partial sums (one per block, added in
 // block order) do not depend on the thread count: training resumes and reproduces bit-exactly.
 constexpr int64_t kBlockRows = 64;
-
-const uint16_t* bf16_bits(const at::Tensor& t) {
-  return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>());
-}
-
-const bool* keep_data(const at::Tensor& keep) {
-  return keep.numel() > 0 ? keep.data_ptr<bool>() : nullptr;
-}
 
 struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
   // y_bias: [h] fp32 or empty; keep: the dropout mask ([..., h] bool) or empty; scale:
@@ -37,16 +30,18 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
     at::Tensor x = at::empty(y.sizes(), residual.options());  // [..., h] fp32, for backward
     at::Tensor out = at::empty_like(x);                       // [..., h] fp32
     at::Tensor mean = at::empty({rows}, x.options()), rstd = at::empty({rows}, x.options());
-    const bool* k = keep_data(keep);
-    const float* yb = y_bias.numel() > 0 ? y_bias.data_ptr<float>() : nullptr;
+    const bool* k = detail::keep_data(keep);
+    const float* yb = detail::float_data(y_bias);
+    const float* y32 = detail::f32_data(y);
+    const uint16_t* y16 = detail::bf16_data(y);
     at::parallel_for(0, rows, kBlockRows, [&](int64_t begin, int64_t end) {
       const int64_t o = begin * h;
-      detail::add_layer_norm_rows(
-          bf16 ? nullptr : y.data_ptr<float>() + o, yb, bf16 ? bf16_bits(y) + o : nullptr,
-          k ? k + o : nullptr, static_cast<float>(scale), residual.data_ptr<float>() + o,
-          weight.data_ptr<float>(), bias.data_ptr<float>(), static_cast<float>(eps), end - begin, h,
-          x.data_ptr<float>() + o, mean.data_ptr<float>() + begin, rstd.data_ptr<float>() + begin,
-          out.data_ptr<float>() + o);
+      detail::add_layer_norm_rows(detail::offset(y32, o), yb, detail::offset(y16, o),
+                                  detail::offset(k, o), static_cast<float>(scale),
+                                  residual.data_ptr<float>() + o, weight.data_ptr<float>(),
+                                  bias.data_ptr<float>(), static_cast<float>(eps), end - begin, h,
+                                  x.data_ptr<float>() + o, mean.data_ptr<float>() + begin,
+                                  rstd.data_ptr<float>() + begin, out.data_ptr<float>() + o);
     });
     ctx->save_for_backward({x, mean, rstd, weight, keep});
     ctx->saved_data["scale"] = scale;
@@ -70,7 +65,9 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
     at::Tensor dy = at::empty(x.sizes(), x.options().dtype(bf16 ? at::kBFloat16 : at::kFloat));
     // Per block: dgamma, dbeta, d y_bias.
     at::Tensor partial = at::zeros({blocks, 3, h}, x.options());
-    const bool* k = keep_data(keep);
+    const bool* k = detail::keep_data(keep);
+    float* dy32 = detail::f32_data(dy);
+    uint16_t* dy16 = detail::bf16_data(dy);
     at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
       for (int64_t blk = first; blk < last; ++blk) {
         const int64_t begin = blk * kBlockRows, n = std::min(kBlockRows, rows - begin);
@@ -78,9 +75,8 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
         float* part = partial.data_ptr<float>() + blk * 3 * h;
         detail::add_layer_norm_rows_backward(
             g.data_ptr<float>() + o, x.data_ptr<float>() + o, mean.data_ptr<float>() + begin,
-            rstd.data_ptr<float>() + begin, weight.data_ptr<float>(), k ? k + o : nullptr, scale, n,
-            h, dx.data_ptr<float>() + o, bf16 ? nullptr : dy.data_ptr<float>() + o,
-            bf16 ? reinterpret_cast<uint16_t*>(dy.data_ptr<at::BFloat16>()) + o : nullptr, part,
+            rstd.data_ptr<float>() + begin, weight.data_ptr<float>(), detail::offset(k, o), scale,
+            n, h, dx.data_ptr<float>() + o, detail::offset(dy32, o), detail::offset(dy16, o), part,
             part + h, has_y_bias ? part + 2 * h : nullptr);
       }
     });
@@ -98,9 +94,8 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
 }  // namespace
 
 bool fused_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residual) {
-  return y.is_cpu() && residual.is_cpu() &&
-         (y.scalar_type() == at::kFloat || y.scalar_type() == at::kBFloat16) &&
-         residual.scalar_type() == at::kFloat && y.sizes() == residual.sizes();
+  return detail::cpu_fp32_or_bf16(y) && residual.is_cpu() && residual.scalar_type() == at::kFloat &&
+         y.sizes() == residual.sizes();
 }
 
 at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
@@ -113,14 +108,12 @@ at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
                       y_bias.numel() == y.size(-1))),
                 "fused_add_layer_norm: unsupported y ", y.sizes(), " ", y.scalar_type(),
                 ", residual ", residual.sizes(), " ", residual.scalar_type());
-  const bool drop = dropout_p > 0.0;
   // Drawn here, where the eager path draws model::dropout's mask: the same generator state
   // gives the same mask on either path.
-  const at::Tensor keep = drop ? dropout_keep_mask(y.sizes(), dropout_p)
-                               : at::empty({0}, at::TensorOptions().dtype(at::kBool));
-  const at::Tensor yb = y_bias.defined() ? y_bias.contiguous() : at::empty({0}, residual.options());
-  return AddLayerNorm::apply(y.contiguous(), yb, residual.contiguous(), weight.contiguous(),
-                             bias.contiguous(), keep, eps, drop ? dropout_scale(dropout_p) : 1.0);
+  const at::Tensor keep = detail::keep_mask_or_empty(y.sizes(), dropout_p);
+  return AddLayerNorm::apply(y.contiguous(), detail::float_or_empty(y_bias), residual.contiguous(),
+                             weight.contiguous(), bias.contiguous(), keep, eps,
+                             dropout_p > 0.0 ? dropout_scale(dropout_p) : 1.0);
 }
 
 }  // namespace electra::model

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "model/attention_rows.h"
 #include "model/fast_random.h"
+#include "model/kernel_tensors.h"
 
 namespace electra::model {
 namespace {
@@ -76,9 +77,9 @@ void attention_forward(const Shape& s, const float* qkv, const float* mask, cons
     for (int64_t pair = begin; pair < end; ++pair) {
       const float* q = qkv + s.qkv_offset(pair);
       float* p = probs ? probs + pair * s.block() : own_probs.data();
-      const bool* k = keep ? keep + pair * s.block() : nullptr;
+      const bool* k = detail::offset(keep, pair * s.block());
       gemm(false, true, s.l, s.l, s.d, q, s.C, q + s.H, s.C, scores.data(), s.l);  // q k^T
-      detail::softmax_rows(scores.data(), mask ? mask + (pair / s.heads) * s.l : nullptr, s.sqrt_d,
+      detail::softmax_rows(scores.data(), detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d,
                            s.l, s.l, p, k, s.scale, s.bf16, to_v.data());
       gemm(false, false, s.l, s.d, s.l, separate_v ? to_v.data() : p, s.l, q + 2 * s.H, s.C,
            out + s.ctx_offset(pair), s.H);  // probs v
@@ -96,7 +97,7 @@ void attention_backward(const Shape& s, const float* qkv, const float* probs, co
     for (int64_t pair = begin; pair < end; ++pair) {
       const float* q = qkv + s.qkv_offset(pair);
       const float* p = probs + pair * s.block();
-      const bool* k = keep ? keep + pair * s.block() : nullptr;
+      const bool* k = detail::offset(keep, pair * s.block());
       const float* go = grad + s.ctx_offset(pair);  // [l, d], row stride H
       float* gq = grad_qkv + s.qkv_offset(pair);
       if (separate_v) detail::probs_to_v(p, k, s.scale, s.bf16, s.block(), to_v.data());
@@ -110,29 +111,14 @@ void attention_backward(const Shape& s, const float* qkv, const float* probs, co
   });
 }
 
-const float* mask_data(const at::Tensor& mask) {
-  return mask.numel() > 0 ? mask.data_ptr<float>() : nullptr;
-}
-
-// The dropout mask of the call's probabilities ([b, heads, l, l] bool), or an empty tensor
-// without dropout (LibTorch 1.13's custom functions save no undefined tensor).
-at::Tensor keep_mask(at::IntArrayRef sizes, double p) {
-  return p > 0.0 ? dropout_keep_mask(sizes, p)
-                 : at::empty({0}, at::TensorOptions().dtype(at::kBool));
-}
-
-const bool* keep_data(const at::Tensor& keep) {
-  return keep.numel() > 0 ? keep.data_ptr<bool>() : nullptr;
-}
-
 // attention_forward on qkv widened to fp32 (itself when fp32); probs as there. -> [b, l, H] in
 // qkv's dtype (in bf16 this rounds the context, the bf16 output of HF's probs @ v).
 at::Tensor run_forward(const Shape& s, const at::Tensor& qkv, const at::Tensor& mask,
                        const at::Tensor& keep, float* probs) {
   const at::Tensor q32 = qkv.to(at::kFloat);  // [b, l, 3H]
   at::Tensor out = at::empty({s.batch, s.l, s.H}, q32.options());
-  attention_forward(s, q32.data_ptr<float>(), mask_data(mask), keep_data(keep), probs,
-                    out.data_ptr<float>());
+  attention_forward(s, q32.data_ptr<float>(), detail::float_data(mask), detail::keep_data(keep),
+                    probs, out.data_ptr<float>());
   return out.to(qkv.scalar_type());
 }
 
@@ -142,7 +128,7 @@ struct FusedAttention : public torch::autograd::Function<FusedAttention> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& qkv,
                             const at::Tensor& mask, int64_t heads, double p) {
     const Shape s(qkv, heads, p);
-    const at::Tensor keep = keep_mask({s.batch, s.heads, s.l, s.l}, p);
+    const at::Tensor keep = detail::keep_mask_or_empty({s.batch, s.heads, s.l, s.l}, p);
     at::Tensor probs = at::empty({s.batch, heads, s.l, s.l}, qkv.options().dtype(at::kFloat));
     at::Tensor out = run_forward(s, qkv, mask, keep, probs.data_ptr<float>());
     // bf16 keeps the bf16 projection (half the memory) and widens it again in backward.
@@ -160,7 +146,7 @@ struct FusedAttention : public torch::autograd::Function<FusedAttention> {
     const at::Tensor q32 = qkv.to(at::kFloat);
     const at::Tensor go = grad[0].to(at::kFloat).contiguous();  // [b, l, H]
     at::Tensor grad_qkv = at::empty_like(q32);                  // [b, l, 3H]
-    attention_backward(s, q32.data_ptr<float>(), probs.data_ptr<float>(), keep_data(keep),
+    attention_backward(s, q32.data_ptr<float>(), probs.data_ptr<float>(), detail::keep_data(keep),
                        go.data_ptr<float>(), grad_qkv.data_ptr<float>());
     // In bf16 this rounds dq, dk and dv, the bf16 outputs of HF's matmul backwards.
     return {grad_qkv.to(qkv.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
@@ -185,10 +171,6 @@ struct RowsShape {
   int64_t block() const { return l * l; }
 };
 
-uint16_t* bf16_bits(const at::Tensor& t) {
-  return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
-}
-
 // scores: [b, heads, l, l] contiguous, fp32 or bf16 (`out` alike); probs: [b, heads, l, l]
 // fp32, kept for backward. Each (sequence, head) block goes through a per-thread fp32 buffer
 // once; in fp32 the probabilities and the dropped ones are written straight to their tensors.
@@ -200,16 +182,15 @@ void softmax_dropout_forward(const RowsShape& s, const at::Tensor& scores, const
       const int64_t at_block = pair * s.block();
       const float* si = in.data();
       if (s.bf16) {
-        detail::widen_bf16(bf16_bits(scores) + at_block, s.block(), in.data());
+        detail::widen_bf16(detail::bf16_data(scores) + at_block, s.block(), in.data());
       } else {
         si = scores.data_ptr<float>() + at_block;
       }
       float* to_v = s.bf16 ? dropped.data() : out.data_ptr<float>() + at_block;
-      detail::softmax_rows(si, mask ? mask + (pair / s.heads) * s.l : nullptr, s.sqrt_d, s.l, s.l,
-                           probs + at_block, keep ? keep + at_block : nullptr, s.scale, s.bf16,
-                           to_v);
+      detail::softmax_rows(si, detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d, s.l, s.l,
+                           probs + at_block, detail::offset(keep, at_block), s.scale, s.bf16, to_v);
       if (s.bf16) {
-        detail::narrow_bf16(to_v, s.block(), bf16_bits(out) + at_block);
+        detail::narrow_bf16(to_v, s.block(), detail::bf16_data(out) + at_block);
       } else if (!keep) {  // softmax_rows wrote no separate copy
         std::copy_n(probs + at_block, s.block(), to_v);
       }
@@ -227,13 +208,13 @@ void softmax_dropout_backward(const RowsShape& s, const float* probs, const bool
       const int64_t at_block = pair * s.block();
       float* gi = s.bf16 ? g.data() : grad_scores.data_ptr<float>() + at_block;
       if (s.bf16) {
-        detail::widen_bf16(bf16_bits(grad) + at_block, s.block(), gi);
+        detail::widen_bf16(detail::bf16_data(grad) + at_block, s.block(), gi);
       } else {
         std::copy_n(grad.data_ptr<float>() + at_block, s.block(), gi);
       }
-      detail::softmax_rows_backward(gi, probs + at_block, keep ? keep + at_block : nullptr, s.scale,
+      detail::softmax_rows_backward(gi, probs + at_block, detail::offset(keep, at_block), s.scale,
                                     s.sqrt_d, s.bf16, s.l, s.l);
-      if (s.bf16) detail::narrow_bf16(gi, s.block(), bf16_bits(grad_scores) + at_block);
+      if (s.bf16) detail::narrow_bf16(gi, s.block(), detail::bf16_data(grad_scores) + at_block);
     }
   });
 }
@@ -242,11 +223,11 @@ struct SoftmaxDropout : public torch::autograd::Function<SoftmaxDropout> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& scores,
                             const at::Tensor& mask, int64_t head_dim, double p) {
     const RowsShape s(scores, head_dim, p);
-    const at::Tensor keep = keep_mask(scores.sizes(), p);
+    const at::Tensor keep = detail::keep_mask_or_empty(scores.sizes(), p);
     at::Tensor probs = at::empty(scores.sizes(), scores.options().dtype(at::kFloat));
     at::Tensor out = at::empty_like(scores);
-    softmax_dropout_forward(s, scores, mask_data(mask), keep_data(keep), probs.data_ptr<float>(),
-                            out);
+    softmax_dropout_forward(s, scores, detail::float_data(mask), detail::keep_data(keep),
+                            probs.data_ptr<float>(), out);
     ctx->save_for_backward({probs, keep});
     ctx->saved_data["head_dim"] = head_dim;
     ctx->saved_data["p"] = p;
@@ -260,7 +241,7 @@ struct SoftmaxDropout : public torch::autograd::Function<SoftmaxDropout> {
     const at::Tensor g = grad[0].contiguous();  // [b, heads, l, l]
     const RowsShape s(g, ctx->saved_data["head_dim"].toInt(), ctx->saved_data["p"].toDouble());
     at::Tensor grad_scores = at::empty_like(g);
-    softmax_dropout_backward(s, probs.data_ptr<float>(), keep_data(keep), g, grad_scores);
+    softmax_dropout_backward(s, probs.data_ptr<float>(), detail::keep_data(keep), g, grad_scores);
     return {grad_scores, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
@@ -268,8 +249,7 @@ struct SoftmaxDropout : public torch::autograd::Function<SoftmaxDropout> {
 }  // namespace
 
 bool fused_cpu_attention_supports(const at::Tensor& qkv) {
-  return qkv.is_cpu() && (qkv.scalar_type() == at::kFloat || qkv.scalar_type() == at::kBFloat16) &&
-         qkv.is_contiguous() && sgemm() != nullptr;
+  return detail::cpu_fp32_or_bf16(qkv) && qkv.is_contiguous() && sgemm() != nullptr;
 }
 
 at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,
@@ -278,18 +258,17 @@ at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::T
                     qkv.size(2) % (3 * heads) == 0 &&
                     (!mask_bias.defined() || mask_bias.numel() == qkv.size(0) * qkv.size(1)),
                 "fused_cpu_attention: unsupported qkv ", qkv.sizes(), " ", qkv.scalar_type());
-  const at::Tensor mask = mask_bias.defined() ? mask_bias.to(at::kFloat).contiguous()
-                                              : at::empty({0}, qkv.options().dtype(at::kFloat));
+  const at::Tensor mask = detail::float_or_empty(mask_bias);
   if (at::GradMode::is_enabled() && qkv.requires_grad())
     return FusedAttention::apply(qkv, mask, heads, dropout_p);
   // Evaluation or no gradient: nothing is kept, the probabilities stay in per-thread buffers.
   const Shape s(qkv, heads, dropout_p);
-  return run_forward(s, qkv, mask, keep_mask({s.batch, s.heads, s.l, s.l}, dropout_p), nullptr);
+  return run_forward(s, qkv, mask,
+                     detail::keep_mask_or_empty({s.batch, s.heads, s.l, s.l}, dropout_p), nullptr);
 }
 
 bool fused_softmax_dropout_supports(const at::Tensor& scores) {
-  return scores.is_cpu() && scores.dim() == 4 && scores.size(2) == scores.size(3) &&
-         (scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kBFloat16);
+  return detail::cpu_fp32_or_bf16(scores) && scores.dim() == 4 && scores.size(2) == scores.size(3);
 }
 
 at::Tensor fused_softmax_dropout(const at::Tensor& scores, const at::Tensor& mask_bias,
@@ -298,8 +277,7 @@ at::Tensor fused_softmax_dropout(const at::Tensor& scores, const at::Tensor& mas
                     (!mask_bias.defined() || mask_bias.numel() == scores.size(0) * scores.size(3)),
                 "fused_softmax_dropout: unsupported scores ", scores.sizes(), " ",
                 scores.scalar_type());
-  const at::Tensor mask = mask_bias.defined() ? mask_bias.to(at::kFloat).contiguous()
-                                              : at::empty({0}, scores.options().dtype(at::kFloat));
+  const at::Tensor mask = detail::float_or_empty(mask_bias);
   return SoftmaxDropout::apply(scores.contiguous(), mask, head_dim, dropout_p);
 }
 

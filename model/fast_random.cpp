@@ -5,11 +5,12 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <cstring>
 #include <mutex>
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "model/bf16_bits.h"
+#include "model/kernel_tensors.h"
 
 namespace electra::model {
 namespace {
@@ -67,19 +68,13 @@ void masked_scale_f32(const float* x, const bool* keep, float* out, int64_t n, f
   });
 }
 
-// bf16 as its bits: widen to fp32 by a shift, round back to nearest-even as c10::BFloat16
-// does for finite values (c10's per-element conversion made this 3x slower than two ATen ops).
+// bf16 as its bits (model/bf16_bits.h): c10's per-element conversion made this 3x slower than
+// two ATen ops.
 void masked_scale_bf16(const uint16_t* x, const bool* keep, uint16_t* out, int64_t n, float scale) {
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const uint32_t wide = static_cast<uint32_t>(x[i]) << 16;
-      float f;
-      std::memcpy(&f, &wide, 4);
-      f = f * scale * static_cast<float>(keep[i]);
-      uint32_t u;
-      std::memcpy(&u, &f, 4);
-      out[i] = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-    }
+    for (int64_t i = begin; i < end; ++i)
+      out[i] =
+          detail::float_to_bf16(detail::bf16_to_float(x[i]) * scale * static_cast<float>(keep[i]));
   });
 }
 
@@ -98,9 +93,8 @@ at::Tensor masked_scale(const at::Tensor& x, const at::Tensor& keep, double scal
     masked_scale_f32(x.data_ptr<float>(), keep.data_ptr<bool>(), out.data_ptr<float>(), x.numel(),
                      f);
   else
-    masked_scale_bf16(reinterpret_cast<const uint16_t*>(x.data_ptr<at::BFloat16>()),
-                      keep.data_ptr<bool>(),
-                      reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), x.numel(), f);
+    masked_scale_bf16(detail::bf16_data(x), keep.data_ptr<bool>(), detail::bf16_data(out),
+                      x.numel(), f);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "model/gelu_rows.h"
+#include "model/kernel_tensors.h"
 
 namespace electra::model {
 namespace {
@@ -12,17 +13,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-bool cpu_kernels(const at::Tensor& t) {
-  return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
-}
-
-float* f32(const at::Tensor& t) {
-  return t.scalar_type() == at::kFloat ? t.data_ptr<float>() : nullptr;
-}
-uint16_t* b16(const at::Tensor& t) {
-  return t.scalar_type() == at::kBFloat16 ? reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>())
-                                          : nullptr;
-}
+using detail::bf16_data;
+using detail::f32_data;
+using detail::offset;
 
 // Elements per parallel task for the element-wise passes.
 constexpr int64_t kGrain = 1 << 14;
@@ -31,7 +24,7 @@ constexpr int64_t kGrain = 1 << 14;
 // in fp32 on the CPU (ATen's addmm would first copy the broadcast bias into the output, a pass
 // of its own). bf16 keeps addmm, whose single rounding of product + bias the eager path has.
 bool bias_in_gelu(const at::Tensor& x2) {
-  return cpu_kernels(x2) && x2.scalar_type() == at::kFloat;
+  return detail::cpu_fp32_or_bf16(x2) && x2.scalar_type() == at::kFloat;
 }
 
 // x2: [n, H] -> (pre, act), both [n, F]; pre lacks the bias where bias_in_gelu. `keep_pre`:
@@ -39,7 +32,7 @@ bool bias_in_gelu(const at::Tensor& x2) {
 std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const at::Tensor& w1,
                                                     const at::Tensor& b1, bool tanh_approx,
                                                     bool keep_pre) {
-  if (!cpu_kernels(x2)) {
+  if (!detail::cpu_fp32_or_bf16(x2)) {
     at::Tensor pre = at::linear(x2, w1, b1);
     return {pre, at::gelu(pre, tanh_approx ? "tanh" : "none")};
   }
@@ -49,9 +42,9 @@ std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const 
   const at::Tensor bias = fold ? b1.contiguous() : at::Tensor();
   const int64_t f = pre.size(1);
   at::parallel_for(0, pre.size(0), std::max<int64_t>(1, kGrain / f), [&](int64_t b, int64_t e) {
-    detail::bias_gelu(f32(pre) ? f32(pre) + b * f : nullptr, b16(pre) ? b16(pre) + b * f : nullptr,
+    detail::bias_gelu(offset(f32_data(pre), b * f), offset(bf16_data(pre), b * f),
                       fold ? bias.data_ptr<float>() : nullptr, e - b, f, tanh_approx,
-                      f32(act) ? f32(act) + b * f : nullptr, b16(act) ? b16(act) + b * f : nullptr);
+                      offset(f32_data(act), b * f), offset(bf16_data(act), b * f));
   });
   return {pre, act};
 }
@@ -88,16 +81,16 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     const at::Tensor gy = grad[0].reshape({-1, w2.size(0)});  // [n, out]
     at::Tensor d = gy.mm(w2);                                 // [n, F]: d act, then d pre
     at::Tensor act;                                           // [n, F]
-    if (cpu_kernels(pre) && d.scalar_type() == pre.scalar_type() && d.is_contiguous()) {
+    if (detail::cpu_fp32_or_bf16(pre) && d.scalar_type() == pre.scalar_type() &&
+        d.is_contiguous()) {
       act = at::empty_like(pre);
       const int64_t f = pre.size(1);
-      const float* bias = folded.numel() > 0 ? folded.data_ptr<float>() : nullptr;
+      const float* bias = detail::float_data(folded);
       at::parallel_for(0, pre.size(0), std::max<int64_t>(1, kGrain / f), [&](int64_t b, int64_t e) {
         const int64_t o = b * f;
-        detail::gelu_backward(f32(pre) ? f32(pre) + o : nullptr, b16(pre) ? b16(pre) + o : nullptr,
-                              bias, e - b, f, tanh_approx, f32(act) ? f32(act) + o : nullptr,
-                              b16(act) ? b16(act) + o : nullptr, f32(d) ? f32(d) + o : nullptr,
-                              b16(d) ? b16(d) + o : nullptr);
+        detail::gelu_backward(offset(f32_data(pre), o), offset(bf16_data(pre), o), bias, e - b, f,
+                              tanh_approx, offset(f32_data(act), o), offset(bf16_data(act), o),
+                              offset(f32_data(d), o), offset(bf16_data(d), o));
       });
     } else {
       const char* approx = tanh_approx ? "tanh" : "none";
