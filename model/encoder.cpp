@@ -70,6 +70,12 @@ torch::nn::LayerNorm make_ln(int64_t dim, double eps) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(eps));
 }
 
+// The probability `d` drops with now: its p in training, 0 in evaluation (for the kernels
+// that apply dropout themselves).
+double active_p(const torch::nn::Dropout& d) {
+  return d->is_training() ? d->options.p() : 0.0;
+}
+
 }  // namespace
 
 ElectraEmbeddingsImpl::ElectraEmbeddingsImpl(const ElectraConfig& c) {
@@ -117,7 +123,7 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0).to(dt);  // [3H, H]
   at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0).to(dt);     // [3H]
   const at::Tensor proj = at::linear(h.to(dt), w, bias);                          // [b, l, 3H]
-  const double p = dropout->is_training() ? dropout->options.p() : 0.0;
+  const double p = active_p(dropout);
   // bf16 training keeps ATen's products: oneDNN's bf16 batched products beat the fused
   // kernel's fp32 ones in backward (a bf16 ELECTRA-Small step measured 6% slower fully fused),
   // and only the softmax middle is fused below. Without a gradient the fused forward is ~20%
@@ -173,8 +179,7 @@ at::Tensor ElectraResidualOutputImpl::add_residual(const at::Tensor& projected,
   if (fused && fused_add_layer_norm_supports(projected, residual)) {
     const auto& ln = LayerNorm->options;
     return fused_add_layer_norm(projected, residual, LayerNorm->weight, LayerNorm->bias, ln.eps(),
-                                dropout->is_training() ? dropout->options.p() : 0.0,
-                                projected_bias);
+                                active_p(dropout), projected_bias);
   }
   // dense output (dt) + fp32 residual promotes to fp32 before the LayerNorm.
   at::Tensor y = model::dropout(dropout, projected_bias.defined()

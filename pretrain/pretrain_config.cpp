@@ -24,11 +24,12 @@ void add_model_keys(ConfigSchema& s) {
       .add_float("model.initializer_range", 0.02, "std of the normal weight init")
       .add_string("model.attention", "auto",
                   "self-attention kernel: sdpa = at::scaled_dot_product_attention (flash / "
-                  "memory-efficient on CUDA; LibTorch 2.x), fused = one parallel pass per "
-                  "(sequence, head) on the CPU for fp32 and bf16 evaluation (eager elsewhere), "
-                  "eager = matmul + softmax; auto = sdpa where LibTorch has it, else fused. "
-                  "Same results in evaluation; in training SDPA's dropout masks come from "
-                  "torch's generator",
+                  "memory-efficient on CUDA; LibTorch 2.x), fused = our CPU kernels: one "
+                  "parallel pass per (sequence, head) for fp32 and bf16 evaluation, the softmax "
+                  "middle alone in bf16 training, plus dropout + residual + LayerNorm in one "
+                  "pass (eager on other devices), eager = matmul + softmax and ATen's "
+                  "LayerNorm; auto = sdpa where LibTorch has it, else fused. Same results in "
+                  "evaluation; in training SDPA's dropout masks come from torch's generator",
                   {"auto", "eager", "fused", "sdpa"})
       .add_string("model.init_from", std::nullopt,
                   "start from these weights (when not resuming): one of our checkpoints, a run "
