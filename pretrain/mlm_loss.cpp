@@ -16,17 +16,18 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
     at::Tensor lse = at::empty({m}, logits.options());                     // [m]
     at::Tensor argmax = at::empty({m}, logits.options().dtype(at::kInt));  // [m]
     const float* x = logits.data_ptr<float>();
+    float* row_lse = lse.data_ptr<float>();
+    int32_t* row_argmax = argmax.data_ptr<int32_t>();
     at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
-      detail::mlm_rows_forward(x + b * vocab, e - b, vocab, lse.data_ptr<float>() + b,
-                               argmax.data_ptr<int32_t>() + b);
+      detail::mlm_rows_forward(x + b * vocab, e - b, vocab, row_lse + b, row_argmax + b);
     });
     // The mean and the count in row order on one thread: the same bits on any thread count.
     const int64_t* y = labels.data_ptr<int64_t>();
     double total = 0.0;
     int64_t correct = 0;
     for (int64_t r = 0; r < m; ++r) {
-      total += static_cast<double>(lse.data_ptr<float>()[r]) - x[r * vocab + y[r]];
-      correct += argmax.data_ptr<int32_t>()[r] == y[r];
+      total += static_cast<double>(row_lse[r]) - x[r * vocab + y[r]];
+      correct += row_argmax[r] == y[r];
     }
     ctx->save_for_backward({logits, lse, labels});
     at::Tensor loss = at::scalar_tensor(total / static_cast<double>(m), logits.options());
