@@ -52,5 +52,19 @@ TEST(MlmLoss, SameBitsOnOneThreadAndOnTwo) {
   EXPECT_TRUE(at::equal(grad[0], grad[1]));
 }
 
+TEST(MlmLoss, RejectsALabelOutsideTheVocabulary) {
+  const at::Tensor logits = at::zeros({3, 10});
+  for (int64_t bad : {10, -1}) {
+    const at::Tensor labels = torch::tensor(std::vector<int64_t>{1, bad, 2});
+    try {
+      mlm_cross_entropy(logits, labels);
+      ADD_FAILURE() << "label " << bad << " was accepted";
+    } catch (const c10::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("outside the vocabulary [0, 10)"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace electra::pretrain
