@@ -48,10 +48,13 @@ inline float gelu_and_grad(float x, bool tanh_approx, float* act) {
 }
 
 // One loop per (dtype, variant) combination, so that each vectorises with a call to the
-// vector erff / tanhf; as model/attention_rows.cpp, the clones are reached only from below.
+// vector expf / tanhf. The loops are templates inlined into the four target_clones functions
+// further down (clang rejects target_clones on a template); as model/attention_rows.cpp, the
+// clones are reached only from below.
 template <bool kTanh>
-__attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_f32(
-    const float* pre, const float* __restrict bias, int64_t rows, int64_t f, float* act) {
+inline __attribute__((always_inline)) void bias_gelu_f32_loop(const float* pre,
+                                                              const float* __restrict bias,
+                                                              int64_t rows, int64_t f, float* act) {
   for (int64_t i = 0; i < rows; ++i) {
     const float* p = pre + i * f;
     float* a = act + i * f;
@@ -76,8 +79,10 @@ inline void widen_input(const uint16_t* __restrict pre, const float* __restrict 
 }
 
 template <bool kTanh>
-__attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_bf16(
-    const uint16_t* pre, const float* __restrict bias, int64_t rows, int64_t f, uint16_t* act) {
+inline __attribute__((always_inline)) void bias_gelu_bf16_loop(const uint16_t* pre,
+                                                               const float* __restrict bias,
+                                                               int64_t rows, int64_t f,
+                                                               uint16_t* act) {
   float x[kChunk];
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t c = 0; c < f; c += kChunk) {
@@ -92,9 +97,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_bf16
 }
 
 template <bool kTanh>
-__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_f32(
-    const float* __restrict pre, const float* __restrict bias, int64_t rows, int64_t f,
-    float* __restrict act, float* __restrict d) {
+inline __attribute__((always_inline)) void backward_f32_loop(const float* __restrict pre,
+                                                             const float* __restrict bias,
+                                                             int64_t rows, int64_t f,
+                                                             float* __restrict act,
+                                                             float* __restrict d) {
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t o = i * f;
     for (int64_t j = 0; j < f; ++j) {
@@ -106,9 +113,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_f32(
 }
 
 template <bool kTanh>
-__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_bf16(
-    const uint16_t* __restrict pre, const float* __restrict bias, int64_t rows, int64_t f,
-    uint16_t* __restrict act, uint16_t* __restrict d) {
+inline __attribute__((always_inline)) void backward_bf16_loop(const uint16_t* __restrict pre,
+                                                              const float* __restrict bias,
+                                                              int64_t rows, int64_t f,
+                                                              uint16_t* __restrict act,
+                                                              uint16_t* __restrict d) {
   float x[kChunk], a[kChunk], g[kChunk];
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t c = 0; c < f; c += kChunk) {
@@ -126,14 +135,40 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_bf16(
   }
 }
 
+// Each clone inlines both variants of its loop; `tanh` picks one per call.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_f32(
+    bool tanh, const float* pre, const float* __restrict bias, int64_t rows, int64_t f,
+    float* act) {
+  tanh ? bias_gelu_f32_loop<true>(pre, bias, rows, f, act)
+       : bias_gelu_f32_loop<false>(pre, bias, rows, f, act);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void bias_gelu_bf16(
+    bool tanh, const uint16_t* pre, const float* __restrict bias, int64_t rows, int64_t f,
+    uint16_t* act) {
+  tanh ? bias_gelu_bf16_loop<true>(pre, bias, rows, f, act)
+       : bias_gelu_bf16_loop<false>(pre, bias, rows, f, act);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_f32(
+    bool tanh, const float* __restrict pre, const float* __restrict bias, int64_t rows, int64_t f,
+    float* __restrict act, float* __restrict d) {
+  tanh ? backward_f32_loop<true>(pre, bias, rows, f, act, d)
+       : backward_f32_loop<false>(pre, bias, rows, f, act, d);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_bf16(
+    bool tanh, const uint16_t* __restrict pre, const float* __restrict bias, int64_t rows,
+    int64_t f, uint16_t* __restrict act, uint16_t* __restrict d) {
+  tanh ? backward_bf16_loop<true>(pre, bias, rows, f, act, d)
+       : backward_bf16_loop<false>(pre, bias, rows, f, act, d);
+}
+
 }  // namespace
 
 void bias_gelu(const float* pre32, const uint16_t* pre16, const float* bias, int64_t rows,
                int64_t f, bool tanh_approx, float* act32, uint16_t* act16) {
   if (pre32) {
-    (tanh_approx ? bias_gelu_f32<true> : bias_gelu_f32<false>)(pre32, bias, rows, f, act32);
+    bias_gelu_f32(tanh_approx, pre32, bias, rows, f, act32);
   } else {
-    (tanh_approx ? bias_gelu_bf16<true> : bias_gelu_bf16<false>)(pre16, bias, rows, f, act16);
+    bias_gelu_bf16(tanh_approx, pre16, bias, rows, f, act16);
   }
 }
 
@@ -141,9 +176,9 @@ void gelu_backward(const float* pre32, const uint16_t* pre16, const float* bias,
                    int64_t f, bool tanh_approx, float* act32, uint16_t* act16, float* d32,
                    uint16_t* d16) {
   if (pre32) {
-    (tanh_approx ? backward_f32<true> : backward_f32<false>)(pre32, bias, rows, f, act32, d32);
+    backward_f32(tanh_approx, pre32, bias, rows, f, act32, d32);
   } else {
-    (tanh_approx ? backward_bf16<true> : backward_bf16<false>)(pre16, bias, rows, f, act16, d16);
+    backward_bf16(tanh_approx, pre16, bias, rows, f, act16, d16);
   }
 }
 
