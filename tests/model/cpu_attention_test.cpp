@@ -200,11 +200,20 @@ TEST(CpuAttention, Bf16EvaluationMatchesEagerAndTrainingFusesOnlyTheSoftmax) {
                                          /*padded=*/true),
             2e-2);
   // With a gradient bf16 keeps ATen's products and fuses only the softmax middle
-  // (model/encoder.cpp). Measured here: the same bits as eager, dropout included.
+  // (model/encoder.cpp); the LayerNorm and GELU passes are ours in both runs' other layers.
   const auto [eager_logits, eager_grad] = train_step(AttentionKernel::kEager, at::kBFloat16);
   const auto [fused_logits, fused_grad] = train_step(AttentionKernel::kFused, at::kBFloat16);
+  // Where bits can differ (our row kernels' summation order is the compiler's; ATen's is its
+  // build's), a bf16 rounding step here and there: built with clang 14, 916 of 4096 gradient
+  // entries moved, by at most 3e-5 on a largest entry of 0.01.
+  EXPECT_LT((eager_logits - fused_logits).abs().max().item<double>(), 2e-2);
+  EXPECT_LT((eager_grad - fused_grad).abs().max().item<double>(),
+            1e-2 * eager_grad.abs().max().item<double>());
+#if defined(__GNUC__) && !defined(__clang__) && TORCH_VERSION_MAJOR == 1
+  // GCC against Debian's LibTorch 1.13 (what CI builds): the same bits, dropout included.
   EXPECT_TRUE(at::equal(eager_logits, fused_logits));
   EXPECT_TRUE(at::equal(eager_grad, fused_grad));
+#endif
 }
 
 }  // namespace
