@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "common/error.h"
+
 namespace electra::pretrain {
 namespace {
 
@@ -28,8 +30,8 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
     for (int64_t r = 0; r < m; ++r) {
       // ATen's cross-entropy rejects such a label; unchecked, x[r * vocab + y[r]] would read
       // outside the row.
-      TORCH_CHECK(y[r] >= 0 && y[r] < vocab, "mlm_cross_entropy: label ", y[r], " of row ", r,
-                  " is outside the vocabulary [0, ", vocab, ")");
+      ELECTRA_CHECK(y[r] >= 0 && y[r] < vocab, "mlm_cross_entropy: label ", y[r], " of row ", r,
+                    " is outside the vocabulary [0, ", vocab, ")");
       total += static_cast<double>(row_lse[r]) - x[r * vocab + y[r]];
       correct += row_argmax[r] == y[r];
     }
