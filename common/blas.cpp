@@ -50,6 +50,7 @@ void* find_symbol(const char* name) {
 Info info() {
   Info i;
   i.best_core = best_core();
+  i.sgemm = sgemm_backend();
   if (const char* env = std::getenv("OPENBLAS_CORETYPE")) i.coretype_env = env;
   if (const char* re = std::getenv("ELECTRA_BLAS_REEXEC")) i.reexeced = std::strcmp(re, "1") == 0;
   if (const char* w = std::getenv("OMP_WAIT_POLICY")) i.omp_wait_policy = w;

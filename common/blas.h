@@ -8,6 +8,7 @@
 // re-execute itself once with OPENBLAS_CORETYPE set (and nothing else changed).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace electra::blas {
@@ -20,6 +21,7 @@ struct Info {
   bool reexeced = false;            // this process was re-executed with the settings below
   std::string omp_wait_policy;      // OMP_WAIT_POLICY (and GOMP_SPINCOUNT) as set ("" if unset)
   std::string best_core;            // what this CPU supports: "SKYLAKEX", "HASWELL" or ""
+  std::string sgemm;                // sgemm_backend(): who runs the fp32 GEMMs
 };
 
 Info info();
@@ -35,6 +37,24 @@ void* find_symbol(const char* name);
 // unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set. Variables the user set are kept. Does
 // nothing with ELECTRA_NO_BLAS_FIX=1 or when already re-executed. Call it first in main().
 void maybe_reexec_for_fast_kernels(int argc, char** argv);
+
+// Row-major fp32 C[m, n] = alpha op(A) op(B) + beta C (op(A): [m, k], stored [k, m] when ta;
+// lda, ldb, ldc are row strides) on the fastest GEMM in the process: oneDNN's when LibTorch
+// links libdnnl (Debian's does), else the BLAS's sgemm_. False when the process has neither.
+// LibTorch's own fp32 matmuls take the same route (common/sgemm.cpp).
+bool sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// Which GEMM sgemm() and LibTorch's fp32 matmuls use: "onednn", "blas" (ELECTRA_SGEMM=openblas,
+// or no libdnnl in the process) or "" (none found).
+const char* sgemm_backend();
+
+// The message for an ELECTRA_SGEMM that is neither "onednn" nor "openblas", else "".
+std::string sgemm_env_error();
+
+// How many of LibTorch's sgemm_ calls this process routed so far (a relaxed counter: the proof
+// that the interposer is the symbol LibTorch binds to, for tests and diagnostics).
+uint64_t interposed_sgemm_calls();
 
 // Sets OpenBLAS's own thread count (its pthread pool is separate from LibTorch's OpenMP
 // threads; the two fighting over the same cores is slower than either alone).

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   using namespace electra;
   // Before anything else: fp32 matmuls need the right OpenBLAS kernels (see common/blas.h).
   blas::maybe_reexec_for_fast_kernels(argc, argv);
+  if (const std::string bad = blas::sgemm_env_error(); !bad.empty()) {
+    std::cerr << "error: " << bad << "\n";
+    return 2;
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     usage();

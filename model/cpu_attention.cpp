@@ -17,27 +17,18 @@
 namespace electra::model {
 namespace {
 
-// The Fortran BLAS sgemm that LibTorch itself calls (OpenBLAS on Debian), found at run time:
-// ATen keeps its own BLAS wrappers private, and a LibTorch that hides its BLAS (MKL linked
-// statically) simply falls back to the eager path (fused_cpu_attention_supports).
-using SgemmFn = void (*)(const char* transa, const char* transb, const int* m, const int* n,
-                         const int* k, const float* alpha, const float* a, const int* lda,
-                         const float* b, const int* ldb, const float* beta, float* c,
-                         const int* ldc);
-
-SgemmFn sgemm() {
-  static const auto fn = reinterpret_cast<SgemmFn>(blas::find_symbol("sgemm_"));
-  return fn;
-}
-
-// Row-major C[m, n] = op(A) op(B), op(A): [m, k], stored [k, m] when ta; lda, ldb, ldc are
-// row strides. A column-major BLAS computes the transpose, C^T = op(B)^T
-// op(A)^T, from the same memory.
+// Row-major C[m, n] = op(A) op(B), op(A): [m, k], stored [k, m] when ta; lda, ldb, ldc are row
+// strides. The process's fastest fp32 GEMM (oneDNN's on Debian, common/blas.h); a LibTorch that
+// hides its BLAS (MKL linked statically) has none to offer, and the attention falls back to the
+// eager path (fused_cpu_attention_supports).
 void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
           float* c, int ldc) {
-  const char opa = tb ? 'T' : 'N', opb = ta ? 'T' : 'N';
-  const float one = 1.0f, zero = 0.0f;
-  sgemm()(&opa, &opb, &n, &m, &k, &one, b, &ldb, a, &lda, &zero, c, &ldc);
+  blas::sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
+bool have_gemm() {
+  static const bool have = blas::sgemm_backend()[0] != '\0';
+  return have;
 }
 
 // The sizes of one call. The (sequence, head) blocks are "pairs", numbered bi * heads + h.
@@ -249,7 +240,7 @@ struct SoftmaxDropout : public torch::autograd::Function<SoftmaxDropout> {
 }  // namespace
 
 bool fused_cpu_attention_supports(const at::Tensor& qkv) {
-  return detail::cpu_fp32_or_bf16(qkv) && qkv.is_contiguous() && sgemm() != nullptr;
+  return detail::cpu_fp32_or_bf16(qkv) && qkv.is_contiguous() && have_gemm();
 }
 
 at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,

@@ -371,7 +371,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
         {"threads", bi.threads},
         {"coretype_env", bi.coretype_env},
         {"reexeced", bi.reexeced},
-        {"omp_wait_policy", bi.omp_wait_policy}}},
+        {"omp_wait_policy", bi.omp_wait_policy},
+        {"sgemm", bi.sgemm}}},
       {"last_value", last_loss},
   };
   return r.dump();

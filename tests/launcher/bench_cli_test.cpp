@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "common/blas.h"
 #include "tests/support/run_command.h"
 
 namespace electra {
@@ -68,6 +69,8 @@ TEST(BenchCliTest, TrainingFiguresFollowFromTheModel) {
               j["achieved_tflops"].get<double>() / j["gemm_peak_tflops"].get<double>(), 1e-9);
   EXPECT_GT(j["peak_rss_mb"].get<double>(), 10);
   EXPECT_FALSE(j["blas"]["library"].get<std::string>().empty());
+  // Who ran the fp32 GEMMs: the same choice the launcher's process made as this test's.
+  EXPECT_EQ(j["blas"]["sgemm"], blas::sgemm_backend());
   EXPECT_TRUE(std::isfinite(j["last_value"].get<double>()));
   // GPU-only figures are null on the CPU rather than made-up zeros.
   EXPECT_EQ(j["device"], "cpu");
@@ -88,6 +91,14 @@ TEST(BenchCliTest, MfuAgainstAGivenDevicePeak) {
   const CommandResult bad = bench("2", false, "--peak-tflops=-1");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("--peak-tflops must be >= 0"), std::string::npos) << bad.output;
+}
+
+TEST(BenchCliTest, AnUnknownGemmChoiceIsRefused) {
+  const CommandResult r =
+      testing::run_command("ELECTRA_SGEMM=mkl " + testing::shell_quote(ELECTRA_BINARY) + " --help");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("ELECTRA_SGEMM=mkl is not a GEMM electra knows"), std::string::npos)
+      << r.output;
 }
 
 TEST(BenchCliTest, InferenceTimesTheDiscriminatorForward) {
