@@ -5,7 +5,9 @@
 // 120-145 with the SKYLAKEX (AVX-512) kernels on the same core. OpenBLAS picks its kernels
 // when the library is loaded, before main() runs, and only reads OPENBLAS_CORETYPE then. So
 // the first thing `electra` does is to check what OpenBLAS chose and, if the CPU can do better,
-// re-execute itself once with OPENBLAS_CORETYPE set (and nothing else changed).
+// re-execute itself once with OPENBLAS_CORETYPE set (and nothing else changed). Where the
+// process also has oneDNN (Debian's LibTorch links it), the fp32 GEMMs themselves go there
+// instead, which is faster still (sgemm() below, common/sgemm.cpp); OpenBLAS keeps the rest.
 #pragma once
 
 #include <cstdint>
