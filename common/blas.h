@@ -28,9 +28,10 @@ struct Info {
 
 Info info();
 
-// A symbol of the BLAS under LibTorch (OpenBLAS on Debian; "sgemm_", "openblas_..."), or null:
-// looked up in the process, then in an already loaded libopenblas.so.0 / libblas.so.3. A
-// lookup walks LibTorch's symbol tables (microseconds): callers keep the result.
+// A symbol of the BLAS under LibTorch (OpenBLAS on Debian: "openblas_get_corename", ...), or
+// null: looked up in the process, then in an already loaded libopenblas.so.0 / libblas.so.3. A
+// lookup walks LibTorch's symbol tables (microseconds): callers keep the result. Not for
+// "sgemm_", which the process finds in common/sgemm.cpp first: call sgemm() below instead.
 void* find_symbol(const char* name);
 
 // Re-executes the process once, with nothing else changed, when a library read its settings
