@@ -1,17 +1,18 @@
 // fp32 GEMM on oneDNN's kernels instead of OpenBLAS's, for all of LibTorch's CPU matmuls.
 //
-// Debian's LibTorch 1.13 sends every fp32 matmul (linear layers, their gradients, batched
-// products) to the Fortran BLAS symbol sgemm_, which is OpenBLAS 0.3.21. The same LibTorch also
-// links oneDNN 2.6 (libdnnl.so.2, for its bf16 and convolution paths), whose own fp32 GEMM has
-// AVX-512 kernels that are much faster on the shapes of an ELECTRA step: on this project's
-// 2-core Xeon, [4096, 256] x [256, 1024] and the other forward, input-gradient and
-// weight-gradient layouts of ELECTRA-Small ran at 200-315 GFLOP/s against OpenBLAS's 105-147
-// (SKYLAKEX kernels, measured side by side). ATen keeps its BLAS wrappers private, so the way
-// in is the symbol itself: this file defines sgemm_, the executable's definition comes first
-// in the dynamic linker's search order, and LibTorch's calls arrive here. Each call goes to
-// oneDNN's dnnl_sgemm, found at run time in the process (no link dependency: a LibTorch without
-// a separate libdnnl, such as the pip wheel with its statically linked MKL, never calls this
-// symbol and loses nothing), or to the next sgemm_ in the search order, OpenBLAS's.
+// Debian's LibTorch 1.13 sends every fp32 matmul (linear layers, their gradients, batched products)
+// to the Fortran BLAS symbol sgemm_, which is OpenBLAS 0.3.21. The same LibTorch also links oneDNN
+// 2.6 (libdnnl.so.2, for its bf16 and convolution paths), whose own fp32 GEMM has AVX-512 kernels
+// that are faster on the shapes of an ELECTRA step. Measured in `electra bench` (2 threads each,
+// this project's 2-core Xeon, OpenBLAS on its SKYLAKEX kernels): 184-205 -> 198-215 GFLOP/s on
+// ELECTRA-Small's 256-wide products, 105-175 -> 215-271 on the generator's 64-wide ones, and the
+// fused attention's small per-head products (one thread each) took half the time; an fp32 training
+// step 1.2x faster in all. ATen keeps its BLAS wrappers private, so the way in is the symbol
+// itself: this file defines sgemm_, the executable's definition comes first in the dynamic linker's
+// search order, and LibTorch's calls arrive here. Each call goes to oneDNN's dnnl_sgemm, found at
+// run time in the process (no link dependency: a LibTorch without a separate libdnnl, such as the
+// pip wheel with its statically linked MKL, never calls this symbol and loses nothing), or to the
+// next sgemm_ in the search order, OpenBLAS's.
 //
 // ELECTRA_SGEMM=openblas keeps OpenBLAS (for comparisons); `electra bench` reports the choice.
 #include <dlfcn.h>
