@@ -84,4 +84,15 @@ for p in sorted({r["precision"] for r in rows}):
     ei, ri = med("electra-infer", p), med("ref-infer", p)
     print(f"{p:<9} {e:13.0f} {m:10.0f} {a:13.0f} {e / m:6.2f}x {e / a:9.2f}x {med('electra-train', p, 'mfu'):6.1%} "
           f"{med('electra-train', p, 'peak_rss_mb'):7.0f}  {ei / ri:11.2f}x")
+# The spread behind each median: the ratio within every repeat (the runs of one repeat are
+# back to back, so they share the machine's state; repeats do not).
+def per_repeat(system, ref, p):
+    mine = [r["tokens_per_s"] for r in rows if r["system"] == system and r["precision"] == p]
+    theirs = [r["tokens_per_s"] for r in rows if r["system"] == ref and r["precision"] == p]
+    return " ".join(f"{x / y:.2f}x" for x, y in zip(mine, theirs))
+print()
+for p in sorted({r["precision"] for r in rows}):
+    print(f"{p} per repeat: vs ref {per_repeat('electra-train', 'ref-train-masked', p)};"
+          f" vs ref-all {per_repeat('electra-train', 'ref-train-all', p)};"
+          f" infer {per_repeat('electra-infer', 'ref-infer', p)}")
 PY
