@@ -69,10 +69,11 @@ int64_t count_aten_ops(const std::function<void()>& fn) {
 }
 
 // Runs `step` warmup + steps times, the device synchronised around each, and returns the
-// timed steps' seconds; then one more under count_aten_ops (*ops) and, with --profile, three
-// more under the profiler. Inference and training steps are measured by this one loop.
+// timed steps' seconds; then one more under count_aten_ops (*ops, and *sgemm_calls: LibTorch's
+// fp32 GEMM calls that reached common/sgemm.cpp in that step) and, with --profile, three more
+// under the profiler. Inference and training steps are measured by this one loop.
 std::vector<double> time_steps(const std::function<void()>& step, const BenchOptions& bo,
-                               const at::Device& dev, int64_t* ops) {
+                               const at::Device& dev, int64_t* ops, int64_t* sgemm_calls) {
   const auto synced_step = [&] {
     step();
     synchronize(dev);
@@ -84,7 +85,9 @@ std::vector<double> time_steps(const std::function<void()>& step, const BenchOpt
     synced_step();
     if (s >= bo.warmup) times.push_back(seconds_since(t0));
   }
+  const uint64_t gemms_before = blas::interposed_sgemm_calls();
   *ops = count_aten_ops(synced_step);
+  *sgemm_calls = static_cast<int64_t>(blas::interposed_sgemm_calls() - gemms_before);
   if (!bo.profile.empty())
     profile_to_file(bo.profile, dev.is_cuda(), [&] {
       for (int i = 0; i < 3; ++i)
@@ -246,7 +249,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
   double last_loss = 0;
   int64_t overflows = 0;
   double loss_scale = 1.0;
-  int64_t ops_per_step = 0;
+  int64_t ops_per_step = 0, sgemm_calls_per_step = 0;
   reset_peak_device_memory(dev);
   if (bo.inference) {
     c10::InferenceMode guard;
@@ -259,7 +262,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
                                              dt);  // [micro, seq] fp32
       last_loss = logits.sum().item<double>();     // also waits for the device
     };
-    times = time_steps(forward, bo, dev, &ops_per_step);
+    times = time_steps(forward, bo, dev, &ops_per_step, &sgemm_calls_per_step);
   } else {
     pair.discriminator->train();
     pair.generator->train();
@@ -285,7 +288,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       if (scaler.update(!std::isfinite(norm))) optimizer.step(pc.lr);
       optimizer.zero_grad();
     };
-    times = time_steps(train_step, bo, dev, &ops_per_step);
+    times = time_steps(train_step, bo, dev, &ops_per_step, &sgemm_calls_per_step);
     last_loss = last.item<double>();
     overflows = scaler.overflows();
     loss_scale = scaler.scale();
@@ -372,7 +375,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
         {"coretype_env", bi.coretype_env},
         {"reexeced", bi.reexeced},
         {"omp_wait_policy", bi.omp_wait_policy},
-        {"sgemm", bi.sgemm}}},
+        {"sgemm", bi.sgemm},
+        {"sgemm_calls_per_step", sgemm_calls_per_step}}},
       {"last_value", last_loss},
   };
   return r.dump();

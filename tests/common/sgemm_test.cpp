@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/blas.h"
+#include "tests/support/blas_probe.h"
 
 extern "C" void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*,
                        const float*, const int*, const float*, const int*, const float*, float*,
@@ -35,16 +36,6 @@ std::vector<float> filled(size_t n, float scale) {
 // and hides it, with no separate libdnnl, has none: the fused attention then stays eager).
 bool have_gemm() {
   return blas::sgemm_backend()[0] != '\0';
-}
-
-// Whether LibTorch calls a separate BLAS library by its symbol (Debian's: libtorch_cpu.so has
-// an undefined sgemm_ that libblas.so.3 / OpenBLAS defines), the case the interposer is for. A
-// wheel with MKL linked into libtorch_cpu.so calls its own copy, which nothing can interpose.
-bool libtorch_calls_a_separate_blas() {
-  Dl_info info{};
-  void* next = dlsym(RTLD_NEXT, "sgemm_");
-  if (!next || !dladdr(next, &info) || !info.dli_fname) return false;
-  return std::strstr(info.dli_fname, "blas") != nullptr;
 }
 
 TEST(Sgemm, RowMajorProductsInEveryLayoutWithAlphaBetaAndPaddedRows) {
@@ -99,7 +90,7 @@ TEST(Sgemm, OneDnnRunsItWhereLibTorchLinksIt) {
 }
 
 TEST(Sgemm, LibTorchFp32MatmulsComeThroughTheInterposer) {
-  if (!libtorch_calls_a_separate_blas())
+  if (!testing::libtorch_calls_a_separate_blas())
     GTEST_SKIP() << "this LibTorch does not call a separate BLAS library's sgemm_";
   // The symbol the dynamic linker gives LibTorch for sgemm_ is this program's.
   EXPECT_EQ(dlsym(RTLD_DEFAULT, "sgemm_"), reinterpret_cast<void*>(&sgemm_));

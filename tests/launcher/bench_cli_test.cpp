@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/blas.h"
+#include "tests/support/blas_probe.h"
 #include "tests/support/run_command.h"
 
 namespace electra {
@@ -91,6 +92,20 @@ TEST(BenchCliTest, MfuAgainstAGivenDevicePeak) {
   const CommandResult bad = bench("2", false, "--peak-tflops=-1");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("--peak-tflops must be >= 0"), std::string::npos) << bad.output;
+}
+
+TEST(BenchCliTest, Fp32GemmsReachTheInterposerAndBf16TrainingMakesNone) {
+  if (!testing::libtorch_calls_a_separate_blas())
+    GTEST_SKIP() << "this LibTorch does not call a separate BLAS library's sgemm_";
+  // The `electra` binary binds LibTorch's sgemm_ to its own (common/sgemm.cpp): an fp32 step's
+  // products all arrive there. A bf16 step runs every product in bf16 (oneDNN's bf16 path),
+  // none in fp32: a count above 0 would be an fp32 matmul left in the bf16 step.
+  const CommandResult fp32 = bench("1", false, "--set=train.precision=fp32");
+  ASSERT_EQ(fp32.exit_code, 0) << fp32.output;
+  EXPECT_GT(last_json_line(fp32.output)["blas"]["sgemm_calls_per_step"].get<int64_t>(), 0);
+  const CommandResult bf16 = bench("1", false, "--set=train.precision=bf16");
+  ASSERT_EQ(bf16.exit_code, 0) << bf16.output;
+  EXPECT_EQ(last_json_line(bf16.output)["blas"]["sgemm_calls_per_step"].get<int64_t>(), 0);
 }
 
 TEST(BenchCliTest, AnUnknownGemmChoiceIsRefused) {
