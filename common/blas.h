@@ -52,6 +52,9 @@ bool sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const
 // or no libdnnl in the process) or "" (none found).
 const char* sgemm_backend();
 
+// Whether sgemm() has a GEMM to run on (sgemm_backend() is not "").
+bool have_sgemm();
+
 // The message for an ELECTRA_SGEMM that is neither "onednn" nor "openblas", else "".
 std::string sgemm_env_error();
 

@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <string>
 
 #include "common/blas.h"
 
@@ -50,14 +50,19 @@ struct Backends {
 // LibTorch's calls that reached the interposer below.
 std::atomic<uint64_t> g_interposed{0};
 
+// ELECTRA_SGEMM, or "" when unset.
+std::string sgemm_env() {
+  const char* want = std::getenv("ELECTRA_SGEMM");
+  return want ? want : "";
+}
+
 const Backends& backends() {
   static const Backends b = [] {
     Backends r;
     // RTLD_NEXT from here: the first sgemm_ after the executable's own (this one).
     r.blas = reinterpret_cast<FortranSgemmFn>(dlsym(RTLD_NEXT, "sgemm_"));
     if (r.blas == &::sgemm_) r.blas = nullptr;  // never call ourselves
-    const char* want = std::getenv("ELECTRA_SGEMM");
-    if (!want || std::strcmp(want, "openblas") != 0)
+    if (sgemm_env() != "openblas")
       r.dnnl = reinterpret_cast<DnnlSgemmFn>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"));
     return r;
   }();
@@ -71,9 +76,9 @@ uint64_t interposed_sgemm_calls() {
 }
 
 std::string sgemm_env_error() {
-  const char* want = std::getenv("ELECTRA_SGEMM");
-  if (!want || std::strcmp(want, "onednn") == 0 || std::strcmp(want, "openblas") == 0) return "";
-  return std::string("ELECTRA_SGEMM=") + want +
+  const std::string want = sgemm_env();
+  if (want.empty() || want == "onednn" || want == "openblas") return "";
+  return "ELECTRA_SGEMM=" + want +
          " is not a GEMM electra knows: unset it (oneDNN's where LibTorch links it, the "
          "default) or set it to openblas";
 }
@@ -83,6 +88,11 @@ const char* sgemm_backend() {
   if (b.dnnl) return "onednn";
   if (b.blas) return "blas";
   return "";
+}
+
+bool have_sgemm() {
+  const Backends& b = backends();
+  return b.dnnl || b.blas;
 }
 
 bool sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
@@ -104,6 +114,15 @@ bool sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const
 
 }  // namespace electra::blas
 
+namespace {
+
+// A Fortran BLAS op argument: 'T' and 'C' (conjugate, the same for real data) transpose.
+bool transposes(const char* op) {
+  return *op == 'T' || *op == 't' || *op == 'C' || *op == 'c';
+}
+
+}  // namespace
+
 // The interposer LibTorch's fp32 matmuls land in (see the top of this file). Column-major
 // C[m, n] = alpha op(A) op(B) + beta C is the row-major C^T[n, m] = alpha op(B)^T op(A)^T, so
 // the row-major call swaps the operands and keeps each one's transpose flag.
@@ -112,9 +131,8 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* b, const int* ldb, const float* beta, float* c,
                        const int* ldc) {
   electra::blas::g_interposed.fetch_add(1, std::memory_order_relaxed);
-  const bool ta = *transa == 'T' || *transa == 't' || *transa == 'C' || *transa == 'c';
-  const bool tb = *transb == 'T' || *transb == 't' || *transb == 'C' || *transb == 'c';
-  if (!electra::blas::sgemm(tb, ta, *n, *m, *k, *alpha, b, *ldb, a, *lda, *beta, c, *ldc)) {
+  if (!electra::blas::sgemm(transposes(transb), transposes(transa), *n, *m, *k, *alpha, b, *ldb, a,
+                            *lda, *beta, c, *ldc)) {
     // Unreachable where LibTorch linked: its own BLAS defines sgemm_. Never a silent no-op.
     std::fprintf(stderr, "internal error: sgemm_ called but no fp32 GEMM found in the process\n");
     std::abort();

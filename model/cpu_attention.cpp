@@ -26,11 +26,6 @@ void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const 
   blas::sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }
 
-bool have_gemm() {
-  static const bool have = blas::sgemm_backend()[0] != '\0';
-  return have;
-}
-
 // The sizes of one call. The (sequence, head) blocks are "pairs", numbered bi * heads + h.
 struct Shape {
   int l, d, H, C;  // seq, head_dim, heads * head_dim, 3 * H (the row stride of qkv)
@@ -240,7 +235,7 @@ struct SoftmaxDropout : public torch::autograd::Function<SoftmaxDropout> {
 }  // namespace
 
 bool fused_cpu_attention_supports(const at::Tensor& qkv) {
-  return detail::cpu_fp32_or_bf16(qkv) && qkv.is_contiguous() && have_gemm();
+  return detail::cpu_fp32_or_bf16(qkv) && qkv.is_contiguous() && blas::have_sgemm();
 }
 
 at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,

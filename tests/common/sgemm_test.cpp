@@ -32,14 +32,10 @@ std::vector<float> filled(size_t n, float scale) {
   return v;
 }
 
-// Where the process has any fp32 GEMM to route to (a LibTorch that links its BLAS statically
-// and hides it, with no separate libdnnl, has none: the fused attention then stays eager).
-bool have_gemm() {
-  return blas::sgemm_backend()[0] != '\0';
-}
-
 TEST(Sgemm, RowMajorProductsInEveryLayoutWithAlphaBetaAndPaddedRows) {
-  if (!have_gemm()) GTEST_SKIP() << "no fp32 GEMM symbol in this process";
+  // A LibTorch that links its BLAS statically and hides it, with no separate libdnnl, has no
+  // GEMM to route to (the fused attention then stays eager).
+  if (!blas::have_sgemm()) GTEST_SKIP() << "no fp32 GEMM symbol in this process";
   // Sizes off every SIMD width, and leading dimensions wider than the rows they hold.
   const int64_t m = 37, n = 29, k = 53, pad = 3;
   for (bool ta : {false, true})
@@ -68,7 +64,7 @@ TEST(Sgemm, RowMajorProductsInEveryLayoutWithAlphaBetaAndPaddedRows) {
 }
 
 TEST(Sgemm, BetaZeroOverwritesWhateverTheOutputHeld) {
-  if (!have_gemm()) GTEST_SKIP() << "no fp32 GEMM symbol in this process";
+  if (!blas::have_sgemm()) GTEST_SKIP() << "no fp32 GEMM symbol in this process";
   // BLAS semantics: with beta 0, C is output only (uninitialised memory, NaN included).
   const int64_t m = 8, n = 16, k = 4;
   const std::vector<float> a(m * k, 1.0f), b(k * n, 2.0f);
