@@ -92,3 +92,31 @@ message(STATUS "electra: CUDA ${ELECTRA_WITH_CUDA}, NCCL communicator ${ELECTRA_
                "compile check ${ELECTRA_NCCL_COMPILE_CHECK} (CUDA LibTorch "
                "${_electra_torch_cuda}, NCCL ${_electra_nccl_found}: ${ELECTRA_NCCL_LIBRARY}), "
                "MPI ${ELECTRA_WITH_MPI}")
+
+# Our own CUDA kernels (model/cuda/, e.g. the fused dropout + residual + LayerNorm): compiled by
+# nvcc into electra_model when the build has CUDA and a CUDA compiler is found; without them the
+# CUDA paths run ATen's ops. The runtime is the shared libcudart that LibTorch loads too, so
+# that our launches and LibTorch's streams live in one runtime.
+set(_electra_kernels_default OFF)
+if(ELECTRA_WITH_CUDA)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(_electra_kernels_default ON)
+  endif()
+endif()
+option(ELECTRA_CUDA_KERNELS "Compile the CUDA kernels of model/cuda/ (needs ELECTRA_WITH_CUDA and nvcc)"
+       ${_electra_kernels_default})
+if(ELECTRA_CUDA_KERNELS)
+  if(NOT ELECTRA_WITH_CUDA)
+    message(FATAL_ERROR "ELECTRA_CUDA_KERNELS=ON needs ELECTRA_WITH_CUDA (a CUDA build of LibTorch)")
+  endif()
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    # A100 and H100 machine code, plus PTX that newer GPUs compile at load time.
+    set(CMAKE_CUDA_ARCHITECTURES 80 90)
+  endif()
+  set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
+  enable_language(CUDA)
+endif()
+message(STATUS "electra: CUDA kernels ${ELECTRA_CUDA_KERNELS} (architectures "
+               "${CMAKE_CUDA_ARCHITECTURES})")

@@ -40,6 +40,7 @@ struct FinetuneConfig {
   std::string device = "auto";     // auto | cpu | cuda (pretrain/device.h)
   bool tf32 = false;
   model::AttentionKernel attention = model::AttentionKernel::kEager;
+  bool fused_layer_norm = true;  // model.fused_layer_norm (CUDA)
   pretrain::LossScalerOptions amp;
   int64_t eval_every = 0;  // 0: at the end of every epoch
   int64_t log_every = 50;

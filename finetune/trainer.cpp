@@ -137,6 +137,7 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
   pretrain::apply_runtime(rt);
   net->to(rt.device);  // initialised on the CPU: the same weights whatever the device
   model::set_attention(*net, fc.attention);
+  model::set_fused_layer_norm(*net, fc.fused_layer_norm);
   std::vector<std::pair<std::string, at::Tensor>> params;
   std::vector<std::string> names;
   for (const auto& p : net->named_parameters()) {

@@ -9,6 +9,8 @@
 
 #include <ATen/Tensor.h>
 
+#include <vector>
+
 namespace electra::model {
 
 // Whether fused_add_layer_norm takes these: CPU tensors, y fp32 or bf16, the residual fp32,
@@ -25,5 +27,27 @@ bool fused_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residu
 at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
                                 const at::Tensor& weight, const at::Tensor& bias, double eps,
                                 double dropout_p, const at::Tensor& y_bias = {});
+
+// The CUDA version (model/cuda/add_layer_norm_kernels.h): one kernel forward, one backward.
+// Whether this build has the kernels (CMake ELECTRA_CUDA_KERNELS, with a CUDA LibTorch).
+bool cuda_add_layer_norm_built();
+// Whether cuda_add_layer_norm takes these: built, CUDA tensors on one device, y fp32, bf16 or
+// fp16, the residual fp32, the same shape, hidden size at most 1024.
+bool cuda_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residual);
+
+// y: [..., h]; residual: [..., h] fp32; weight, bias: [h] fp32 -> {LayerNorm(dropout(y) +
+// residual) [..., h] fp32, and with low_copy (y not fp32) the same rounded to y's dtype, for
+// the next block's products}. Numerically the eager order (dropout in y's dtype, the add and
+// LayerNorm in fp32, the gradients rounded where the eager casts round them); the dropout mask
+// is cuda_dropout_keep_mask(draw_seed(the default CPU generator), ...), drawn anew each call
+// with dropout_p > 0, so it differs from at::dropout's for the same seed. Differentiable in y,
+// residual, weight and bias (the parameter gradients in a fixed order).
+std::vector<at::Tensor> cuda_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
+                                            const at::Tensor& weight, const at::Tensor& bias,
+                                            double eps, double dropout_p, bool low_copy);
+
+// The keep mask ([rows, h] bool, on the CPU) of a cuda_add_layer_norm call whose seed was
+// `seed`, for tests and debugging.
+at::Tensor cuda_dropout_keep_mask(uint64_t seed, int64_t rows, int64_t h, double p);
 
 }  // namespace electra::model

@@ -111,8 +111,17 @@ ElectraSelfAttentionImpl::ElectraSelfAttentionImpl(const ElectraConfig& c)
   dropout = register_module("dropout", torch::nn::Dropout(c.attention_probs_dropout_prob));
 }
 
+at::Tensor Hidden::in(at::ScalarType dt) const {
+  return low.defined() && low.scalar_type() == dt ? low : f32.to(dt);
+}
+
 at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tensor& mask_bias,
                                              at::ScalarType dt) {
+  return attend(h.to(dt), mask_bias, dt);
+}
+
+at::Tensor ElectraSelfAttentionImpl::attend(const at::Tensor& h, const at::Tensor& mask_bias,
+                                            at::ScalarType dt) {
   const int64_t b = h.size(0), l = h.size(1);
   auto split_heads = [&](const at::Tensor& t) {  // [b, l, H] -> [b, heads, l, d]
     return t.view({b, l, heads, head_dim}).permute({0, 2, 1, 3});
@@ -122,7 +131,7 @@ at::Tensor ElectraSelfAttentionImpl::forward(const at::Tensor& h, const at::Tens
   // (.to() returns the tensor itself when it already has dtype dt.)
   at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0).to(dt);  // [3H, H]
   at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0).to(dt);     // [3H]
-  const at::Tensor proj = at::linear(h.to(dt), w, bias);                          // [b, l, 3H]
+  const at::Tensor proj = at::linear(h, w, bias);                                 // [b, l, 3H]
   const double p = active_p(dropout);
   // bf16 training keeps ATen's products: oneDNN's bf16 batched products beat the fused
   // kernel's fp32 ones in backward (a bf16 ELECTRA-Small step measured 6% slower fully fused),
@@ -164,9 +173,14 @@ ElectraResidualOutputImpl::ElectraResidualOutputImpl(const ElectraConfig& c, int
 
 at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Tensor& residual,
                                               at::ScalarType dt) {
+  return forward_hidden(x, residual, dt).f32;
+}
+
+Hidden ElectraResidualOutputImpl::forward_hidden(const at::Tensor& x, const at::Tensor& residual,
+                                                 at::ScalarType dt) {
   if (defers_bias(residual, dt))
-    return add_residual(at::matmul(x.to(dt), dense->weight.t()), residual, dense->bias);
-  return add_residual(linear(dense, x, dt), residual);
+    return add_residual_hidden(at::matmul(x.to(dt), dense->weight.t()), residual, dense->bias);
+  return add_residual_hidden(linear(dense, x, dt), residual);
 }
 
 bool ElectraResidualOutputImpl::defers_bias(const at::Tensor& residual, at::ScalarType dt) const {
@@ -188,6 +202,19 @@ at::Tensor ElectraResidualOutputImpl::add_residual(const at::Tensor& projected,
   return layer_norm(LayerNorm, y.to(at::kFloat) + residual);
 }
 
+Hidden ElectraResidualOutputImpl::add_residual_hidden(const at::Tensor& projected,
+                                                      const at::Tensor& residual,
+                                                      const at::Tensor& projected_bias) {
+  if (fused_cuda && !projected_bias.defined() &&
+      cuda_add_layer_norm_supports(projected, residual)) {
+    const auto& ln = LayerNorm->options;
+    auto outs = cuda_add_layer_norm(projected, residual, LayerNorm->weight, LayerNorm->bias,
+                                    ln.eps(), active_p(dropout), /*low_copy=*/true);
+    return {outs[0], outs.size() > 1 ? outs[1] : at::Tensor()};
+  }
+  return {add_residual(projected, residual, projected_bias), at::Tensor()};
+}
+
 ElectraAttentionImpl::ElectraAttentionImpl(const ElectraConfig& c) {
   self = register_module("self", ElectraSelfAttention(c));
   output = register_module("output", ElectraResidualOutput(c, c.hidden_size));
@@ -195,7 +222,12 @@ ElectraAttentionImpl::ElectraAttentionImpl(const ElectraConfig& c) {
 
 at::Tensor ElectraAttentionImpl::forward(const at::Tensor& h, const at::Tensor& mask_bias,
                                          at::ScalarType dt) {
-  return output(self(h, mask_bias, dt), h, dt);
+  return forward_hidden({h, at::Tensor()}, mask_bias, dt).f32;
+}
+
+Hidden ElectraAttentionImpl::forward_hidden(const Hidden& h, const at::Tensor& mask_bias,
+                                            at::ScalarType dt) {
+  return output->forward_hidden(self->attend(h.in(dt), mask_bias, dt), h.f32, dt);
 }
 
 ElectraIntermediateImpl::ElectraIntermediateImpl(const ElectraConfig& c)
@@ -215,19 +247,24 @@ ElectraLayerImpl::ElectraLayerImpl(const ElectraConfig& c) {
 
 at::Tensor ElectraLayerImpl::forward(const at::Tensor& h, const at::Tensor& mask_bias,
                                      at::ScalarType dt) {
-  at::Tensor a = attention(h, mask_bias, dt);  // [b, l, H] fp32
+  return forward_hidden({h, at::Tensor()}, mask_bias, dt).f32;
+}
+
+Hidden ElectraLayerImpl::forward_hidden(const Hidden& h, const at::Tensor& mask_bias,
+                                        at::ScalarType dt) {
+  const Hidden a = attention->forward_hidden(h, mask_bias, dt);  // [b, l, H] fp32 (+ dt)
   const Activation act = intermediate->act;
   if (act == Activation::kGelu || act == Activation::kGeluTanh) {
     // One node for both products: the GELU is recomputed in backward instead of being stored
     // twice, and on the CPU its passes are fused (model/feed_forward.h).
     const torch::nn::Linear &in = intermediate->dense, &out = output->dense;
-    const bool defer = output->defers_bias(a, dt);
-    return output->add_residual(
-        gelu_feed_forward(a.to(dt), in->weight.to(dt), in->bias.to(dt), out->weight.to(dt),
+    const bool defer = output->defers_bias(a.f32, dt);
+    return output->add_residual_hidden(
+        gelu_feed_forward(a.in(dt), in->weight.to(dt), in->bias.to(dt), out->weight.to(dt),
                           defer ? at::Tensor() : out->bias.to(dt), act == Activation::kGeluTanh),
-        a, defer ? out->bias : at::Tensor());
+        a.f32, defer ? out->bias : at::Tensor());
   }
-  return output(intermediate(a, dt), a, dt);
+  return output->forward_hidden(intermediate(a.in(dt), dt), a.f32, dt);
 }
 
 ElectraEncoderImpl::ElectraEncoderImpl(const ElectraConfig& c) {
@@ -264,11 +301,12 @@ at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tens
                 std::numeric_limits<float>::lowest();  // [b, 1, 1, l]
   }
   if (all_hidden) all_hidden->push_back(h);
+  Hidden stream{h, at::Tensor()};
   for (auto& layer : encoder->layers) {
-    h = layer(h, mask_bias, dt);
-    if (all_hidden) all_hidden->push_back(h);
+    stream = layer->forward_hidden(stream, mask_bias, dt);
+    if (all_hidden) all_hidden->push_back(stream.f32);
   }
-  return h;
+  return stream.f32;
 }
 
 void set_attention(torch::nn::Module& module, AttentionKernel kernel) {
@@ -277,6 +315,11 @@ void set_attention(torch::nn::Module& module, AttentionKernel kernel) {
     if (auto* out = m->as<ElectraResidualOutputImpl>())
       out->fused = kernel == AttentionKernel::kFused;
   }
+}
+
+void set_fused_layer_norm(torch::nn::Module& module, bool on) {
+  for (auto& m : module.modules(/*include_self=*/true))
+    if (auto* out = m->as<ElectraResidualOutputImpl>()) out->fused_cuda = on;
 }
 
 void init_weights(torch::nn::Module& module, const ElectraConfig& cfg) {

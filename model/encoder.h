@@ -33,6 +33,17 @@ at::Tensor layer_norm(const torch::nn::LayerNorm& ln, const at::Tensor& x);
 // The module's dropout (its p, its training flag) through model/fast_random.h.
 at::Tensor dropout(const torch::nn::Dropout& d, const at::Tensor& x);
 
+// The residual stream between blocks: fp32, plus its copy in the compute dtype where the
+// fused CUDA block wrote one beside it (model/add_layer_norm.h), which the next block's
+// products take instead of casting the fp32 tensor again (and whose gradient the fused
+// backward adds in, instead of a cast and an add).
+struct Hidden {
+  at::Tensor f32;  // [batch, seq, hidden] fp32
+  at::Tensor low;  // the same in the compute dtype, or undefined
+  // The stream in dtype dt: `low` when it has that dtype, else a cast of f32.
+  at::Tensor in(at::ScalarType dt) const;
+};
+
 class ElectraEmbeddingsImpl : public torch::nn::Module {
  public:
   explicit ElectraEmbeddingsImpl(const ElectraConfig& cfg);
@@ -52,6 +63,8 @@ class ElectraSelfAttentionImpl : public torch::nn::Module {
   // h: [batch, seq, hidden]; mask_bias: [batch, 1, 1, seq] fp32 additive (0 or -inf-ish)
   // -> context [batch, seq, hidden] in dt
   at::Tensor forward(const at::Tensor& h, const at::Tensor& mask_bias, at::ScalarType dt);
+  // The same from h already in dt.
+  at::Tensor attend(const at::Tensor& h_dt, const at::Tensor& mask_bias, at::ScalarType dt);
 
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
   torch::nn::Dropout dropout{nullptr};
@@ -65,11 +78,16 @@ class ElectraResidualOutputImpl : public torch::nn::Module {
  public:
   ElectraResidualOutputImpl(const ElectraConfig& cfg, int64_t in_features);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& residual, at::ScalarType dt);
+  Hidden forward_hidden(const at::Tensor& x, const at::Tensor& residual, at::ScalarType dt);
   // LayerNorm(dropout(projected + projected_bias) + residual), for a caller that computed
   // dense(x) itself; projected_bias: dense's bias where the caller left it out
   // (defers_bias), else undefined.
   at::Tensor add_residual(const at::Tensor& projected, const at::Tensor& residual,
                           const at::Tensor& projected_bias = {});
+  // The same, with the low-precision copy of the result where the fused CUDA kernel runs
+  // (fused_cuda, CUDA tensors, projected not fp32).
+  Hidden add_residual_hidden(const at::Tensor& projected, const at::Tensor& residual,
+                             const at::Tensor& projected_bias = {});
   // Whether dense's product may leave its bias to add_residual: the fused CPU path in fp32,
   // where adding it there saves addmm's pass that copies the bias into the output.
   bool defers_bias(const at::Tensor& residual, at::ScalarType dt) const;
@@ -80,6 +98,9 @@ class ElectraResidualOutputImpl : public torch::nn::Module {
   // model/add_layer_norm.h on the CPU instead of ATen's ops; set with the fused attention
   // kernel (set_attention).
   bool fused = false;
+  // model/add_layer_norm.h's CUDA kernel for CUDA tensors instead of ATen's ops; set by
+  // set_fused_layer_norm.
+  bool fused_cuda = false;
 };
 TORCH_MODULE(ElectraResidualOutput);
 
@@ -87,6 +108,7 @@ class ElectraAttentionImpl : public torch::nn::Module {
  public:
   explicit ElectraAttentionImpl(const ElectraConfig& cfg);
   at::Tensor forward(const at::Tensor& h, const at::Tensor& mask_bias, at::ScalarType dt);
+  Hidden forward_hidden(const Hidden& h, const at::Tensor& mask_bias, at::ScalarType dt);
 
   ElectraSelfAttention self{nullptr};
   ElectraResidualOutput output{nullptr};
@@ -108,6 +130,7 @@ class ElectraLayerImpl : public torch::nn::Module {
   explicit ElectraLayerImpl(const ElectraConfig& cfg);
   // [batch, seq, hidden] fp32 -> [batch, seq, hidden] fp32
   at::Tensor forward(const at::Tensor& h, const at::Tensor& mask_bias, at::ScalarType dt);
+  Hidden forward_hidden(const Hidden& h, const at::Tensor& mask_bias, at::ScalarType dt);
 
   ElectraAttention attention{nullptr};
   ElectraIntermediate intermediate{nullptr};
@@ -149,6 +172,11 @@ TORCH_MODULE(ElectraModel);
 // pretraining pair's part, ...); kFused also fuses each block's dropout, residual add and
 // LayerNorm on the CPU (model/add_layer_norm.h). Weights and names do not change.
 void set_attention(torch::nn::Module& module, AttentionKernel kernel);
+
+// On CUDA tensors, every block's dropout, residual add and LayerNorm in one kernel each way
+// (model/add_layer_norm.h) when `on` and the build has the kernels; ATen's ops otherwise. No
+// effect on the CPU (set_attention's kFused covers it there).
+void set_fused_layer_norm(torch::nn::Module& module, bool on);
 
 // HF _init_weights: Linear/Embedding weights ~ N(0, initializer_range), biases 0, the padding
 // row 0, LayerNorm 1/0. Uses the default torch generator (seed it first).

@@ -26,6 +26,7 @@
 #include "data/batch.h"
 #include "data/tokenizer.h"
 #include "distributed/cpu_binding.h"
+#include "model/add_layer_norm.h"
 #include "pretrain/device.h"
 #include "pretrain/flops.h"
 #include "pretrain/loss_scaler.h"
@@ -227,6 +228,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
   pair.generator->to(dev);
   model::set_attention(*pair.discriminator, pc.attention);
   model::set_attention(*pair.generator, pc.attention);
+  model::set_fused_layer_norm(*pair.discriminator, pc.fused_layer_norm);
+  model::set_fused_layer_norm(*pair.generator, pc.fused_layer_norm);
   auto params = model::unique_parameters(pair);
   int64_t n_params = 0;
   for (auto& [name, p] : params)
@@ -356,6 +359,9 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       {"mfu", gemm_peak > 0 ? achieved / gemm_peak : 0.0},
       {"device", device_name},
       {"attention", model::attention_name(pc.attention)},
+      // Whether the blocks ran model/add_layer_norm.h's CUDA kernel (model.fused_layer_norm).
+      {"fused_layer_norm",
+       pc.fused_layer_norm && dev.is_cuda() && model::cuda_add_layer_norm_built()},
       {"tf32", rt.tf32},
       {"device_peak_tflops", or_null(device_peak > 0, device_peak)},
       {"mfu_device", or_null(device_peak > 0, achieved / (device_peak * 1e12))},

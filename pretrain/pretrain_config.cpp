@@ -31,6 +31,11 @@ void add_model_keys(ConfigSchema& s) {
                   "LayerNorm; auto = sdpa where LibTorch has it, else fused. Same results in "
                   "evaluation; in training SDPA's dropout masks come from torch's generator",
                   {"auto", "eager", "fused", "sdpa"})
+      .add_bool("model.fused_layer_norm", true,
+                "on CUDA: each block's dropout, residual add and LayerNorm in one kernel forward "
+                "and one backward, and the next block's low-precision input written beside it "
+                "(builds with ELECTRA_CUDA_KERNELS); false = ATen's ops. Dropout masks differ "
+                "from at::dropout's for the same seed. No effect on the CPU")
       .add_string("model.init_from", std::nullopt,
                   "start from these weights (when not resuming): one of our checkpoints, a run "
                   "directory, or a directory with discriminator/ and generator/ exports (both "
@@ -146,6 +151,7 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.generator = model::generator_config(p.discriminator, p.generator_fraction);
   p.init_from = c.get_string("model.init_from");
   p.attention = read_attention_key(c);
+  p.fused_layer_norm = c.get_bool("model.fused_layer_norm");
 
   p.data_files = c.get_strings("data.files");
   p.data_format = c.get_string("data.format");

@@ -42,6 +42,7 @@ struct PretrainConfig {
   std::string device = "auto";     // auto | cpu | cuda
   bool tf32 = false;
   model::AttentionKernel attention = model::AttentionKernel::kEager;
+  bool fused_layer_norm = true;  // model.fused_layer_norm (CUDA)
   LossScalerOptions amp;  // used with precision fp16
   int64_t seed = 42;
   int64_t log_every = 100;

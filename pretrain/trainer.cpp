@@ -175,6 +175,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   pair.generator->to(rt.device);
   model::set_attention(*pair.discriminator, pc.attention);
   model::set_attention(*pair.generator, pc.attention);
+  model::set_fused_layer_norm(*pair.discriminator, pc.fused_layer_norm);
+  model::set_fused_layer_norm(*pair.generator, pc.fused_layer_norm);
   pair.discriminator->train();
   pair.generator->train();
   auto params = model::unique_parameters(pair);

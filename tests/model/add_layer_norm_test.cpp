@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "model/add_layer_norm.h"
+#include "model/cuda/dropout_hash.h"
 #include "model/fast_random.h"
 
 namespace electra::model {
@@ -110,6 +111,30 @@ TEST(AddLayerNorm, SameBitsOnOneThreadAndOnTwo) {
   at::set_num_threads(threads);
   for (size_t i = 0; i < results[0].size(); ++i)
     EXPECT_TRUE(at::equal(results[0][i], results[1][i])) << "result " << i;
+}
+
+// The CUDA kernels' dropout mask (model/cuda/dropout_hash.h), which host code rebuilds: a
+// known answer, its layout, its rate, and its dependence on the seed alone.
+TEST(CudaDropoutMask, IsSplitmixOfTheElementIndexAtTheRequestedRate) {
+  // splitmix64's first output from state 0 (its published test value).
+  EXPECT_EQ(detail::hash_draw(0, 0), 0xE220A8397B1DCDAFull);
+  EXPECT_TRUE(cuda_dropout_keep_mask(42, 3, 50, 0.0).all().item<bool>());
+  // Element (r, j) is index r * h + j: the layout does not depend on the row split.
+  EXPECT_TRUE(at::equal(cuda_dropout_keep_mask(42, 4, 25, 0.3).flatten(),
+                        cuda_dropout_keep_mask(42, 1, 100, 0.3).flatten()));
+  const at::Tensor keep = cuda_dropout_keep_mask(7, 400, 256, 0.1);  // 102,400 draws
+  const double dropped = 1.0 - keep.to(at::kFloat).mean().item<double>();
+  EXPECT_NEAR(dropped, 0.1, 5.0 * std::sqrt(0.1 * 0.9 / keep.numel()));
+  EXPECT_TRUE(at::equal(keep, cuda_dropout_keep_mask(7, 400, 256, 0.1)));
+  EXPECT_FALSE(at::equal(keep, cuda_dropout_keep_mask(8, 400, 256, 0.1)));
+  EXPECT_EQ(detail::hash_threshold(0.1), 1677722u);  // round(0.1 * 2^24)
+  EXPECT_EQ(detail::hash_threshold(1e-12), 1u);      // any p > 0 drops something
+}
+
+// The CUDA kernel takes only CUDA tensors: on the CPU the model's switch changes nothing.
+TEST(CudaAddLayerNorm, IsNotUsedForCpuTensors) {
+  const Inputs in = make_inputs(at::kBFloat16);
+  EXPECT_FALSE(cuda_add_layer_norm_supports(in.y, in.residual));
 }
 
 }  // namespace
