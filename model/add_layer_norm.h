@@ -8,6 +8,7 @@
 #pragma once
 
 #include <ATen/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <vector>
 
@@ -31,6 +32,9 @@ at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
 // The CUDA version (model/cuda/add_layer_norm_kernels.h): one kernel forward, one backward.
 // Whether this build has the kernels (CMake ELECTRA_CUDA_KERNELS, with a CUDA LibTorch).
 bool cuda_add_layer_norm_built();
+// Whether a model with set_fused_layer_norm(enabled) runs the kernel on `device` (for logs and
+// reports).
+bool cuda_add_layer_norm_runs(bool enabled, const at::Device& device);
 // Whether cuda_add_layer_norm takes these: built, CUDA tensors on one device, y fp32, bf16 or
 // fp16, the residual fp32, the same shape, hidden size at most 1024.
 bool cuda_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residual);

@@ -19,6 +19,10 @@
 
 namespace electra::model {
 
+bool cuda_add_layer_norm_runs(bool enabled, const at::Device& device) {
+  return enabled && device.is_cuda() && cuda_add_layer_norm_built();
+}
+
 at::Tensor cuda_dropout_keep_mask(uint64_t seed, int64_t rows, int64_t h, double p) {
   at::Tensor keep = at::empty({rows, h}, at::kBool);  // [rows, h]
   bool* k = keep.data_ptr<bool>();

@@ -360,8 +360,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       {"device", device_name},
       {"attention", model::attention_name(pc.attention)},
       // Whether the blocks ran model/add_layer_norm.h's CUDA kernel (model.fused_layer_norm).
-      {"fused_layer_norm",
-       pc.fused_layer_norm && dev.is_cuda() && model::cuda_add_layer_norm_built()},
+      {"fused_layer_norm", model::cuda_add_layer_norm_runs(pc.fused_layer_norm, dev)},
       {"tf32", rt.tf32},
       {"device_peak_tflops", or_null(device_peak > 0, device_peak)},
       {"mfu_device", or_null(device_peak > 0, achieved / (device_peak * 1e12))},

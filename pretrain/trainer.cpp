@@ -26,6 +26,7 @@
 #include "data/pipeline.h"
 #include "distributed/cpu_binding.h"
 #include "distributed/gradient_reducer.h"
+#include "model/add_layer_norm.h"
 #include "model/electra.h"
 #include "pretrain/checkpoint.h"
 #include "pretrain/device.h"
@@ -249,14 +250,16 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     int64_t n_params = 0;
     for (auto& [name, p] : params)
       n_params += p.numel();
-    log::info("electra pretrain: discriminator ", pc.discriminator.hidden_size, "h x ",
-              pc.discriminator.num_hidden_layers, "L, generator ", pc.generator.hidden_size, "h (",
-              pc.generator.num_attention_heads, " heads), ", n_params, " parameters; vocab ",
-              pc.discriminator.vocab_size, " (", tok->kind(), "); batch ", pc.batch_size, " = ",
-              world, " rank(s) x ", pc.grad_accum, " x ", micro_batch, ", seq ", pc.seq_len, ", ",
-              pc.precision, ", ", describe_device(rt.device), ", attention ",
-              model::attention_name(pc.attention), rt.tf32 ? ", tf32" : "", ", ", threads,
-              " thread(s) per rank");
+    log::info(
+        "electra pretrain: discriminator ", pc.discriminator.hidden_size, "h x ",
+        pc.discriminator.num_hidden_layers, "L, generator ", pc.generator.hidden_size, "h (",
+        pc.generator.num_attention_heads, " heads), ", n_params, " parameters; vocab ",
+        pc.discriminator.vocab_size, " (", tok->kind(), "); batch ", pc.batch_size, " = ", world,
+        " rank(s) x ", pc.grad_accum, " x ", micro_batch, ", seq ", pc.seq_len, ", ", pc.precision,
+        ", ", describe_device(rt.device), ", attention ", model::attention_name(pc.attention),
+        model::cuda_add_layer_norm_runs(pc.fused_layer_norm, rt.device) ? ", fused LayerNorm kernel"
+                                                                        : "",
+        rt.tf32 ? ", tf32" : "", ", ", threads, " thread(s) per rank");
     log::info("gradient reducer: ", reducer.describe());
   }
 

@@ -135,6 +135,9 @@ TEST(CudaDropoutMask, IsSplitmixOfTheElementIndexAtTheRequestedRate) {
 TEST(CudaAddLayerNorm, IsNotUsedForCpuTensors) {
   const Inputs in = make_inputs(at::kBFloat16);
   EXPECT_FALSE(cuda_add_layer_norm_supports(in.y, in.residual));
+  EXPECT_FALSE(cuda_add_layer_norm_runs(true, at::Device(at::kCPU)));
+  EXPECT_FALSE(cuda_add_layer_norm_runs(false, at::Device(at::kCUDA, 0)));
+  EXPECT_EQ(cuda_add_layer_norm_runs(true, at::Device(at::kCUDA, 0)), cuda_add_layer_norm_built());
 }
 
 }  // namespace
