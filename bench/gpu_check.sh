@@ -21,7 +21,8 @@
 # system packages), GPU_CHECK_BENCH ("model:batch:seq ..."), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
 # GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), GPU_CHECK_PROFILE ("model:batch:seq"
 # traced for both systems; empty: no traces), GPU_CHECK_PRECISIONS (bf16; any of bf16 fp16 fp32,
-# each bench spec in each; eager has no fp16), GPU_CHECK_TF32 (1: fp32 runs with TF32 matmuls
+# each bench spec in each; eager has no fp16), GPU_CHECK_BUILD_LIMIT_S (330 on cuda, 1800 on
+# cpu), GPU_CHECK_TF32 (1: fp32 runs with TF32 matmuls
 # in both systems), GPU_CHECK_UNFUSED ("model:batch:seq ..." benched again in bf16 with
 # model.fused_layer_norm=false: the A/B of the fused CUDA LayerNorm), PY (python3).
 set -uo pipefail
@@ -42,6 +43,7 @@ TF32=${GPU_CHECK_TF32:-0}
 if [ "$DEVICE" = cuda ]; then
   BENCH=${GPU_CHECK_BENCH:-"base:128:128 base:256:128 small:256:128 base:32:512"}
   UNFUSED=${GPU_CHECK_UNFUSED-"base:128:128 base:256:128"}
+  BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-330}
   STEPS=${GPU_CHECK_STEPS:-30}
   WARMUP=${GPU_CHECK_WARMUP:-5}
   TARGETS=${GPU_CHECK_TARGETS:-electra test_gpu test_distributed_nccl}
@@ -54,6 +56,8 @@ else
   TARGETS=${GPU_CHECK_TARGETS:-electra test_distributed}
   LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-}
   UNFUSED=${GPU_CHECK_UNFUSED-}
+  # A fresh build on a small CPU machine takes far longer than on the GPU machine's 16 cores.
+  BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-1800}
   DEVICE_SET=${GPU_CHECK_DEVICE_SET-}
 fi
 
@@ -186,7 +190,7 @@ existing() {
 if [ $configured = 1 ]; then
   # What the GPU steps need first; the CPU test binaries later (step ctest_cpu).
   # -k 0 / -k: a target that fails to compile does not stop the others.
-  step build 330 "cmake --build '$BUILD' -j$JOBS --target $(existing $TARGETS | tr '\n' ' ') -- -k$K0"
+  step build "$BUILD_LIMIT" "cmake --build '$BUILD' -j$JOBS --target $(existing $TARGETS | tr '\n' ' ') -- -k$K0"
   # If the build broke and our CUDA kernels were in it, once more without them (ATen's ops), so
   # that the tests and benchmarks still run; the build log says what failed.
   if [ ! -x "$BUILD/launcher/electra" ] && grep -q "ELECTRA_CUDA_KERNELS:BOOL=ON" "$BUILD/CMakeCache.txt"; then
