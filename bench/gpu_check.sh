@@ -53,7 +53,7 @@ else
   BENCH=${GPU_CHECK_BENCH:-"small:8:128"}
   STEPS=${GPU_CHECK_STEPS:-2}
   WARMUP=${GPU_CHECK_WARMUP:-1}
-  TARGETS=${GPU_CHECK_TARGETS:-electra test_distributed}
+  TARGETS=${GPU_CHECK_TARGETS:-electra test_distributed test_gpu}
   LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-}
   UNFUSED=${GPU_CHECK_UNFUSED-}
   # A fresh build on a small CPU machine takes far longer than on the GPU machine's 16 cores.
