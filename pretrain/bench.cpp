@@ -224,12 +224,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
 
   torch::manual_seed(static_cast<uint64_t>(pc.seed));
   model::PretrainingPair pair = model::make_pretraining_pair(pc.discriminator, pc.generator);
-  pair.discriminator->to(dev);
-  pair.generator->to(dev);
-  model::set_attention(*pair.discriminator, pc.attention);
-  model::set_attention(*pair.generator, pc.attention);
-  model::set_fused_layer_norm(*pair.discriminator, pc.fused_layer_norm);
-  model::set_fused_layer_norm(*pair.generator, pc.fused_layer_norm);
+  place_pair(pair, pc, dev);
   auto params = model::unique_parameters(pair);
   int64_t n_params = 0;
   for (auto& [name, p] : params)

@@ -23,6 +23,16 @@ at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank, const at
       device, mix_seed({static_cast<uint64_t>(pc.seed), static_cast<uint64_t>(rank), 0x6B3Bull}));
 }
 
+void place_pair(model::PretrainingPair& pair, const PretrainConfig& pc, const at::Device& device) {
+  const auto place = [&](torch::nn::Module& m) {
+    m.to(device);
+    model::set_attention(m, pc.attention);
+    model::set_fused_layer_norm(m, pc.fused_layer_norm);
+  };
+  place(*pair.discriminator);
+  place(*pair.generator);
+}
+
 StepParts make_step_parts(const PretrainConfig& pc, model::PretrainingPair& pair,
                           const std::vector<std::pair<std::string, at::Tensor>>& params,
                           dist::GradientReducer& reducer, at::Generator& gumbel,

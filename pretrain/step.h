@@ -41,6 +41,10 @@ AdamWOptions adamw_options(const PretrainConfig& pc);
 // device: a CPU generator on a GPU run fills the [masked, vocab] noise on the host every step.
 at::Generator make_gumbel_generator(const PretrainConfig& pc, int rank, const at::Device& device);
 
+// Moves both models of the pair to `device` and selects their kernels from the experiment
+// (model.attention, model.fused_layer_norm), as the trainer and the bench both need them.
+void place_pair(model::PretrainingPair& pair, const PretrainConfig& pc, const at::Device& device);
+
 // The step wiring of an experiment (loss weights, temperature, accumulation, clipping from
 // `pc`) around the caller's objects, which must outlive the returned parts.
 StepParts make_step_parts(const PretrainConfig& pc, model::PretrainingPair& pair,

@@ -172,12 +172,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   model::PretrainingPair pair = model::make_pretraining_pair(pc.discriminator, pc.generator);
   // Initialised on the CPU (the same weights whatever the device), then moved: parameters keep
   // their identity, so the optimizer state and the reducer's buckets are made on the device.
-  pair.discriminator->to(rt.device);
-  pair.generator->to(rt.device);
-  model::set_attention(*pair.discriminator, pc.attention);
-  model::set_attention(*pair.generator, pc.attention);
-  model::set_fused_layer_norm(*pair.discriminator, pc.fused_layer_norm);
-  model::set_fused_layer_norm(*pair.generator, pc.fused_layer_norm);
+  place_pair(pair, pc, rt.device);
   pair.discriminator->train();
   pair.generator->train();
   auto params = model::unique_parameters(pair);
