@@ -233,6 +233,16 @@ for line in sys.stdin:
         except ValueError: continue
         d["tag"]=tag; d["system"]=system; print(json.dumps(d))' "$1" "$2"
 }
+# bench_electra TAG MODEL BATCH SEQ PRECISION [--set ...]: one `electra bench` step, its JSON
+# line tagged into $JSONL.
+bench_electra() {
+  local tag=$1 model=$2 batch=$3 seq=$4 prec=$5
+  shift 5
+  step "bench_$tag" 120 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
+    $DEVICE_SET --set train.precision=$prec $* --set data.seq_len=$seq \
+    --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP --gemm-seconds 1"
+  tag_json "$tag" electra <"$LOGS/bench_$tag.log" | tail -n 1 >>"$JSONL"
+}
 if [ -x "$ELECTRA" ]; then
   for spec in $BENCH; do
     IFS=: read -r model batch seq <<<"$spec"
@@ -243,10 +253,7 @@ if [ -x "$ELECTRA" ]; then
       if [ "$prec" = fp32 ] && [ "$TF32" = 1 ]; then
         extra="--set train.tf32=true" eager_extra=--tf32
       fi
-      step "bench_$tag" 120 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
-        $DEVICE_SET --set train.precision=$prec $extra --set data.seq_len=$seq \
-        --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP --gemm-seconds 1"
-      tag_json "$tag" electra <"$LOGS/bench_$tag.log" | tail -n 1 >>"$JSONL"
+      bench_electra "$tag" "$model" "$batch" "$seq" "$prec" $extra
       # The eager baseline has bf16 autocast or plain fp32 (no fp16 loss scaling).
       if [ "$DEVICE" = cuda ] && [ "$prec" != fp16 ]; then
         step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
@@ -262,12 +269,8 @@ fi
 if [ -x "$ELECTRA" ]; then
   for spec in $UNFUSED; do
     IFS=: read -r model batch seq <<<"$spec"
-    tag=$model-b$batch-s$seq-unfused
-    step "bench_$tag" 120 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
-      $DEVICE_SET --set train.precision=bf16 --set model.fused_layer_norm=false \
-      --set data.seq_len=$seq --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP \
-      --gemm-seconds 1"
-    tag_json "$tag" electra <"$LOGS/bench_$tag.log" | tail -n 1 >>"$JSONL"
+    bench_electra "$model-b$batch-s$seq-unfused" "$model" "$batch" "$seq" bf16 \
+      --set model.fused_layer_norm=false
   done
 fi
 
