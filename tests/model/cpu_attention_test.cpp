@@ -203,17 +203,15 @@ TEST(CpuAttention, Bf16EvaluationMatchesEagerAndTrainingFusesOnlyTheSoftmax) {
   // (model/encoder.cpp); the LayerNorm and GELU passes are ours in both runs' other layers.
   const auto [eager_logits, eager_grad] = train_step(AttentionKernel::kEager, at::kBFloat16);
   const auto [fused_logits, fused_grad] = train_step(AttentionKernel::kFused, at::kBFloat16);
-  // Where bits can differ (our row kernels' summation order is the compiler's; ATen's is its
-  // build's), a bf16 rounding step here and there: built with clang 14, 916 of 4096 gradient
-  // entries moved, by at most 3e-5 on a largest entry of 0.01.
+  // The bits are the same only where both sides' kernels happen to sum in the same order: our
+  // row kernels' order is the compiler's and the CPU's (target_clones), ATen's and oneDNN's are
+  // their builds' and the CPU's. Measured: identical with GCC on an Intel AMX machine; built
+  // with clang 14 there, 916 of 4096 gradient entries moved; with GCC on an AMD EPYC (AVX-512
+  // BF16, no AMX), 1393 moved and the logits by 2.4e-4. Each time by at most 3e-5 on a largest
+  // gradient entry of 0.01: a bf16 rounding step here and there, which these bounds allow.
   EXPECT_LT((eager_logits - fused_logits).abs().max().item<double>(), 2e-2);
   EXPECT_LT((eager_grad - fused_grad).abs().max().item<double>(),
             1e-2 * eager_grad.abs().max().item<double>());
-#if defined(__GNUC__) && !defined(__clang__) && TORCH_VERSION_MAJOR == 1
-  // GCC against Debian's LibTorch 1.13 (what CI builds): the same bits, dropout included.
-  EXPECT_TRUE(at::equal(eager_logits, fused_logits));
-  EXPECT_TRUE(at::equal(eager_grad, fused_grad));
-#endif
 }
 
 }  // namespace
