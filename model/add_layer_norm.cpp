@@ -20,15 +20,21 @@ constexpr int64_t kBlockRows = 64;
 
 struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
   // y_bias: [h] fp32 or empty; keep: the dropout mask ([..., h] bool) or empty; scale:
-  // 1 / (1 - p).
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& y,
-                            const at::Tensor& y_bias, const at::Tensor& residual,
-                            const at::Tensor& weight, const at::Tensor& bias,
-                            const at::Tensor& keep, double eps, double scale) {
+  // 1 / (1 - p); low_copy (bf16 y): also return the output rounded to bf16.
+  // -> {out [..., h] fp32} or {out, low [..., h] bf16}.
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const at::Tensor& y, const at::Tensor& y_bias,
+                                                const at::Tensor& residual,
+                                                const at::Tensor& weight, const at::Tensor& bias,
+                                                const at::Tensor& keep, double eps, double scale,
+                                                bool low_copy) {
     const int64_t h = y.size(-1), rows = y.numel() / h;
     const bool bf16 = y.scalar_type() == at::kBFloat16;
     at::Tensor x = at::empty(y.sizes(), residual.options());  // [..., h] fp32, for backward
     at::Tensor out = at::empty_like(x);                       // [..., h] fp32
+    at::Tensor low = low_copy ? at::empty(y.sizes(), x.options().dtype(at::kBFloat16))
+                              : at::Tensor();  // [..., h] bf16
+    uint16_t* low16 = low_copy ? detail::bf16_data(low) : nullptr;
     at::Tensor mean = at::empty({rows}, x.options()), rstd = at::empty({rows}, x.options());
     const bool* k = detail::keep_data(keep);
     const float* yb = detail::float_data(y_bias);
@@ -36,18 +42,21 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
     const uint16_t* y16 = detail::bf16_data(y);
     at::parallel_for(0, rows, kBlockRows, [&](int64_t begin, int64_t end) {
       const int64_t o = begin * h;
-      detail::add_layer_norm_rows(detail::offset(y32, o), yb, detail::offset(y16, o),
-                                  detail::offset(k, o), static_cast<float>(scale),
-                                  residual.data_ptr<float>() + o, weight.data_ptr<float>(),
-                                  bias.data_ptr<float>(), static_cast<float>(eps), end - begin, h,
-                                  x.data_ptr<float>() + o, mean.data_ptr<float>() + begin,
-                                  rstd.data_ptr<float>() + begin, out.data_ptr<float>() + o);
+      detail::add_layer_norm_rows(
+          detail::offset(y32, o), yb, detail::offset(y16, o), detail::offset(k, o),
+          static_cast<float>(scale), residual.data_ptr<float>() + o, weight.data_ptr<float>(),
+          bias.data_ptr<float>(), static_cast<float>(eps), end - begin, h, x.data_ptr<float>() + o,
+          mean.data_ptr<float>() + begin, rstd.data_ptr<float>() + begin, out.data_ptr<float>() + o,
+          detail::offset(low16, o));
     });
     ctx->save_for_backward({x, mean, rstd, weight, keep});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["bf16"] = bf16;
     ctx->saved_data["y_bias"] = yb != nullptr;
-    return out;
+    // An output nobody used (the last layer's copy) brings an undefined gradient, not zeros.
+    ctx->set_materialize_grads(false);
+    if (low_copy) return {out, low};
+    return {out};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -58,7 +67,13 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
     const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
     const bool bf16 = ctx->saved_data["bf16"].toBool();
     const bool has_y_bias = ctx->saved_data["y_bias"].toBool();
-    const at::Tensor g = grad[0].to(at::kFloat).contiguous();  // [..., h]
+    // The gradients of out ([..., h] fp32) and of the copy (bf16), either undefined when unused.
+    const at::Tensor g32 = grad[0].defined() ? grad[0].to(at::kFloat).contiguous() : at::Tensor();
+    const at::Tensor g16 = grad.size() > 1 && grad[1].defined()
+                               ? grad[1].to(at::kBFloat16).contiguous()
+                               : at::Tensor();
+    const float* g32p = g32.defined() ? g32.data_ptr<float>() : nullptr;
+    const uint16_t* g16p = g16.defined() ? detail::bf16_data(g16) : nullptr;
     const int64_t h = x.size(-1), rows = x.numel() / h;
     const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
     at::Tensor dx = at::empty_like(x);
@@ -74,10 +89,11 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
         const int64_t o = begin * h;
         float* part = partial.data_ptr<float>() + blk * 3 * h;
         detail::add_layer_norm_rows_backward(
-            g.data_ptr<float>() + o, x.data_ptr<float>() + o, mean.data_ptr<float>() + begin,
-            rstd.data_ptr<float>() + begin, weight.data_ptr<float>(), detail::offset(k, o), scale,
-            n, h, dx.data_ptr<float>() + o, detail::offset(dy32, o), detail::offset(dy16, o), part,
-            part + h, has_y_bias ? part + 2 * h : nullptr);
+            detail::offset(g32p, o), detail::offset(g16p, o), x.data_ptr<float>() + o,
+            mean.data_ptr<float>() + begin, rstd.data_ptr<float>() + begin,
+            weight.data_ptr<float>(), detail::offset(k, o), scale, n, h, dx.data_ptr<float>() + o,
+            detail::offset(dy32, o), detail::offset(dy16, o), part, part + h,
+            has_y_bias ? part + 2 * h : nullptr);
       }
     });
     // The blocks' partial sums in block order, on one thread (blocks x 3h additions).
@@ -87,7 +103,8 @@ struct AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
     for (int64_t i = 0; i < blocks * 3 * h; ++i)
       s[i % (3 * h)] += p[i];
     const at::Tensor grad_y_bias = has_y_bias ? sums[2] : at::Tensor();
-    return {dy, grad_y_bias, dx, sums[0], sums[1], at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dy,           grad_y_bias,  dx,           sums[0],     sums[1],
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -101,11 +118,19 @@ bool fused_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residu
 at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
                                 const at::Tensor& weight, const at::Tensor& bias, double eps,
                                 double dropout_p, const at::Tensor& y_bias) {
+  return fused_add_layer_norm_hidden(y, residual, weight, bias, eps, dropout_p, y_bias,
+                                     /*low_copy=*/false)[0];
+}
+
+std::vector<at::Tensor> fused_add_layer_norm_hidden(const at::Tensor& y, const at::Tensor& residual,
+                                                    const at::Tensor& weight,
+                                                    const at::Tensor& bias, double eps,
+                                                    double dropout_p, const at::Tensor& y_bias,
+                                                    bool low_copy) {
   ELECTRA_CHECK(fused_add_layer_norm_supports(y, residual) && weight.numel() == y.size(-1) &&
                     bias.numel() == y.size(-1) && weight.scalar_type() == at::kFloat &&
                     (!y_bias.defined() ||
-                     (y.scalar_type() == at::kFloat && y_bias.scalar_type() == at::kFloat &&
-                      y_bias.numel() == y.size(-1))),
+                     (y_bias.scalar_type() == at::kFloat && y_bias.numel() == y.size(-1))),
                 "fused_add_layer_norm: unsupported y ", y.sizes(), " ", y.scalar_type(),
                 ", residual ", residual.sizes(), " ", residual.scalar_type());
   // Drawn here, where the eager path draws model::dropout's mask: the same generator state
@@ -113,7 +138,8 @@ at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
   const at::Tensor keep = detail::keep_mask_or_empty(y.sizes(), dropout_p);
   return AddLayerNorm::apply(y.contiguous(), detail::float_or_empty(y_bias), residual.contiguous(),
                              weight.contiguous(), bias.contiguous(), keep, eps,
-                             dropout_p > 0.0 ? dropout_scale(dropout_p) : 1.0);
+                             dropout_p > 0.0 ? dropout_scale(dropout_p) : 1.0,
+                             low_copy && y.scalar_type() == at::kBFloat16);
 }
 
 }  // namespace electra::model

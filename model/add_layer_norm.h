@@ -20,14 +20,25 @@ bool fused_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residu
 
 // y: [..., h] fp32 or bf16 (a dense layer's output); residual: [..., h] fp32; weight, bias:
 // [h] fp32 (LayerNorm's gamma and beta); dropout_p: on y (0 in evaluation); y_bias: the dense
-// layer's bias [h] when its product left it out (fp32 only: ATen's addmm first copies the
-// broadcast bias into the product's output, a pass of its own), else undefined.
+// layer's bias [h] fp32 when its product left it out (ATen's addmm first copies the broadcast
+// bias into the product's output, a pass of its own), else undefined. With a bf16 y and a
+// y_bias, y + y_bias and the dropout are computed in fp32 (addmm would round product + bias
+// once in bf16; this rounds only the product): within a bf16 step of the eager path.
 // -> LayerNorm(dropout(y + y_bias) + residual), [..., h] fp32. Differentiable in y, y_bias,
 // residual, weight and bias; the parameter gradients are summed in a fixed order, independent
 // of the thread count.
 at::Tensor fused_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,
                                 const at::Tensor& weight, const at::Tensor& bias, double eps,
                                 double dropout_p, const at::Tensor& y_bias = {});
+// The same, and with low_copy and a bf16 y also the output rounded to bf16, for the next
+// block's products: {out} or {out, low}. The copy's gradient is added to the output's inside
+// the kernel, sparing the cast in forward, its gradient's cast back and autograd's add of the
+// two gradients. The same values and gradients as casting the output.
+std::vector<at::Tensor> fused_add_layer_norm_hidden(const at::Tensor& y, const at::Tensor& residual,
+                                                    const at::Tensor& weight,
+                                                    const at::Tensor& bias, double eps,
+                                                    double dropout_p, const at::Tensor& y_bias,
+                                                    bool low_copy);
 
 // The CUDA version (model/cuda/add_layer_norm_kernels.h): one kernel forward, one backward.
 // Whether this build has the kernels (CMake ELECTRA_CUDA_KERNELS, with a CUDA LibTorch).

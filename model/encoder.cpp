@@ -179,12 +179,14 @@ at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Ten
 Hidden ElectraResidualOutputImpl::forward_hidden(const at::Tensor& x, const at::Tensor& residual,
                                                  at::ScalarType dt) {
   if (defers_bias(residual, dt))
-    return add_residual_hidden(at::matmul(x.to(dt), dense->weight.t()), residual, dense->bias);
+    return add_residual_hidden(at::matmul(x.to(dt), dense->weight.to(dt).t()), residual,
+                               dense->bias);
   return add_residual_hidden(linear(dense, x, dt), residual);
 }
 
 bool ElectraResidualOutputImpl::defers_bias(const at::Tensor& residual, at::ScalarType dt) const {
-  return fused && dt == at::kFloat && residual.is_cpu() && residual.scalar_type() == at::kFloat;
+  return fused && (dt == at::kFloat || dt == at::kBFloat16) && residual.is_cpu() &&
+         residual.scalar_type() == at::kFloat;
 }
 
 at::Tensor ElectraResidualOutputImpl::add_residual(const at::Tensor& projected,
@@ -211,6 +213,14 @@ Hidden ElectraResidualOutputImpl::add_residual_hidden(const at::Tensor& projecte
     auto outs = cuda_add_layer_norm(projected, residual, LayerNorm->weight, LayerNorm->bias,
                                     ln.eps(), active_p(dropout), /*low_copy=*/true);
     return {outs[0], outs.size() > 1 ? outs[1] : at::Tensor()};
+  }
+  if (fused && projected.scalar_type() == at::kBFloat16 &&
+      fused_add_layer_norm_supports(projected, residual)) {
+    const auto& ln = LayerNorm->options;
+    auto outs = fused_add_layer_norm_hidden(projected, residual, LayerNorm->weight, LayerNorm->bias,
+                                            ln.eps(), active_p(dropout), projected_bias,
+                                            /*low_copy=*/true);
+    return {outs[0], outs[1]};
   }
   return {add_residual(projected, residual, projected_bias), at::Tensor()};
 }

@@ -88,8 +88,9 @@ class ElectraResidualOutputImpl : public torch::nn::Module {
   // (fused_cuda, CUDA tensors, projected not fp32).
   Hidden add_residual_hidden(const at::Tensor& projected, const at::Tensor& residual,
                              const at::Tensor& projected_bias = {});
-  // Whether dense's product may leave its bias to add_residual: the fused CPU path in fp32,
-  // where adding it there saves addmm's pass that copies the bias into the output.
+  // Whether dense's product may leave its bias to add_residual: the fused CPU path in fp32 and
+  // bf16, where adding it there saves addmm's pass that copies the bias into the output (and
+  // in bf16 the bias's casts and its gradient's separate sum).
   bool defers_bias(const at::Tensor& residual, at::ScalarType dt) const;
 
   torch::nn::Linear dense{nullptr};

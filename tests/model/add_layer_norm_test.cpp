@@ -91,10 +91,88 @@ TEST(AddLayerNorm, AddsTheDenseBiasTheProductLeftOut) {
   for (size_t i = 0; i < grads.size(); ++i)
     EXPECT_TRUE(close(grads[i], expected_grads[i], 1e-5)) << "gradient " << i;
   EXPECT_GT(grads.back().abs().sum().item<double>(), 1.0);
-  // bf16 y takes no separate bias (its product rounds product + bias once, in addmm).
-  EXPECT_THROW(fused_add_layer_norm(ours.y.to(at::kBFloat16), ours.residual, ours.weight, ours.bias,
-                                    1e-12, 0.0, y_bias),
+  // A bias of another width is refused.
+  EXPECT_THROW(fused_add_layer_norm(ours.y, ours.residual, ours.weight, ours.bias, 1e-12, 0.0,
+                                    at::randn({47})),
                std::runtime_error);
+}
+
+TEST(AddLayerNorm, AddsTheDenseBiasToABf16ProductInFp32) {
+  // bf16 y: y + y_bias and the dropout in fp32 from the cast on, so the reference is the fp32
+  // formula on the bf16 values; y's gradient rounded once, y_bias's the fp32 sum before it.
+  for (const double p : {0.0, 0.1}) {
+    SCOPED_TRACE("p " + std::to_string(p));
+    const Inputs ours = make_inputs(at::kBFloat16), ref = make_inputs(at::kBFloat16);
+    const at::Tensor y_bias = (at::randn({48}) * 3).requires_grad_(true);
+    const at::Tensor ref_bias = y_bias.detach().clone().requires_grad_(true);
+    const at::Tensor g = at::randn({3, 70, 48});
+    torch::manual_seed(9);
+    const at::Tensor out =
+        fused_add_layer_norm(ours.y, ours.residual, ours.weight, ours.bias, 1e-12, p, y_bias);
+    torch::manual_seed(9);
+    const Inputs biased{ref.y.to(at::kFloat) + ref_bias, ref.residual, ref.weight, ref.bias};
+    const at::Tensor expected = reference(biased, p);
+    EXPECT_TRUE(close(out, expected, 1e-5));
+    // Rounding y + y_bias to bf16 (what addmm's output holds) would move it by up to a bf16
+    // step of |y + y_bias| ~ 3: far outside the bound above.
+    torch::manual_seed(9);
+    const at::Tensor rounded = reference(
+        {(ref.y.to(at::kFloat) + ref_bias).to(at::kBFloat16), ref.residual, ref.weight, ref.bias},
+        p);
+    EXPECT_FALSE(close(rounded.detach(), expected.detach(), 1e-5));
+    auto inputs = ours.all(), ref_inputs = ref.all();
+    inputs.push_back(y_bias);
+    ref_inputs.push_back(ref_bias);
+    const auto grads = torch::autograd::grad({out}, inputs, {g});
+    const auto expected_grads = torch::autograd::grad({expected}, ref_inputs, {g});
+    for (size_t i = 0; i < grads.size(); ++i) {
+      ASSERT_EQ(grads[i].scalar_type(), expected_grads[i].scalar_type()) << "gradient " << i;
+      // y's: the same single rounding of an fp32 value that may differ by ~1e-6 (one step).
+      EXPECT_TRUE(close(grads[i], expected_grads[i], i == 0 ? 1.0 / 128 : 1e-5))
+          << "gradient " << i;
+      EXPECT_GT(grads[i].abs().sum().item<double>(), 1.0) << "gradient " << i;
+    }
+  }
+}
+
+TEST(AddLayerNorm, Bf16CopyIsTheCastOutputAndTakesItsGradient) {
+  // {out, low} against out = fused_add_layer_norm(...), low = out.to(bf16): the same bits in
+  // values and in every gradient, with both outputs' gradients fed back, with only one of them
+  // (the other output unused), and with a deferred dense bias.
+  const at::Tensor g = at::randn({3, 70, 48});
+  const at::Tensor g_low = at::randn({3, 70, 48}).to(at::kBFloat16);
+  for (const int used : {3, 1, 2}) {  // bit 0: out's gradient, bit 1: low's
+    for (const bool with_bias : {false, true}) {
+      SCOPED_TRACE("used " + std::to_string(used) + (with_bias ? " with y_bias" : ""));
+      const Inputs ours = make_inputs(at::kBFloat16), ref = make_inputs(at::kBFloat16);
+      const at::Tensor b = with_bias ? at::randn({48}) : at::Tensor();
+      torch::manual_seed(9);
+      const auto outs = fused_add_layer_norm_hidden(ours.y, ours.residual, ours.weight, ours.bias,
+                                                    1e-12, 0.1, b, /*low_copy=*/true);
+      torch::manual_seed(9);
+      const at::Tensor out =
+          fused_add_layer_norm(ref.y, ref.residual, ref.weight, ref.bias, 1e-12, 0.1, b);
+      const at::Tensor low = out.to(at::kBFloat16);
+      ASSERT_EQ(outs.size(), 2u);
+      ASSERT_EQ(outs[1].scalar_type(), at::kBFloat16);
+      EXPECT_TRUE(at::equal(outs[0], out));
+      EXPECT_TRUE(at::equal(outs[1], low));
+      std::vector<at::Tensor> o, r, go;
+      if (used & 1) o.push_back(outs[0]), r.push_back(out), go.push_back(g);
+      if (used & 2) o.push_back(outs[1]), r.push_back(low), go.push_back(g_low);
+      const auto grads = torch::autograd::grad(o, ours.all(), go);
+      const auto expected = torch::autograd::grad(r, ref.all(), go);
+      for (size_t i = 0; i < grads.size(); ++i) {
+        EXPECT_TRUE(at::equal(grads[i], expected[i])) << "gradient " << i;
+        EXPECT_GT(grads[i].abs().sum().item<double>(), 1.0) << "gradient " << i;
+      }
+    }
+  }
+  // fp32 y has no copy to give.
+  const Inputs f = make_inputs(at::kFloat);
+  EXPECT_EQ(
+      fused_add_layer_norm_hidden(f.y, f.residual, f.weight, f.bias, 1e-12, 0.0, {}, true).size(),
+      1u);
 }
 
 TEST(AddLayerNorm, SameBitsOnOneThreadAndOnTwo) {
