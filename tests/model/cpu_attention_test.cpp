@@ -122,10 +122,15 @@ TEST(CpuAttention, SameBitsOnOneThreadAndOnTwo) {
   EXPECT_TRUE(at::equal(one_grad, two_grad));
 }
 
-// Every element of a within one bf16 rounding step (2^-7 relative) of b's.
+// Every element of a within one bf16 rounding step (2^-7 relative) of b's, plus half a step of
+// b's largest element: an entry that is a sum with cancellation (a gradient near 0) keeps the
+// absolute error of its larger terms. Without that slack, 3 of 40 random inputs failed on an
+// AMD EPYC (AVX-512 BF16, no AMX) where ATen's bf16 products sum in another order; over 300
+// seeds the largest difference there was 0.26 of a step of the largest element.
 bool within_one_bf16_step(const at::Tensor& a, const at::Tensor& b) {
   const at::Tensor x = a.to(at::kFloat), y = b.to(at::kFloat);
-  return ((x - y).abs() <= y.abs() * (1.0 / 128) + 1e-6).all().item<bool>();
+  const at::Tensor slack = y.abs().max() * 0.5;
+  return ((x - y).abs() <= (y.abs() + slack) * (1.0 / 128)).all().item<bool>();
 }
 
 TEST(CpuAttention, KernelMatchesTheEagerFormulaInBf16) {
