@@ -79,8 +79,9 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     const int64_t o = i * h;
     const float m = mean[i], rs = rstd[i];
     // g = g32 + g16: the output's gradient, summed as autograd would sum the fp32 output's and
-    // its bf16 copy's (after casting the latter). Kept in dx until dx is computed in place.
-    float* __restrict g = dx + o;
+    // its bf16 copy's (after casting the latter). Kept in dx until dx is computed in place (g is
+    // based on dx, so not restrict: the last loop reads g[j] and writes dx[o + j], one element).
+    float* g = dx + o;
     for (int64_t j = 0; j < h; ++j)
       g[j] = (g32 ? g32[o + j] : 0.0f) + (g16 ? bf16_to_float(g16[o + j]) : 0.0f);
     // d(xhat) = g * gamma; dx = rstd * (d(xhat) - mean(d(xhat)) - xhat * mean(d(xhat) * xhat)).
