@@ -84,8 +84,9 @@ class ElectraResidualOutputImpl : public torch::nn::Module {
   // (defers_bias), else undefined.
   at::Tensor add_residual(const at::Tensor& projected, const at::Tensor& residual,
                           const at::Tensor& projected_bias = {});
-  // The same, with the low-precision copy of the result where the fused CUDA kernel runs
-  // (fused_cuda, CUDA tensors, projected not fp32).
+  // The same, with the low-precision copy of the result where a fused kernel writes one: the
+  // CUDA kernel (fused_cuda, CUDA tensors, projected not fp32) or the CPU one (fused, CPU
+  // tensors, projected bf16).
   Hidden add_residual_hidden(const at::Tensor& projected, const at::Tensor& residual,
                              const at::Tensor& projected_bias = {});
   // Whether dense's product may leave its bias to add_residual: the fused CPU path in fp32 and
