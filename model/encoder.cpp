@@ -189,40 +189,28 @@ bool ElectraResidualOutputImpl::defers_bias(const at::Tensor& residual, at::Scal
          residual.scalar_type() == at::kFloat;
 }
 
-at::Tensor ElectraResidualOutputImpl::add_residual(const at::Tensor& projected,
-                                                   const at::Tensor& residual,
-                                                   const at::Tensor& projected_bias) {
+Hidden ElectraResidualOutputImpl::add_residual_hidden(const at::Tensor& projected,
+                                                      const at::Tensor& residual,
+                                                      const at::Tensor& projected_bias) {
+  const auto& ln = LayerNorm->options;
+  if (fused_cuda && !projected_bias.defined() &&
+      cuda_add_layer_norm_supports(projected, residual)) {
+    auto outs = cuda_add_layer_norm(projected, residual, LayerNorm->weight, LayerNorm->bias,
+                                    ln.eps(), active_p(dropout), /*low_copy=*/true);
+    return {outs[0], outs.size() > 1 ? outs[1] : at::Tensor()};
+  }
   if (fused && fused_add_layer_norm_supports(projected, residual)) {
-    const auto& ln = LayerNorm->options;
-    return fused_add_layer_norm(projected, residual, LayerNorm->weight, LayerNorm->bias, ln.eps(),
-                                active_p(dropout), projected_bias);
+    // The kernel writes the bf16 copy only for a bf16 product; fp32 gives one output.
+    auto outs = fused_add_layer_norm_hidden(projected, residual, LayerNorm->weight, LayerNorm->bias,
+                                            ln.eps(), active_p(dropout), projected_bias,
+                                            /*low_copy=*/true);
+    return {outs[0], outs.size() > 1 ? outs[1] : at::Tensor()};
   }
   // dense output (dt) + fp32 residual promotes to fp32 before the LayerNorm.
   at::Tensor y = model::dropout(dropout, projected_bias.defined()
                                              ? projected + projected_bias.to(projected.dtype())
                                              : projected);
-  return layer_norm(LayerNorm, y.to(at::kFloat) + residual);
-}
-
-Hidden ElectraResidualOutputImpl::add_residual_hidden(const at::Tensor& projected,
-                                                      const at::Tensor& residual,
-                                                      const at::Tensor& projected_bias) {
-  if (fused_cuda && !projected_bias.defined() &&
-      cuda_add_layer_norm_supports(projected, residual)) {
-    const auto& ln = LayerNorm->options;
-    auto outs = cuda_add_layer_norm(projected, residual, LayerNorm->weight, LayerNorm->bias,
-                                    ln.eps(), active_p(dropout), /*low_copy=*/true);
-    return {outs[0], outs.size() > 1 ? outs[1] : at::Tensor()};
-  }
-  if (fused && projected.scalar_type() == at::kBFloat16 &&
-      fused_add_layer_norm_supports(projected, residual)) {
-    const auto& ln = LayerNorm->options;
-    auto outs = fused_add_layer_norm_hidden(projected, residual, LayerNorm->weight, LayerNorm->bias,
-                                            ln.eps(), active_p(dropout), projected_bias,
-                                            /*low_copy=*/true);
-    return {outs[0], outs[1]};
-  }
-  return {add_residual(projected, residual, projected_bias), at::Tensor()};
+  return {layer_norm(LayerNorm, y.to(at::kFloat) + residual), at::Tensor()};
 }
 
 ElectraAttentionImpl::ElectraAttentionImpl(const ElectraConfig& c) {

@@ -81,17 +81,14 @@ class ElectraResidualOutputImpl : public torch::nn::Module {
   Hidden forward_hidden(const at::Tensor& x, const at::Tensor& residual, at::ScalarType dt);
   // LayerNorm(dropout(projected + projected_bias) + residual), for a caller that computed
   // dense(x) itself; projected_bias: dense's bias where the caller left it out
-  // (defers_bias), else undefined.
-  at::Tensor add_residual(const at::Tensor& projected, const at::Tensor& residual,
-                          const at::Tensor& projected_bias = {});
-  // The same, with the low-precision copy of the result where a fused kernel writes one: the
-  // CUDA kernel (fused_cuda, CUDA tensors, projected not fp32) or the CPU one (fused, CPU
-  // tensors, projected bf16).
+  // (defers_bias), else undefined. Hidden.low is the low-precision copy of the result where a
+  // fused kernel writes one: the CUDA kernel (fused_cuda, CUDA tensors, projected not fp32) or
+  // the CPU one (fused, CPU tensors, projected bf16).
   Hidden add_residual_hidden(const at::Tensor& projected, const at::Tensor& residual,
                              const at::Tensor& projected_bias = {});
-  // Whether dense's product may leave its bias to add_residual: the fused CPU path in fp32 and
-  // bf16, where adding it there saves addmm's pass that copies the bias into the output (and
-  // in bf16 the bias's casts and its gradient's separate sum).
+  // Whether dense's product may leave its bias to add_residual_hidden: the fused CPU path in fp32
+  // and bf16, where adding it there saves addmm's pass that copies the bias into the output (and in
+  // bf16 the bias's casts and its gradient's separate sum).
   bool defers_bias(const at::Tensor& residual, at::ScalarType dt) const;
 
   torch::nn::Linear dense{nullptr};
