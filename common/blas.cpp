@@ -34,6 +34,20 @@ bool is_legacy_core(const std::string& core) {
   return false;
 }
 
+// Keep freed blocks for reuse instead of unmapping or trimming them (see
+// maybe_reexec_for_fast_kernels): 64 GiB thresholds, far above any allocation of a step.
+constexpr const char* kMallocTunables =
+    "glibc.malloc.mmap_threshold=68719476736:glibc.malloc.trim_threshold=68719476736";
+
+// Whether the user set glibc's malloc thresholds, in GLIBC_TUNABLES or the older variables.
+bool malloc_settings_given() {
+  for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"})
+    if (std::getenv(name)) return true;
+  const char* t = std::getenv("GLIBC_TUNABLES");
+  return t && (std::strstr(t, "glibc.malloc.mmap_threshold") ||
+               std::strstr(t, "glibc.malloc.trim_threshold"));
+}
+
 }  // namespace
 
 void* find_symbol(const char* name) {
@@ -54,6 +68,7 @@ Info info() {
   if (const char* env = std::getenv("OPENBLAS_CORETYPE")) i.coretype_env = env;
   if (const char* re = std::getenv("ELECTRA_BLAS_REEXEC")) i.reexeced = std::strcmp(re, "1") == 0;
   if (const char* w = std::getenv("OMP_WAIT_POLICY")) i.omp_wait_policy = w;
+  if (const char* t = std::getenv("GLIBC_TUNABLES")) i.glibc_tunables = t;
   if (const char* sc = std::getenv("GOMP_SPINCOUNT"))
     i.omp_wait_policy += std::string(" GOMP_SPINCOUNT=") + sc;
   auto core = reinterpret_cast<CoreFn>(find_symbol("openblas_get_corename"));
@@ -86,12 +101,30 @@ void maybe_reexec_for_fast_kernels(int argc, char** argv) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     set.push_back("OMP_WAIT_POLICY");
   }
+  // glibc's malloc serves every allocation above its mmap threshold (128 KiB, rising with the
+  // sizes freed, to 32 MiB at most) with a fresh mmap, and gives the top of its heap back to
+  // the kernel past the trim threshold. A training step allocates and frees the same few
+  // hundred MB of activations and gradients every step, so both make the kernel map and zero
+  // them again: measured on ELECTRA-Small bf16 (batch 32), ~50k page faults a step and about
+  // half the process's system time. Past both thresholds the freed blocks stay in the heap and
+  // the next step reuses them: 0 faults a step, and the same peak RSS. glibc reads these only
+  // at start-up, and a user's own malloc settings win.
+  const char* user_tunables = std::getenv("GLIBC_TUNABLES");
+  const bool had_tunables = user_tunables != nullptr;
+  const std::string kept_tunables = had_tunables ? user_tunables : "";
+  if (!malloc_settings_given()) {
+    const std::string tunables =
+        (kept_tunables.empty() ? std::string() : kept_tunables + ":") + kMallocTunables;
+    setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
+    set.push_back("GLIBC_TUNABLES");
+  }
   if (set.empty()) return;
   setenv("ELECTRA_BLAS_REEXEC", "1", 1);
   execv("/proc/self/exe", argv);
   // exec failed (e.g. no /proc): carry on as loaded rather than fail.
   for (const char* name : set)
     unsetenv(name);
+  if (had_tunables) setenv("GLIBC_TUNABLES", kept_tunables.c_str(), 1);
 }
 
 void set_threads(int n) {

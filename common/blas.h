@@ -22,6 +22,7 @@ struct Info {
   std::string coretype_env;         // OPENBLAS_CORETYPE as set for this process ("" if unset)
   bool reexeced = false;            // this process was re-executed with the settings below
   std::string omp_wait_policy;      // OMP_WAIT_POLICY (and GOMP_SPINCOUNT) as set ("" if unset)
+  std::string glibc_tunables;       // GLIBC_TUNABLES as set ("" if unset): malloc's thresholds
   std::string best_core;            // what this CPU supports: "SKYLAKEX", "HASWELL" or ""
   std::string sgemm;                // sgemm_backend(): who runs the fp32 GEMMs
 };
@@ -36,9 +37,11 @@ void* find_symbol(const char* name);
 
 // Re-executes the process once, with nothing else changed, when a library read its settings
 // at load time and they are wrong for this machine: OPENBLAS_CORETYPE=best_core when OpenBLAS
-// loaded slower kernels than the CPU supports, and OMP_WAIT_POLICY=PASSIVE (see blas.cpp)
-// unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set. Variables the user set are kept. Does
-// nothing with ELECTRA_NO_BLAS_FIX=1 or when already re-executed. Call it first in main().
+// loaded slower kernels than the CPU supports, OMP_WAIT_POLICY=PASSIVE (see blas.cpp)
+// unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, and GLIBC_TUNABLES with malloc thresholds
+// that keep freed memory for reuse unless the user set malloc's thresholds. Variables the user
+// set are kept. Does nothing with ELECTRA_NO_BLAS_FIX=1 or when already re-executed. Call it
+// first in main().
 void maybe_reexec_for_fast_kernels(int argc, char** argv);
 
 // Row-major fp32 C[m, n] = alpha op(A) op(B) + beta C (op(A): [m, k], stored [k, m] when ta;

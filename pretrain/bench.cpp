@@ -52,6 +52,14 @@ double peak_rss_mib() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
+// Page faults served without I/O so far: each is a page the kernel mapped and zeroed because
+// the allocator had given it back (blas.cpp's malloc thresholds).
+int64_t minor_page_faults() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_minflt);
+}
+
 // The ATen operators `fn` dispatches, nested ones included, on every thread (backward runs
 // on the autograd engine's). On a GPU each leaf operator is at least one kernel launch, and a
 // step whose host cannot launch them as fast as the device runs them is bound by this count.
@@ -69,26 +77,37 @@ int64_t count_aten_ops(const std::function<void()>& fn) {
   return count.load();
 }
 
+// What one step did besides taking time.
+struct StepCounts {
+  int64_t ops = 0;          // ATen operators (count_aten_ops)
+  int64_t sgemm_calls = 0;  // LibTorch's fp32 GEMM calls that reached common/sgemm.cpp
+  double page_faults = 0;   // minor page faults, the mean over the timed steps
+};
+
 // Runs `step` warmup + steps times, the device synchronised around each, and returns the
-// timed steps' seconds; then one more under count_aten_ops (*ops, and *sgemm_calls: LibTorch's
-// fp32 GEMM calls that reached common/sgemm.cpp in that step) and, with --profile, three more
-// under the profiler. Inference and training steps are measured by this one loop.
+// timed steps' seconds (and their page faults in counts->page_faults); then one more under
+// count_aten_ops and, with --profile, three more under the profiler. Inference and training
+// steps are measured by this one loop.
 std::vector<double> time_steps(const std::function<void()>& step, const BenchOptions& bo,
-                               const at::Device& dev, int64_t* ops, int64_t* sgemm_calls) {
+                               const at::Device& dev, StepCounts* counts) {
   const auto synced_step = [&] {
     step();
     synchronize(dev);
   };
   std::vector<double> times;
+  int64_t faults_before = 0;
   for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
     synchronize(dev);
+    if (s == bo.warmup) faults_before = minor_page_faults();
     const auto t0 = Clock::now();
     synced_step();
     if (s >= bo.warmup) times.push_back(seconds_since(t0));
   }
+  counts->page_faults = static_cast<double>(minor_page_faults() - faults_before) /
+                        static_cast<double>(std::max<int64_t>(1, bo.steps));
   const uint64_t gemms_before = blas::interposed_sgemm_calls();
-  *ops = count_aten_ops(synced_step);
-  *sgemm_calls = static_cast<int64_t>(blas::interposed_sgemm_calls() - gemms_before);
+  counts->ops = count_aten_ops(synced_step);
+  counts->sgemm_calls = static_cast<int64_t>(blas::interposed_sgemm_calls() - gemms_before);
   if (!bo.profile.empty())
     profile_to_file(bo.profile, dev.is_cuda(), [&] {
       for (int i = 0; i < 3; ++i)
@@ -247,7 +266,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
   double last_loss = 0;
   int64_t overflows = 0;
   double loss_scale = 1.0;
-  int64_t ops_per_step = 0, sgemm_calls_per_step = 0;
+  StepCounts counts;
   reset_peak_device_memory(dev);
   if (bo.inference) {
     c10::InferenceMode guard;
@@ -260,7 +279,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
                                              dt);  // [micro, seq] fp32
       last_loss = logits.sum().item<double>();     // also waits for the device
     };
-    times = time_steps(forward, bo, dev, &ops_per_step, &sgemm_calls_per_step);
+    times = time_steps(forward, bo, dev, &counts);
   } else {
     pair.discriminator->train();
     pair.generator->train();
@@ -286,7 +305,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       if (scaler.update(!std::isfinite(norm))) optimizer.step(pc.lr);
       optimizer.zero_grad();
     };
-    times = time_steps(train_step, bo, dev, &ops_per_step, &sgemm_calls_per_step);
+    times = time_steps(train_step, bo, dev, &counts);
     last_loss = last.item<double>();
     overflows = scaler.overflows();
     loss_scale = scaler.scale();
@@ -366,7 +385,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       {"peak_rss_mb", *std::max_element(rss_all.begin(), rss_all.end())},
       {"params", n_params},
       {"masked_per_step", masked},
-      {"aten_ops_per_step", ops_per_step},
+      {"aten_ops_per_step", counts.ops},
+      {"page_faults_per_step", counts.page_faults},
       {"intra_op_threads", at::get_num_threads()},
       {"blas",
        {{"library", bi.library},
@@ -375,8 +395,9 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
         {"coretype_env", bi.coretype_env},
         {"reexeced", bi.reexeced},
         {"omp_wait_policy", bi.omp_wait_policy},
+        {"glibc_tunables", bi.glibc_tunables},
         {"sgemm", bi.sgemm},
-        {"sgemm_calls_per_step", sgemm_calls_per_step}}},
+        {"sgemm_calls_per_step", counts.sgemm_calls}}},
       {"last_value", last_loss},
   };
   return r.dump();

@@ -4,7 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/blas.h"
 #include "tests/support/blas_probe.h"
@@ -15,14 +18,16 @@ namespace {
 
 using json = nlohmann::json;
 using testing::CommandResult;
-using testing::electra;
 
 // A model small enough for a unit test: discriminator e16/h32/L2/ff64, generator at 0.5
 // (h16, 1 head, ff64 -> derived 4*16), vocab 100, seq 32.
-// Always on the CPU (train.device=cpu), also where a GPU is visible. `extra`: one more argument.
+// Always on the CPU (train.device=cpu), also where a GPU is visible. `extra`: more arguments,
+// after (and so winning over) these; `env`: variables set for the command, "A=1 B=2".
 CommandResult bench(const std::string& steps = "3", bool inference = false,
-                    const std::string& extra = "--set=train.seed=42") {
-  return electra(
+                    const std::vector<std::string>& extra = {"--set=train.seed=42"},
+                    const std::string& env = "", const std::string& warmup = "1") {
+  // clang-format off
+  std::vector<std::string> args = {
       "bench", "--config",
       std::string(ELECTRA_TEST_DATA) + "/../../configs/pretrain/electra-tiny.yaml", "--set",
       "model.vocab_size=100", "--set", "model.embedding_size=16", "--set", "model.hidden_size=32",
@@ -30,8 +35,14 @@ CommandResult bench(const std::string& steps = "3", bool inference = false,
       "model.intermediate_size=64", "--set", "model.max_position_embeddings=32", "--set",
       "generator.size_fraction=0.5", "--set", "data.seq_len=32", "--set", "train.batch_size=4",
       "--set", "train.grad_accum=2", "--set", "train.threads=1", "--set",
-      "data.tokenizer=/nonexistent", "--steps", steps, "--warmup", "1", "--gemm-seconds", "0.05",
-      "--set=train.device=cpu", inference ? "--inference" : "--set=loss.temperature=1", extra);
+      "data.tokenizer=/nonexistent", "--steps", steps, "--warmup", warmup, "--gemm-seconds", "0.05",
+      "--set=train.device=cpu", inference ? "--inference" : "--set=loss.temperature=1"};
+  // clang-format on
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::string cmd = env + " " + testing::shell_quote(ELECTRA_BINARY);
+  for (const std::string& a : args)
+    cmd += " " + testing::shell_quote(a);
+  return testing::run_command(cmd);
 }
 
 json last_json_line(const std::string& out) {
@@ -86,12 +97,12 @@ TEST(BenchCliTest, TrainingFiguresFollowFromTheModel) {
 }
 
 TEST(BenchCliTest, MfuAgainstAGivenDevicePeak) {
-  const CommandResult r = bench("2", false, "--peak-tflops=0.5");
+  const CommandResult r = bench("2", false, {"--peak-tflops=0.5"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const json j = last_json_line(r.output);
   EXPECT_EQ(j["device_peak_tflops"].get<double>(), 0.5);
   EXPECT_NEAR(j["mfu_device"].get<double>(), j["achieved_tflops"].get<double>() / 0.5, 1e-12);
-  const CommandResult bad = bench("2", false, "--peak-tflops=-1");
+  const CommandResult bad = bench("2", false, {"--peak-tflops=-1"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("--peak-tflops must be >= 0"), std::string::npos) << bad.output;
 }
@@ -102,10 +113,10 @@ TEST(BenchCliTest, Fp32GemmsReachTheInterposerAndBf16TrainingMakesNone) {
   // The `electra` binary binds LibTorch's sgemm_ to its own (common/sgemm.cpp): an fp32 step's
   // products all arrive there. A bf16 step runs every product in bf16 (oneDNN's bf16 path),
   // none in fp32: a count above 0 would be an fp32 matmul left in the bf16 step.
-  const CommandResult fp32 = bench("1", false, "--set=train.precision=fp32");
+  const CommandResult fp32 = bench("1", false, {"--set=train.precision=fp32"});
   ASSERT_EQ(fp32.exit_code, 0) << fp32.output;
   EXPECT_GT(last_json_line(fp32.output)["blas"]["sgemm_calls_per_step"].get<int64_t>(), 0);
-  const CommandResult bf16 = bench("1", false, "--set=train.precision=bf16");
+  const CommandResult bf16 = bench("1", false, {"--set=train.precision=bf16"});
   ASSERT_EQ(bf16.exit_code, 0) << bf16.output;
   EXPECT_EQ(last_json_line(bf16.output)["blas"]["sgemm_calls_per_step"].get<int64_t>(), 0);
 }
@@ -116,6 +127,48 @@ TEST(BenchCliTest, AnUnknownGemmChoiceIsRefused) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("ELECTRA_SGEMM=mkl is not a GEMM electra knows"), std::string::npos)
       << r.output;
+}
+
+TEST(BenchCliTest, FreedActivationsAreReusedNotMappedAgain) {
+  for (const char* v : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+                        "MALLOC_TOP_PAD_", "ELECTRA_NO_BLAS_FIX", "ELECTRA_BLAS_REEXEC"})
+    if (std::getenv(v)) GTEST_SKIP() << v << " is set in the test's environment";
+  // Activations above glibc's default 128 KiB mmap threshold: the FFN's [8 x 64, 512] fp32
+  // output is 1 MiB.
+  const std::vector<std::string> larger = {"--set=model.hidden_size=128",
+                                           "--set=model.intermediate_size=512",
+                                           "--set=model.num_attention_heads=2",
+                                           "--set=model.max_position_embeddings=64",
+                                           "--set=data.seq_len=64",
+                                           "--set=train.batch_size=16"};
+  const std::string kept =
+      "glibc.malloc.mmap_threshold=68719476736:"
+      "glibc.malloc.trim_threshold=68719476736";
+
+  // By default `electra` re-executes itself with malloc's thresholds raised: the timed steps
+  // reuse the blocks the warm-up steps freed. (After one warm-up step the heap still grew by
+  // 100-200 pages a step; after three, by none.) The bound is well under one activation's 256
+  // pages.
+  const CommandResult tuned = bench("3", false, larger, "", "3");
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.output;
+  const json t = last_json_line(tuned.output);
+  EXPECT_EQ(t["blas"]["glibc_tunables"], kept);
+  EXPECT_LT(t["page_faults_per_step"].get<double>(), 100) << tuned.output;
+
+  // A user's own threshold wins, and is reported: with every block of 128 KiB or more mapped
+  // afresh, each step faults in all of its activations again.
+  const CommandResult mapped =
+      bench("3", false, larger, "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072", "3");
+  ASSERT_EQ(mapped.exit_code, 0) << mapped.output;
+  const json m = last_json_line(mapped.output);
+  EXPECT_EQ(m["blas"]["glibc_tunables"], "glibc.malloc.mmap_threshold=131072");
+  EXPECT_GT(m["page_faults_per_step"].get<double>(), 2000) << mapped.output;
+
+  // Other tunables the user set are kept, with the thresholds after them.
+  const CommandResult other = bench("1", false, {}, "GLIBC_TUNABLES=glibc.malloc.tcache_count=7");
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  EXPECT_EQ(last_json_line(other.output)["blas"]["glibc_tunables"],
+            "glibc.malloc.tcache_count=7:" + kept);
 }
 
 TEST(BenchCliTest, InferenceTimesTheDiscriminatorForward) {
@@ -133,7 +186,7 @@ TEST(BenchCliTest, ProfileWritesATrace) {
   // Kineto where LibTorch has it, else (Debian's 1.13) the legacy profiler's host operators.
   const std::string path = ::testing::TempDir() + "/bench_trace.json";
   std::remove(path.c_str());
-  const CommandResult r = bench("1", false, "--profile=" + path);
+  const CommandResult r = bench("1", false, {"--profile=" + path});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(path);
   ASSERT_TRUE(in) << path;
