@@ -51,6 +51,17 @@ void maybe_reexec_for_fast_kernels(int argc, char** argv);
 bool sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// Row-major fp32 C[m, n] = alpha op(A) op(B) + beta C from bf16 A and B (their raw bits; the
+// same arguments as sgemm()) on oneDNN's dnnl_gemm_bf16bf16f32, which accumulates in fp32 and
+// writes fp32: a bf16 product whose result is wanted in fp32 (a weight's gradient) without
+// ATen's bf16 output and a cast. False where the process has no oneDNN, or oneDNN refused the
+// arguments; C is then untouched.
+bool gemm_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+               int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// Whether gemm_bf16() has oneDNN's GEMM to run on.
+bool have_gemm_bf16();
+
 // Which GEMM sgemm() and LibTorch's fp32 matmuls use: "onednn", "blas" (ELECTRA_SGEMM=openblas,
 // or no libdnnl in the process) or "" (none found).
 const char* sgemm_backend();

@@ -95,6 +95,32 @@ bool have_sgemm() {
   return b.dnnl || b.blas;
 }
 
+namespace {
+
+// Row-major, bf16 A and B (raw bits), fp32 C: C[m, n] = alpha op(A) op(B) + beta C.
+using DnnlBf16GemmFn = int (*)(char transa, char transb, int64_t m, int64_t n, int64_t k,
+                               float alpha, const uint16_t* a, int64_t lda, const uint16_t* b,
+                               int64_t ldb, float beta, float* c, int64_t ldc);
+
+DnnlBf16GemmFn dnnl_bf16_gemm() {
+  static const auto fn =
+      reinterpret_cast<DnnlBf16GemmFn>(dlsym(RTLD_DEFAULT, "dnnl_gemm_bf16bf16f32"));
+  return fn;
+}
+
+}  // namespace
+
+bool have_gemm_bf16() {
+  return dnnl_bf16_gemm() != nullptr;
+}
+
+bool gemm_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+               int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const DnnlBf16GemmFn fn = dnnl_bf16_gemm();
+  return fn &&
+         fn(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0;
+}
+
 bool sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   const Backends& be = backends();

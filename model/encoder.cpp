@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "model/add_layer_norm.h"
+#include "model/bf16_linear.h"
 #include "model/cpu_attention.h"
 #include "model/fast_random.h"
 #include "model/feed_forward.h"
@@ -49,10 +50,14 @@ at::Tensor activate(Activation act, const at::Tensor& x) {
 }
 
 at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarType dt) {
-  const at::Tensor& w = lin->weight;
-  const at::Tensor& b = lin->bias;
-  if (dt == w.scalar_type()) return at::linear(x.to(dt), w, b);
-  return at::linear(x.to(dt), w.to(dt), b.defined() ? b.to(dt) : b);
+  return linear(x.to(dt), lin->weight, lin->bias);
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  const at::ScalarType dt = x.scalar_type();
+  if (dt == w.scalar_type()) return at::linear(x, w, b);
+  if (bf16_linear_supports(x, w)) return bf16_linear(x, w, b);
+  return at::linear(x, w.to(dt), b.defined() ? b.to(dt) : b);
 }
 
 at::Tensor dropout(const torch::nn::Dropout& d, const at::Tensor& x) {
@@ -129,9 +134,9 @@ at::Tensor ElectraSelfAttentionImpl::attend(const at::Tensor& h, const at::Tenso
   // One [H, 3H] GEMM instead of three [H, H] ones: at ELECTRA-Small's H = 256 the bigger
   // product runs closer to the machine's GEMM rate. The weights stay three HF-named tensors.
   // (.to() returns the tensor itself when it already has dtype dt.)
-  at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0).to(dt);  // [3H, H]
-  at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0).to(dt);     // [3H]
-  const at::Tensor proj = at::linear(h, w, bias);                                 // [b, l, 3H]
+  const at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0);  // [3H, H]
+  const at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0);     // [3H]
+  const at::Tensor proj = linear(h.to(dt), w, bias);                             // [b, l, 3H]
   const double p = active_p(dropout);
   // bf16 training keeps ATen's products: oneDNN's bf16 batched products beat the fused
   // kernel's fp32 ones in backward (a bf16 ELECTRA-Small step measured 6% slower fully fused),
@@ -179,7 +184,7 @@ at::Tensor ElectraResidualOutputImpl::forward(const at::Tensor& x, const at::Ten
 Hidden ElectraResidualOutputImpl::forward_hidden(const at::Tensor& x, const at::Tensor& residual,
                                                  at::ScalarType dt) {
   if (defers_bias(residual, dt))
-    return add_residual_hidden(at::matmul(x.to(dt), dense->weight.to(dt).t()), residual,
+    return add_residual_hidden(linear(x.to(dt), dense->weight, at::Tensor()), residual,
                                dense->bias);
   return add_residual_hidden(linear(dense, x, dt), residual);
 }
@@ -257,9 +262,13 @@ Hidden ElectraLayerImpl::forward_hidden(const Hidden& h, const at::Tensor& mask_
     // twice, and on the CPU its passes are fused (model/feed_forward.h).
     const torch::nn::Linear &in = intermediate->dense, &out = output->dense;
     const bool defer = output->defers_bias(a.f32, dt);
+    const at::Tensor x = a.in(dt);  // [b, l, H]
+    // The fp32 parameters themselves where the node takes them (fp32 gradients, no casts).
+    const bool master = bf16_linear_supports(x, in->weight);
+    const auto param = [&](const at::Tensor& p) { return master ? p : p.to(dt); };
     return output->add_residual_hidden(
-        gelu_feed_forward(a.in(dt), in->weight.to(dt), in->bias.to(dt), out->weight.to(dt),
-                          defer ? at::Tensor() : out->bias.to(dt), act == Activation::kGeluTanh),
+        gelu_feed_forward(x, param(in->weight), param(in->bias), param(out->weight),
+                          defer ? at::Tensor() : param(out->bias), act == Activation::kGeluTanh),
         a.f32, defer ? out->bias : at::Tensor());
   }
   return output->forward_hidden(intermediate(a.in(dt), dt), a.f32, dt);

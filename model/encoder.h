@@ -28,6 +28,10 @@ at::Tensor activate(Activation act, const at::Tensor& x);
 
 // y = x W^T + b in dtype `dt` (weights cast from their fp32 masters when dt differs).
 at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarType dt);
+// x w^T + b in x's dtype, w and b (or undefined) in theirs: as they are when the dtypes match,
+// model/bf16_linear.h's node for fp32 parameters and a bf16 x on the CPU (fp32 gradients without
+// casts), else at::linear on the parameters cast to x's dtype.
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
 // LayerNorm in fp32 whatever the input dtype; returns fp32.
 at::Tensor layer_norm(const torch::nn::LayerNorm& ln, const at::Tensor& x);
 // The module's dropout (its p, its training flag) through model/fast_random.h.

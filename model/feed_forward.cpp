@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "model/bf16_linear.h"
 #include "model/gelu_rows.h"
 #include "model/kernel_tensors.h"
 
@@ -63,14 +64,19 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
                             const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2,
                             bool tanh_approx) {
     const at::Tensor x2 = x.reshape({-1, x.size(-1)});  // [n, H]
-    auto [pre, act] = bias_gelu_forward(x2, w1, b1, tanh_approx, /*keep_pre=*/true);
+    // fp32 master parameters with bf16 x: the products take them rounded to bf16, and backward
+    // gives their gradients in fp32 (model/bf16_linear.h).
+    const at::ScalarType dt = x.scalar_type();
+    const at::Tensor w1c = w1.to(dt), w2c = w2.to(dt);  // [F, H], [out, F]
+    auto [pre, act] = bias_gelu_forward(x2, w1c, b1.to(dt), tanh_approx, /*keep_pre=*/true);
     // The bias that backward adds to pre again, or an empty tensor (LibTorch 1.13's custom
     // functions save no undefined tensor).
     const at::Tensor folded = bias_in_gelu(x2) ? b1.contiguous() : at::empty({0}, b1.options());
-    ctx->save_for_backward({x2, w1, pre, w2, folded});
+    ctx->save_for_backward({x2, w1c, pre, w2c, folded});
     ctx->saved_data["tanh"] = tanh_approx;
     ctx->saved_data["b2"] = b2.numel() > 0;
-    return second_product(x, act, w2, b2);
+    ctx->saved_data["master"] = w1.scalar_type() != dt;
+    return second_product(x, act, w2c, b2.to(dt));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
@@ -98,10 +104,19 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
       act = at::gelu(x, approx);
       d = at::gelu_backward(d, x, approx);
     }
-    at::Tensor grad_w2 = gy.t().mm(act);                                             // [out, F]
-    at::Tensor grad_b2 = ctx->saved_data["b2"].toBool() ? gy.sum(0) : at::Tensor();  // [out]
-    at::Tensor grad_w1 = d.t().mm(x2);                                               // [F, H]
-    at::Tensor grad_b1 = d.sum(0);                                                   // [F]
+    // The parameters' gradients in their own dtype: fp32 master parameters get fp32 sums of the
+    // bf16 products, not rounded to bf16 on the way.
+    const bool master = ctx->saved_data["master"].toBool();
+    const auto weight_grad = [&](const at::Tensor& g, const at::Tensor& in) {
+      return master ? bf16_weight_grad(g, in) : g.t().mm(in);
+    };
+    const auto bias_grad = [&](const at::Tensor& g) {
+      return master ? bf16_bias_grad(g) : g.sum(0);
+    };
+    at::Tensor grad_w2 = weight_grad(gy, act);                                           // [out, F]
+    at::Tensor grad_b2 = ctx->saved_data["b2"].toBool() ? bias_grad(gy) : at::Tensor();  // [out]
+    at::Tensor grad_w1 = weight_grad(d, x2);                                             // [F, H]
+    at::Tensor grad_b1 = bias_grad(d);                                                   // [F]
     std::vector<int64_t> sizes = grad[0].sizes().vec();
     sizes.back() = w1.size(1);
     at::Tensor grad_x = d.mm(w1).view(sizes);  // [..., H]
@@ -118,9 +133,11 @@ at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at
   // LibTorch 1.13's custom functions take no undefined tensor: an empty one stands for "none".
   const at::Tensor out_bias = b2.defined() ? b2 : at::empty({0}, w2.options());
   if (grad) return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx);
+  const at::ScalarType dt = x.scalar_type();
   const at::Tensor x2 = x.reshape({-1, x.size(-1)});
-  const at::Tensor act = bias_gelu_forward(x2, w1, b1, tanh_approx, /*keep_pre=*/false).second;
-  return second_product(x, act, w2, out_bias);
+  const at::Tensor act =
+      bias_gelu_forward(x2, w1.to(dt), b1.to(dt), tanh_approx, /*keep_pre=*/false).second;
+  return second_product(x, act, w2.to(dt), out_bias.to(dt));
 }
 
 }  // namespace electra::model

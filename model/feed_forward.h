@@ -12,8 +12,10 @@
 namespace electra::model {
 
 // x: [..., H]; w1: [F, H]; b1: [F]; w2: [out, F]; b2: [out], or undefined for a caller that
-// adds it itself (model/add_layer_norm.h); all one dtype (the compute dtype); tanh_approx: HF
-// "gelu_new" rather than "gelu" (erf). -> [..., out] in x's dtype.
+// adds it itself (model/add_layer_norm.h); tanh_approx: HF "gelu_new" rather than "gelu" (erf).
+// -> [..., out] in x's dtype. The parameters are in x's dtype (the compute dtype), or, for a bf16
+// x on the CPU where bf16_linear_supports(x, w1), fp32 master parameters: then the products use
+// them rounded to bf16 and their gradients are fp32 (model/bf16_linear.h).
 // Differentiable in all five; without a gradient nothing is kept.
 at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
                              const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx);
