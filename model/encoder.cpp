@@ -132,8 +132,9 @@ at::Tensor ElectraSelfAttentionImpl::attend(const at::Tensor& h, const at::Tenso
     return t.view({b, l, heads, head_dim}).permute({0, 2, 1, 3});
   };
   // One [H, 3H] GEMM instead of three [H, H] ones: at ELECTRA-Small's H = 256 the bigger
-  // product runs closer to the machine's GEMM rate. The weights stay three HF-named tensors.
-  // (.to() returns the tensor itself when it already has dtype dt.)
+  // product runs closer to the machine's GEMM rate. The weights stay three HF-named tensors,
+  // joined here in fp32: linear() casts the joined matrix, or in bf16 on the CPU hands it to
+  // model/bf16_linear.h, whose fp32 gradient the cat's backward splits into the three.
   const at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0);  // [3H, H]
   const at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0);     // [3H]
   const at::Tensor proj = linear(h.to(dt), w, bias);                             // [b, l, 3H]
