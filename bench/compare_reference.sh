@@ -8,7 +8,8 @@
 #   bench/compare_reference.sh                         # REPEATS=3 STEPS=10 BATCH=32 SEQ=128
 #   PRECISIONS=bf16 REPEATS=5 bench/compare_reference.sh
 #
-# Environment: ELECTRA (binary), REF (ref_electra.py), PY (a python with torch), THREADS.
+# Environment: ELECTRA (binary), REF (ref_electra.py), PY (a python with torch), THREADS,
+# SAME_MALLOC (below).
 set -euo pipefail
 
 ELECTRA=${ELECTRA:-build/launcher/electra}
@@ -35,6 +36,15 @@ fi
 # OpenMP threads that sleep rather than spin between parallel regions (electra sets this for
 # itself; see common/blas.cpp): given to both so that the comparison is of the code alone.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+
+# glibc's malloc thresholds that keep freed blocks for reuse instead of unmapping them (electra
+# sets these for itself, common/blas.cpp): without them the reference's steps have the kernel
+# map and zero their activations again, its all-positions head's [tokens, vocab] logits above
+# all. Both get them, so that the comparison stays of the code alone. SAME_MALLOC=0 runs the
+# reference with glibc's defaults instead, as a user runs it (electra still sets its own).
+if [ "${SAME_MALLOC:-1}" = 1 ]; then
+  export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=68719476736:glibc.malloc.trim_threshold=68719476736}
+fi
 
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
