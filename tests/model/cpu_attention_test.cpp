@@ -154,6 +154,29 @@ TEST(CpuAttention, KernelMatchesTheEagerFormulaInBf16) {
   EXPECT_GT(r.grad().abs().sum().item<double>(), 1.0);
 }
 
+TEST(CpuAttention, Bf16WithoutAGradientGivesTheBitsOfTheTrainingForward) {
+  // Without a gradient, bf16 widens one sequence at a time inside the kernel and rounds each
+  // head's context straight to bf16; with one, it widens the whole tensor, keeps the
+  // probabilities and rounds the whole output. Both are exact widenings and per-element
+  // roundings of the same fp32 work, so the bits agree, with padding and with dropout's mask.
+  // 3 sequences of 4 heads: two threads' ranges split the middle sequence between them.
+  const at::Tensor qkv = at::randn({3, 20, 3 * 64}).to(at::kBFloat16);
+  if (!fused_cpu_attention_supports(qkv)) GTEST_SKIP() << "no BLAS sgemm in this process";
+  for (const double p : {0.0, 0.1}) {
+    torch::manual_seed(7);
+    const at::Tensor trained =
+        fused_cpu_attention(qkv.clone().requires_grad_(true), kHeads, padding_bias(), p);
+    torch::manual_seed(7);
+    at::Tensor evaluated;
+    {
+      torch::NoGradGuard no_grad;
+      evaluated = fused_cpu_attention(qkv, kHeads, padding_bias(), p);
+    }
+    ASSERT_EQ(evaluated.scalar_type(), at::kBFloat16);
+    EXPECT_TRUE(at::equal(trained.detach(), evaluated)) << "dropout " << p;
+  }
+}
+
 // HF's probabilities from the scores, in ATen ops: dropout(softmax(scores / sqrt(d) + mask)) in
 // fp32, back in the scores' dtype, with the mask model::dropout draws now.
 at::Tensor reference_probs(const at::Tensor& scores, const at::Tensor& mask_bias, int64_t d,
