@@ -67,8 +67,9 @@ at::Tensor bf16_bias_grad(const at::Tensor& gy) {
   // 1^T gy on the same GEMM: ATen's sum with an fp32 result would first copy gy to fp32.
   const at::Tensor ones = at::ones({n}, g.options());               // [n] bf16
   at::Tensor gb = at::empty({out}, g.options().dtype(at::kFloat));  // [out]
-  if (n > 0 && blas::gemm_bf16(false, false, 1, out, n, 1.0f, detail::bf16_data(ones), n,
-                               detail::bf16_data(g), out, 0.0f, gb.data_ptr<float>(), out))
+  if (n > 0 && g.is_cpu() &&
+      blas::gemm_bf16(false, false, 1, out, n, 1.0f, detail::bf16_data(ones), n,
+                      detail::bf16_data(g), out, 0.0f, gb.data_ptr<float>(), out))
     return gb;
   return g.sum(0, /*keepdim=*/false, at::kFloat);
 }
@@ -77,8 +78,9 @@ at::Tensor bf16_weight_grad(const at::Tensor& gy, const at::Tensor& x) {
   const at::Tensor g = gy.contiguous(), xc = x.contiguous();  // [n, out], [n, in] bf16
   const int64_t n = g.size(0), out = g.size(1), in = xc.size(1);
   at::Tensor gw = at::empty({out, in}, g.options().dtype(at::kFloat));  // [out, in]
-  if (n > 0 && blas::gemm_bf16(/*ta=*/true, /*tb=*/false, out, in, n, 1.0f, detail::bf16_data(g),
-                               out, detail::bf16_data(xc), in, 0.0f, gw.data_ptr<float>(), in))
+  if (n > 0 && g.is_cpu() &&
+      blas::gemm_bf16(/*ta=*/true, /*tb=*/false, out, in, n, 1.0f, detail::bf16_data(g), out,
+                      detail::bf16_data(xc), in, 0.0f, gw.data_ptr<float>(), in))
     return gw;
   return g.t().mm(xc).to(at::kFloat);
 }

@@ -21,7 +21,8 @@ bool bf16_linear_supports(const at::Tensor& x, const at::Tensor& w);
 at::Tensor bf16_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
 
 // gy: [n, out] bf16, x: [n, in] bf16 -> gy^T x, [out, in] fp32 accumulated in fp32: a weight's
-// gradient. oneDNN's bf16 GEMM where the process has it, else ATen's bf16 product cast up.
+// gradient. oneDNN's bf16 GEMM for CPU tensors where the process has it, else ATen's bf16
+// product cast up.
 at::Tensor bf16_weight_grad(const at::Tensor& gy, const at::Tensor& x);
 
 // gy: [n, out] bf16 -> its column sums, [out] fp32 accumulated in fp32: a bias's gradient.

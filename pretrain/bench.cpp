@@ -95,7 +95,7 @@ std::vector<double> time_steps(const std::function<void()>& step, const BenchOpt
     synchronize(dev);
   };
   std::vector<double> times;
-  int64_t faults_before = 0;
+  int64_t faults_before = minor_page_faults();
   for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
     synchronize(dev);
     if (s == bo.warmup) faults_before = minor_page_faults();
