@@ -129,7 +129,22 @@ TEST(BenchCliTest, AnUnknownGemmChoiceIsRefused) {
       << r.output;
 }
 
+// Whether a sanitizer's allocator stands in for glibc's malloc in these builds (tests/sanitize.sh):
+// it quarantines freed blocks, and glibc's thresholds have nothing to act on.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizerMalloc = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitizerMalloc = true;
+#else
+constexpr bool kSanitizerMalloc = false;
+#endif
+#else
+constexpr bool kSanitizerMalloc = false;
+#endif
+
 TEST(BenchCliTest, FreedActivationsAreReusedNotMappedAgain) {
+  if (kSanitizerMalloc) GTEST_SKIP() << "a sanitizer's allocator replaces glibc's malloc here";
   for (const char* v : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
                         "MALLOC_TOP_PAD_", "ELECTRA_NO_BLAS_FIX", "ELECTRA_BLAS_REEXEC"})
     if (std::getenv(v)) GTEST_SKIP() << v << " is set in the test's environment";
