@@ -159,9 +159,12 @@ TEST(CpuAttention, Bf16WithoutAGradientGivesTheBitsOfTheTrainingForward) {
   // head's context straight to bf16; with one, it widens the whole tensor, keeps the
   // probabilities and rounds the whole output. Both are exact widenings and per-element
   // roundings of the same fp32 work, so the bits agree, with padding and with dropout's mask.
-  // 3 sequences of 4 heads: two threads' ranges split the middle sequence between them.
+  // 3 sequences of 4 heads on two threads: their ranges split the middle sequence between them
+  // (the shared test main runs on one thread).
   const at::Tensor qkv = at::randn({3, 20, 3 * 64}).to(at::kBFloat16);
   if (!fused_cpu_attention_supports(qkv)) GTEST_SKIP() << "no BLAS sgemm in this process";
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
   for (const double p : {0.0, 0.1}) {
     torch::manual_seed(7);
     const at::Tensor trained =
@@ -175,6 +178,7 @@ TEST(CpuAttention, Bf16WithoutAGradientGivesTheBitsOfTheTrainingForward) {
     ASSERT_EQ(evaluated.scalar_type(), at::kBFloat16);
     EXPECT_TRUE(at::equal(trained.detach(), evaluated)) << "dropout " << p;
   }
+  at::set_num_threads(threads);
 }
 
 // HF's probabilities from the scores, in ATen ops: dropout(softmax(scores / sqrt(d) + mask)) in
