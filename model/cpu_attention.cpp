@@ -53,6 +53,19 @@ struct Shape {
 // qkv: fp32 (in bf16 mode holding bf16 values, so that fp32 products are exact and only the
 // sums' order differs from a bf16 GEMM); probs: [pairs, l, l] to keep for backward, or null
 // (evaluation: a per-thread buffer); keep: [pairs, l, l] or null. -> out [b, l, H] fp32.
+//
+// One (sequence, head) pair of it: q at the pair's query columns (key at + H, value at + 2H,
+// row stride C); scores [l, l] scratch; p [l, l] the probabilities; to_v [l, l] what meets v
+// where that differs from p (dropout, bf16 rounding), else null; ctx [l, d], row stride ldc.
+void attend_pair(const Shape& s, int64_t pair, const float* q, const float* mask, const bool* keep,
+                 float* scores, float* p, float* to_v, float* ctx, int ldc) {
+  const bool* k = detail::offset(keep, pair * s.block());
+  gemm(false, true, s.l, s.l, s.d, q, s.C, q + s.H, s.C, scores, s.l);  // q k^T
+  detail::softmax_rows(scores, detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d, s.l, s.l, p,
+                       k, s.scale, s.bf16, to_v);
+  gemm(false, false, s.l, s.d, s.l, to_v ? to_v : p, s.l, q + 2 * s.H, s.C, ctx, ldc);  // probs v
+}
+
 void attention_forward(const Shape& s, const float* qkv, const float* mask, const bool* keep,
                        float* probs, float* out) {
   const blas::OneBlasThread one_blas_thread;  // the blocks are the parallelism
@@ -60,16 +73,10 @@ void attention_forward(const Shape& s, const float* qkv, const float* mask, cons
     const bool separate_v = keep || s.bf16;  // v meets other values than the saved probs
     std::vector<float> scores(s.block()), own_probs(probs ? 0 : s.block()),
         to_v(separate_v ? s.block() : 0);
-    for (int64_t pair = begin; pair < end; ++pair) {
-      const float* q = qkv + s.qkv_offset(pair);
-      float* p = probs ? probs + pair * s.block() : own_probs.data();
-      const bool* k = detail::offset(keep, pair * s.block());
-      gemm(false, true, s.l, s.l, s.d, q, s.C, q + s.H, s.C, scores.data(), s.l);  // q k^T
-      detail::softmax_rows(scores.data(), detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d,
-                           s.l, s.l, p, k, s.scale, s.bf16, to_v.data());
-      gemm(false, false, s.l, s.d, s.l, separate_v ? to_v.data() : p, s.l, q + 2 * s.H, s.C,
-           out + s.ctx_offset(pair), s.H);  // probs v
-    }
+    for (int64_t pair = begin; pair < end; ++pair)
+      attend_pair(s, pair, qkv + s.qkv_offset(pair), mask, keep, scores.data(),
+                  probs ? probs + pair * s.block() : own_probs.data(),
+                  separate_v ? to_v.data() : nullptr, out + s.ctx_offset(pair), s.H);
   });
 }
 
@@ -92,13 +99,8 @@ void attention_forward_bf16(const Shape& s, const uint16_t* qkv16, const float* 
         detail::widen_bf16(qkv16 + bi * s.l * s.C, static_cast<int64_t>(s.l) * s.C, rows.data());
         widened = bi;
       }
-      const float* q = rows.data() + (pair % s.heads) * s.d;  // row stride C
-      const bool* k = detail::offset(keep, pair * s.block());
-      gemm(false, true, s.l, s.l, s.d, q, s.C, q + s.H, s.C, scores.data(), s.l);  // q k^T
-      detail::softmax_rows(scores.data(), detail::offset(mask, bi * s.l), s.sqrt_d, s.l, s.l,
-                           p.data(), k, s.scale, /*bf16=*/true, to_v.data());
-      gemm(false, false, s.l, s.d, s.l, to_v.data(), s.l, q + 2 * s.H, s.C, ctx.data(),
-           s.d);  // probs v: [l, d]
+      attend_pair(s, pair, rows.data() + (pair % s.heads) * s.d, mask, keep, scores.data(),
+                  p.data(), to_v.data(), ctx.data(), s.d);  // ctx: [l, d]
       uint16_t* o = out16 + s.ctx_offset(pair);
       for (int i = 0; i < s.l; ++i)
         detail::narrow_bf16(ctx.data() + static_cast<int64_t>(i) * s.d, s.d,
