@@ -37,12 +37,16 @@ bool fusable_on_cpu(const at::Tensor& p, const at::Tensor& g) {
 
 }  // namespace
 
-void AdamW::step(double lr) {
+void AdamW::step(double lr, const at::Tensor& skip_if) {
   torch::NoGradGuard no_grad;
-  ++step_;
 #if ELECTRA_HAS_FUSED_ADAMW
-  if (!params_.empty() && params_.front().second.is_cuda()) return step_cuda_fused(lr);
+  if (!params_.empty() && params_.front().second.is_cuda()) {
+    ++step_;
+    return step_cuda_fused(lr, skip_if);
+  }
 #endif
+  if (skip_if.defined() && skip_if.item<double>() != 0.0) return;
+  ++step_;
   const double bc1 = opt_.bias_correction ? 1.0 - std::pow(opt_.beta1, step_) : 1.0;
   const double bc2 = opt_.bias_correction ? 1.0 - std::pow(opt_.beta2, step_) : 1.0;
   const double bc2_sqrt = std::sqrt(bc2);
@@ -81,12 +85,21 @@ void AdamW::step(double lr) {
 // parameters instead of ~9 per parameter (a step of ELECTRA-Base has ~400 parameter tensors,
 // and at ~10 us per launch the per-parameter loop alone took a third of an H100 step). One
 // call per (decay, lr scale) group, since lr and weight decay are per call.
-void AdamW::step_cuda_fused(double lr) {
+void AdamW::step_cuda_fused(double lr, const at::Tensor& skip_if) {
   if (!step_tensor_.defined())
     step_tensor_ = at::zeros({}, params_.front().second.options().dtype(at::kFloat));
   // The kernel derives the bias corrections from the step it reads: without bias correction a
   // step so large that beta^step underflows gives corrections of exactly 1.
   step_tensor_.fill_(opt_.bias_correction ? static_cast<double>(step_) : 1e9);
+  at::Tensor found_inf;  // [] fp32, undefined without skip_if
+  if (skip_if.defined()) {
+    // The kernel returns at once where found_inf is 1; the count of applied updates, which
+    // the bias corrections need, is the calls less the updates dropped so far.
+    found_inf = skip_if.to(step_tensor_.device(), at::kFloat).reshape({});
+    if (!device_skips_.defined()) device_skips_ = at::zeros_like(step_tensor_);
+    device_skips_.add_(found_inf);
+    if (opt_.bias_correction) step_tensor_.sub_(device_skips_);
+  }
   struct Group {
     double lr_scale;
     bool decay;
@@ -109,9 +122,17 @@ void AdamW::step_cuda_fused(double lr) {
   }
   for (Group& gr : groups) {
     const std::vector<at::Tensor> steps(gr.p.size(), step_tensor_);
-    at::_fused_adamw_(gr.p, gr.g, gr.m, gr.v, /*max_exp_avg_sqs=*/{}, steps, lr * gr.lr_scale,
-                      opt_.beta1, opt_.beta2, gr.decay ? opt_.weight_decay : 0.0, opt_.eps,
-                      /*amsgrad=*/false, /*maximize=*/false);
+    const double wd = gr.decay ? opt_.weight_decay : 0.0;
+    // Two calls rather than one with an optional: LibTorch 2.1-2.3's c10::optional is not
+    // 2.4+'s std::optional, and a Tensor converts to either.
+    if (found_inf.defined())
+      at::_fused_adamw_(gr.p, gr.g, gr.m, gr.v, /*max_exp_avg_sqs=*/{}, steps, lr * gr.lr_scale,
+                        opt_.beta1, opt_.beta2, wd, opt_.eps, /*amsgrad=*/false,
+                        /*maximize=*/false, /*grad_scale=*/{}, found_inf);
+    else
+      at::_fused_adamw_(gr.p, gr.g, gr.m, gr.v, /*max_exp_avg_sqs=*/{}, steps, lr * gr.lr_scale,
+                        opt_.beta1, opt_.beta2, wd, opt_.eps, /*amsgrad=*/false,
+                        /*maximize=*/false);
   }
 }
 #endif

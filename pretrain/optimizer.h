@@ -43,9 +43,17 @@ class AdamW {
   // One update with learning rate `lr` for every parameter that has a gradient. fp32 CPU
   // parameters take one fused pass each; CUDA parameters (LibTorch 2.1+) ATen's multi-tensor
   // kernel; anything else the same update as tensor ops.
-  void step(double lr);
+  //
+  // `skip_if` (optional): a [] fp32 tensor, 1 = leave the parameters, the moments and the
+  // bias-correction count as they are (a non-finite gradient, see step.h nonfinite_flag). On
+  // the fused CUDA path the kernel reads it on the device, so the host never waits for the
+  // step's gradients; steps() then counts the calls, device_skips() the updates dropped.
+  // Elsewhere it is read on the host and a skipped call is not counted at all.
+  void step(double lr, const at::Tensor& skip_if = at::Tensor());
   void zero_grad();
   int64_t steps() const { return step_; }
+  // [] fp32: the updates the fused CUDA kernel dropped for skip_if (undefined before any).
+  at::Tensor device_skips() const { return device_skips_; }
 
   // exp_avg.<name>, exp_avg_sq.<name>; the step count goes in the trainer state.
   model::TensorMap state() const;
@@ -61,8 +69,9 @@ class AdamW {
   std::vector<at::Tensor> exp_avg_, exp_avg_sq_;
   AdamWOptions opt_;
   int64_t step_ = 0;
+  at::Tensor device_skips_;
 #if ELECTRA_HAS_FUSED_ADAMW
-  void step_cuda_fused(double lr);
+  void step_cuda_fused(double lr, const at::Tensor& skip_if);
   at::Tensor step_tensor_;  // [] fp32 on the parameters' device: the kernel reads the step
 #endif
 };

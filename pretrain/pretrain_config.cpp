@@ -99,7 +99,11 @@ const ConfigSchema& pretrain_schema() {
         .add_string("train.on_nonfinite", "skip",
                     "a step whose gradient norm is NaN/inf: skip = drop its update, count it "
                     "and go on (10 in a row stop the run); stop = end the run at once",
-                    {"skip", "stop"});
+                    {"skip", "stop"})
+        .add_bool("train.wait_each_step", false,
+                  "read each step's gradient norm before starting the next step (false: one "
+                  "step later, a non-finite update being dropped where the weights are, so a "
+                  "GPU's host never waits for the device; fp16's loss scaler always waits)");
     add_runtime_keys(s,
                      "matmul precision; bf16 and fp16 keep fp32 master weights, LayerNorm, "
                      "softmax and losses in fp32; fp16 (CUDA only) adds dynamic loss scaling "
@@ -176,6 +180,7 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.exit_after_steps = c.get_int("train.exit_after_steps");
   p.exit_after_minutes = c.get_float("train.exit_after_minutes");
   p.on_nonfinite = c.get_string("train.on_nonfinite");
+  p.wait_each_step = c.get_bool("train.wait_each_step");
   p.amp = read_loss_scaler_options(c);
 
   p.lr = c.get_float("optimizer.lr");

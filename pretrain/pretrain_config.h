@@ -43,7 +43,7 @@ struct PretrainConfig {
   bool tf32 = false;
   model::AttentionKernel attention = model::AttentionKernel::kEager;
   bool fused_layer_norm = true;  // model.fused_layer_norm (CUDA)
-  LossScalerOptions amp;  // used with precision fp16
+  LossScalerOptions amp;         // used with precision fp16
   int64_t seed = 42;
   int64_t log_every = 100;
   int64_t save_every = 10000;
@@ -52,6 +52,7 @@ struct PretrainConfig {
   int64_t exit_after_steps = 0;
   double exit_after_minutes = 0;
   std::string on_nonfinite = "skip";  // skip | stop
+  bool wait_each_step = false;        // judge each step's norm before starting the next
 
   double lr = 5e-4;
   double weight_decay = 0.01;

@@ -53,14 +53,21 @@ StepParts make_step_parts(const PretrainConfig& pc, model::PretrainingPair& pair
 data::Batch batch_to(const data::Batch& b, const at::Device& device) {
   data::Batch out = b;
   for (at::Tensor* t : {&out.input_ids, &out.masked_ids, &out.attention_mask, &out.token_type_ids,
-                        &out.masked_index, &out.masked_labels})
-    if (t->defined()) *t = t->to(device);
+                        &out.masked_index, &out.masked_labels}) {
+    if (!t->defined() || t->device() == device) continue;
+    // A copy from pageable memory to a GPU first waits for the device to drain (CUDA stages
+    // it synchronously), which would stall a host that queues the next step while the device
+    // still runs this one. From page-locked memory (LibTorch's caching host allocator, which
+    // keeps the block until the copy is done) it is queued like a kernel.
+    if (device.is_cuda() && t->is_cpu() && !t->is_pinned()) *t = t->pin_memory();
+    *t = t->to(device, /*non_blocking=*/device.is_cuda() && t->is_pinned());
+  }
   return out;
 }
 
-double forward_backward(const StepParts& s,
-                        const std::function<const data::Batch&(int64_t micro)>& next_batch,
-                        const std::function<void(const RtdOutput&, const data::Batch&)>& observe) {
+at::Tensor forward_backward(
+    const StepParts& s, const std::function<const data::Batch&(int64_t micro)>& next_batch,
+    const std::function<void(const RtdOutput&, const data::Batch&)>& observe) {
   ELECTRA_CHECK(s.pair && s.params && s.reducer && s.gumbel && s.grad_accum >= 1,
                 "forward_backward: incomplete StepParts");
   const bool on_cpu = s.device.is_cpu();
@@ -76,8 +83,11 @@ double forward_backward(const StepParts& s,
     if (observe) observe(out, batch);
   }
   s.reducer->finish();  // gradients averaged over ranks
-  // The one host synchronisation of the step: the norm decides whether the update is applied.
-  return clip_grad_norm(*s.params, s.clip_norm, 1.0 / s.loss_scale).item<double>();
+  return clip_grad_norm(*s.params, s.clip_norm, 1.0 / s.loss_scale);
+}
+
+at::Tensor nonfinite_flag(const at::Tensor& norm) {
+  return at::isfinite(norm).logical_not().to(at::kFloat);
 }
 
 }  // namespace electra::pretrain

@@ -52,15 +52,23 @@ StepParts make_step_parts(const PretrainConfig& pc, model::PretrainingPair& pair
                           dist::GradientReducer& reducer, at::Generator& gumbel,
                           at::ScalarType dtype, const at::Device& device);
 
-// The batch's tensors on `device` (the same batch when it is already there).
+// The batch's tensors on `device` (the same batch when it is already there). To a GPU they go
+// through page-locked memory, so the copies are queued without waiting for the device.
 data::Batch batch_to(const data::Batch& batch, const at::Device& device);
 
 // Runs `grad_accum` micro-steps (next_batch(micro) gives each one's batch; observe sees each
 // result; batches may be on the CPU), averages the gradients over micro-steps and ranks,
 // unscales them (loss_scale), clips them, and returns the global gradient norm before clipping
-// (unscaled). The caller applies (or, when the norm is not finite, drops) the update.
-double forward_backward(const StepParts& parts,
-                        const std::function<const data::Batch&(int64_t micro)>& next_batch,
-                        const std::function<void(const RtdOutput&, const data::Batch&)>& observe);
+// (unscaled): a [] fp32 tensor on the parameters' device. Nothing here waits for the device:
+// reading the norm is the step's host synchronisation, and the caller chooses when (the trainer
+// at once, to drop a non-finite update; `electra bench --overlap` never, skipping on the
+// device with nonfinite_flag). The caller applies (or drops) the update.
+at::Tensor forward_backward(
+    const StepParts& parts, const std::function<const data::Batch&(int64_t micro)>& next_batch,
+    const std::function<void(const RtdOutput&, const data::Batch&)>& observe);
+
+// 1 where `norm` is not finite, else 0: a [] fp32 tensor on norm's device, computed there
+// (AdamW::step's skip_if).
+at::Tensor nonfinite_flag(const at::Tensor& norm);
 
 }  // namespace electra::pretrain

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -292,14 +293,55 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   StepParts parts = make_step_parts(pc, pair, params, reducer, gumbel, dt, rt.device);
   data::StatefulBatch current;
 
+  // Applies train.on_nonfinite to step `step`'s gradient norm; returns whether it is finite.
+  // The norm of the reduced gradient is the same number on every rank, so all ranks decide
+  // alike (a rank-local loss check could split them). A NaN/inf loss gives a NaN/inf gradient,
+  // so this also catches non-finite losses.
+  const auto judge_norm = [&](double grad_norm, int64_t step) {
+    win.grad_norm = grad_norm;
+    if (std::isfinite(grad_norm)) {
+      nonfinite_streak = 0;
+      return true;
+    }
+    // Never train on NaN/inf: drop this step's update and say so.
+    ELECTRA_CHECK_USER(pc.on_nonfinite != "stop", "step ", step, ": the gradient norm is ",
+                       grad_norm,
+                       " and train.on_nonfinite=stop: stopping without applying this update. "
+                       "The weights of the last checkpoint are finite; lower optimizer.lr, use "
+                       "train.precision=fp32, or set train.on_nonfinite=skip to drop such "
+                       "steps and go on");
+    ++nonfinite_streak;
+    ++win.skipped;
+    ++ts.skipped_steps;
+    log::warn("step ", step, ": non-finite gradient norm (", grad_norm,
+              "); the update is skipped (train.on_nonfinite=skip; ", nonfinite_streak,
+              " in a row, ", ts.skipped_steps, " skipped in total)");
+    ELECTRA_CHECK_USER(nonfinite_streak < 10,
+                       "10 consecutive steps had non-finite gradients: "
+                       "training diverged. Lower optimizer.lr or use train.precision=fp32");
+    return false;
+  };
+  // Reading each step's gradient norm at once would make the host wait for the device every
+  // step, and on a GPU the device then idles while the host queues the next step's first
+  // kernels. So without loss scaling the norm is read one step late (unless
+  // train.wait_each_step): AdamW skips a non-finite update on the device, and the host applies
+  // the policy to the pending norm after queuing the next step, and before any log line or
+  // checkpoint. The CPU takes the same path (there the flag is read at once), so one code
+  // path is tested everywhere.
+  const bool defer_norm = !scaler.enabled() && !pc.wait_each_step;
+  at::Tensor pending_norm;  // [] fp32 on the device: the last step's, not yet judged
+  int64_t pending_step = 0;
+  const auto judge_pending = [&] {
+    if (!pending_norm.defined()) return;
+    const at::Tensor n = std::exchange(pending_norm, at::Tensor());
+    judge_norm(n.item<double>(), pending_step);
+  };
+
   while (ts.step < pc.steps) {
     // One optimizer step: grad_accum micro-steps, gradients averaged over micro-steps and ranks.
     int64_t step_tokens = 0;
     parts.loss_scale = scaler.scale();
-    // The norm of the reduced gradient is the same number on every rank, so all ranks take the
-    // same branch below (a rank-local loss check could split them). A NaN/inf loss gives a
-    // NaN/inf gradient, so this also catches non-finite losses.
-    double grad_norm = forward_backward(
+    const at::Tensor norm = forward_backward(
         parts,
         [&](int64_t) -> const data::Batch& {
           current = prefetch.next();
@@ -310,53 +352,47 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
           step_tokens += batch.real_tokens;
           last_state = std::move(current.state);
         });
-    if (poisoned_steps.count(ts.step + 1)) {
+    const double lr = warmup_linear_lr(pc.lr, ts.step + 1, pc.warmup_steps, pc.steps);
+    const bool poisoned = poisoned_steps.count(ts.step + 1) > 0;
+    if (poisoned)
       for (auto& [name, p] : params)
         if (p.grad().defined()) p.grad().fill_(std::numeric_limits<float>::quiet_NaN());
-      grad_norm = std::numeric_limits<double>::quiet_NaN();
-    }
-    if (scaler.enabled() && !std::isfinite(grad_norm)) {
-      // fp16: an overflow is the loss scaler's normal signal (the scale was too high), not a
-      // divergence: skip the update and back off. Only a scale driven below any useful value
-      // means the loss itself is NaN/inf.
-      scaler.update(/*overflow=*/true);
-      ++win.skipped;
-      ++ts.skipped_steps;
-      log::debug("step ", ts.step + 1, ": fp16 gradient overflow, update skipped, loss scale now ",
-                 scaler.scale());
-      ELECTRA_CHECK_USER(scaler.scale() >= kMinLossScale, "step ", ts.step + 1,
-                         ": the fp16 loss scale fell to ", scaler.scale(),
-                         " after repeated non-finite gradients: training diverged (or the loss is "
-                         "NaN). Lower optimizer.lr or use train.precision=bf16");
+    if (defer_norm) {
+      // The device drops a non-finite update itself; the host judges the norm one step later,
+      // after this step's work is queued, so it never waits for the device here.
+      const at::Tensor n =
+          poisoned ? at::full({}, std::numeric_limits<double>::quiet_NaN(), norm.options()) : norm;
+      optimizer.step(lr, nonfinite_flag(n));
       optimizer.zero_grad();
-    } else if (!std::isfinite(grad_norm)) {
-      // Never train on NaN/inf: drop this step's update and say so.
-      ELECTRA_CHECK_USER(pc.on_nonfinite != "stop", "step ", ts.step + 1, ": the gradient norm is ",
-                         grad_norm,
-                         " and train.on_nonfinite=stop: stopping without applying this update. "
-                         "The weights of the last checkpoint are finite; lower optimizer.lr, use "
-                         "train.precision=fp32, or set train.on_nonfinite=skip to drop such "
-                         "steps and go on");
-      ++nonfinite_streak;
-      ++win.skipped;
-      ++ts.skipped_steps;
-      log::warn("step ", ts.step + 1, ": non-finite gradient norm (", grad_norm,
-                "); the update is skipped (train.on_nonfinite=skip; ", nonfinite_streak,
-                " in a row, ", ts.skipped_steps, " skipped in total)");
-      ELECTRA_CHECK_USER(nonfinite_streak < 10,
-                         "10 consecutive steps had non-finite gradients: "
-                         "training diverged. Lower optimizer.lr or use train.precision=fp32");
-      optimizer.zero_grad();
+      judge_pending();
+      pending_norm = n;
+      pending_step = ts.step + 1;
     } else {
-      nonfinite_streak = 0;
-      scaler.update(/*overflow=*/false);
-      optimizer.step(warmup_linear_lr(pc.lr, ts.step + 1, pc.warmup_steps, pc.steps));
+      const double grad_norm =
+          poisoned ? std::numeric_limits<double>::quiet_NaN() : norm.item<double>();
+      if (scaler.enabled() && !std::isfinite(grad_norm)) {
+        // fp16: an overflow is the loss scaler's normal signal (the scale was too high), not a
+        // divergence: skip the update and back off. Only a scale driven below any useful value
+        // means the loss itself is NaN/inf.
+        scaler.update(/*overflow=*/true);
+        ++win.skipped;
+        ++ts.skipped_steps;
+        win.grad_norm = grad_norm;
+        log::debug("step ", ts.step + 1,
+                   ": fp16 gradient overflow, update skipped, loss scale now ", scaler.scale());
+        ELECTRA_CHECK_USER(scaler.scale() >= kMinLossScale, "step ", ts.step + 1,
+                           ": the fp16 loss scale fell to ", scaler.scale(),
+                           " after repeated non-finite gradients: training diverged (or the loss "
+                           "is NaN). Lower optimizer.lr or use train.precision=bf16");
+      } else if (judge_norm(grad_norm, ts.step + 1)) {
+        scaler.update(/*overflow=*/false);
+        optimizer.step(lr);
+      }
       optimizer.zero_grad();
     }
     ++ts.step;
     reducer.check_parameters_if_due(ts.step);
     ++win.steps;
-    win.grad_norm = grad_norm;
     win.tokens += step_tokens;
 
     const bool last = ts.step == pc.steps;
@@ -378,6 +414,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
 
     const bool save_now = ts.step % pc.save_every == 0 || last || stop_sig || planned_exit;
     if (ts.step % pc.log_every == 0 || save_now) {
+      judge_pending();  // the figures and the checkpoint count the last step's verdict
       const auto tok_all = comm.all_gather(win.tokens);
       int64_t tokens = 0;
       for (auto t : tok_all)

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "data/batch.h"
 #include "distributed/communicator.h"
@@ -111,11 +112,12 @@ void rtd_step_on_cuda(at::ScalarType dt) {
     parts.loss_scale = scaler.scale();
     double loss = 0;
     const double norm = pretrain::forward_backward(
-        parts, [&](int64_t) -> const data::Batch& { return batch; },
-        [&](const pretrain::RtdOutput& out, const data::Batch&) {
-          EXPECT_TRUE(out.loss.is_cuda());
-          loss = out.loss.item<double>();
-        });
+                            parts, [&](int64_t) -> const data::Batch& { return batch; },
+                            [&](const pretrain::RtdOutput& out, const data::Batch&) {
+                              EXPECT_TRUE(out.loss.is_cuda());
+                              loss = out.loss.item<double>();
+                            })
+                            .item<double>();
     EXPECT_TRUE(std::isfinite(loss)) << loss;
     if (dt != at::kHalf) {
       EXPECT_TRUE(std::isfinite(norm)) << norm;
@@ -169,9 +171,21 @@ void adamw_cuda_matches_cpu(bool bias_correction) {
     const double n_cpu = pretrain::clip_grad_norm(cpu, 1.0).item<double>();
     const double n_gpu = pretrain::clip_grad_norm(gpu, 1.0).item<double>();
     EXPECT_NEAR(n_gpu, n_cpu, 1e-4 * n_cpu);
-    opt_cpu.step(1e-2);
-    opt_gpu.step(1e-2);
+    // Step 2 is flagged as non-finite: the host reads the flag on the CPU, the fused kernel on
+    // the device; both leave the weights and the bias-correction count as they were.
+    const double skip = step == 2 ? 1.0 : 0.0;
+    const at::Tensor before = gpu[0].second.detach().clone();
+    opt_cpu.step(1e-2, at::full({}, skip));
+    opt_gpu.step(1e-2, at::full({}, skip, at::TensorOptions().device(kCuda)));
+    if (skip != 0.0) {
+      EXPECT_TRUE(at::equal(gpu[0].second.detach(), before));
+    }
   }
+  EXPECT_EQ(opt_cpu.steps(), 4);
+#if ELECTRA_HAS_FUSED_ADAMW
+  EXPECT_EQ(opt_gpu.steps(), 5);  // calls; the device dropped one of them
+  EXPECT_EQ(opt_gpu.device_skips().item<double>(), 1.0);
+#endif
   for (size_t i = 0; i < names.size(); ++i)
     EXPECT_LT((gpu[i].second.detach().cpu() - cpu[i].second.detach()).abs().max().item<double>(),
               1e-5)
@@ -216,6 +230,30 @@ TEST(Gpu, PretrainingLearnsAndResumesOnCuda) {
       worst = std::max(worst, (t - wb.at(name)).abs().max().item<double>());
     EXPECT_LT(worst, 1e-3) << part;
   }
+}
+
+// A run whose steps 3, 4 and 8 have NaN gradients, on the GPU in bf16: AdamW drops those
+// updates on the device and the trainer judges each norm one step late (the default), or at
+// once (train.wait_each_step): the same verdicts either way, and finite weights.
+TEST(Gpu, NonFiniteStepsAreDroppedOnTheDevice) {
+  SKIP_WITHOUT_CUDA();
+  setenv("ELECTRA_FAULT_NONFINITE_STEPS", "3,4,8", 1);
+  for (const char* wait : {"train.wait_each_step=false", "train.wait_each_step=true"}) {
+    SCOPED_TRACE(wait);
+    testing::PretrainFixture f;
+    auto comm = dist::make_single_process_communicator();
+    const std::string out = f.dir.file("poisoned");
+    const pretrain::PretrainResult r = pretrain::run_pretraining(
+        f.config(out, 10, {"train.device=cuda", "train.precision=bf16", wait}), *comm);
+    EXPECT_EQ(r.step, 10);
+    EXPECT_EQ(r.skipped_steps, 3);
+    for (const char* part : {"discriminator", "generator"})
+      for (const auto& [name, t] : model::read_safetensors(out + "/checkpoints/step-00000010/" +
+                                                           part + "/model.safetensors")
+                                       .tensors)
+        EXPECT_TRUE(at::isfinite(t).all().item<bool>()) << part << " " << name;
+  }
+  unsetenv("ELECTRA_FAULT_NONFINITE_STEPS");
 }
 
 TEST(Gpu, CudaGeneratorStateRoundTrips) {

@@ -39,28 +39,42 @@ bool all_finite(const std::string& safetensors_path) {
   return true;
 }
 
-TEST(NonFinite, SkipPolicyDropsTheUpdatesCountsThemAndGoesOn) {
+// train.wait_each_step: false (the default) judges each norm one step late, the update
+// dropped by AdamW's skip flag; true judges it at once. The verdicts are the same.
+void skip_policy_drops_the_updates_counts_them_and_goes_on(bool wait_each_step) {
   PretrainFixture f;
   auto comm = dist::make_single_process_communicator();
   const std::string out = f.dir.file("skip");
-  PoisonSteps poison("3,4,8");
-  const PretrainResult r = run_pretraining(f.config(out, 10), *comm);
+  // Step 10 is the last: its verdict must reach the final checkpoint and metrics line.
+  PoisonSteps poison("3,4,8,10");
+  const PretrainResult r = run_pretraining(
+      f.config(out, 10,
+               {std::string("train.wait_each_step=") + (wait_each_step ? "true" : "false")}),
+      *comm);
   EXPECT_EQ(r.step, 10);
-  EXPECT_EQ(r.skipped_steps, 3);
+  EXPECT_EQ(r.skipped_steps, 4);
   const std::string ck = out + "/checkpoints/step-00000010";
   EXPECT_TRUE(all_finite(ck + "/discriminator/model.safetensors"));
   EXPECT_TRUE(all_finite(ck + "/generator/model.safetensors"));
   EXPECT_TRUE(all_finite(ck + "/optimizer.safetensors"));
-  EXPECT_EQ(read_trainer_state(ck).skipped_steps, 3);
-  // Metrics: log_every=5, so steps 3 and 4 fall in the first window and step 8 in the second.
+  EXPECT_EQ(read_trainer_state(ck).skipped_steps, 4);
+  // Metrics: log_every=5, so steps 3 and 4 fall in the first window, 8 and 10 in the second.
   std::istringstream metrics(fs::read_file(out + "/metrics.jsonl", "t"));
   std::vector<json> recs;
   for (std::string line; std::getline(metrics, line);)
     recs.push_back(json::parse(line));
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0]["skipped_steps"], 2);
-  EXPECT_EQ(recs[1]["skipped_steps"], 1);
-  EXPECT_EQ(recs[1]["skipped_steps_total"], 3);
+  EXPECT_EQ(recs[1]["skipped_steps"], 2);
+  EXPECT_EQ(recs[1]["skipped_steps_total"], 4);
+}
+
+TEST(NonFinite, SkipPolicyDropsTheUpdatesCountsThemAndGoesOn) {
+  skip_policy_drops_the_updates_counts_them_and_goes_on(/*wait_each_step=*/false);
+}
+
+TEST(NonFinite, SkipPolicyGivesTheSameVerdictsWaitingEachStep) {
+  skip_policy_drops_the_updates_counts_them_and_goes_on(/*wait_each_step=*/true);
 }
 
 TEST(NonFinite, SkippedStepsLeaveTheWeightsUntouched) {
@@ -87,23 +101,27 @@ TEST(NonFinite, SkippedStepsLeaveTheWeightsUntouched) {
 }
 
 TEST(NonFinite, StopPolicyEndsTheRunAtTheFirstNonFiniteStep) {
-  PretrainFixture f;
-  auto comm = dist::make_single_process_communicator();
-  const std::string out = f.dir.file("stop");
-  PoisonSteps poison("3");
-  const std::string msg = user_error_of([&] {
-    run_pretraining(
-        f.config(out, 10, {"train.on_nonfinite=stop", "train.save_every=2", "train.keep_last=5"}),
-        *comm);
-  });
-  EXPECT_NE(msg.find("step 3: the gradient norm is nan"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("train.on_nonfinite=stop"), std::string::npos) << msg;
-  // The last checkpoint is the one before the bad step, complete and finite.
-  const auto latest = latest_checkpoint(out + "/checkpoints");
-  ASSERT_TRUE(latest.has_value());
-  EXPECT_EQ(std::filesystem::path(*latest).filename(), "step-00000002");
-  verify_checkpoint(*latest);
-  EXPECT_TRUE(all_finite(*latest + "/discriminator/model.safetensors"));
+  for (const char* wait : {"train.wait_each_step=false", "train.wait_each_step=true"}) {
+    SCOPED_TRACE(wait);
+    PretrainFixture f;
+    auto comm = dist::make_single_process_communicator();
+    const std::string out = f.dir.file("stop");
+    PoisonSteps poison("3");
+    const std::string msg = user_error_of([&] {
+      run_pretraining(
+          f.config(out, 10,
+                   {"train.on_nonfinite=stop", "train.save_every=2", "train.keep_last=5", wait}),
+          *comm);
+    });
+    EXPECT_NE(msg.find("step 3: the gradient norm is nan"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("train.on_nonfinite=stop"), std::string::npos) << msg;
+    // The last checkpoint is the one before the bad step, complete and finite.
+    const auto latest = latest_checkpoint(out + "/checkpoints");
+    ASSERT_TRUE(latest.has_value());
+    EXPECT_EQ(std::filesystem::path(*latest).filename(), "step-00000002");
+    verify_checkpoint(*latest);
+    EXPECT_TRUE(all_finite(*latest + "/discriminator/model.safetensors"));
+  }
 }
 
 TEST(NonFinite, TenInARowStopEvenUnderTheSkipPolicy) {

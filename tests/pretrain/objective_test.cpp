@@ -4,10 +4,12 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 
 #include "model/electra.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/rtd.h"
+#include "pretrain/step.h"
 
 namespace electra::pretrain {
 namespace {
@@ -166,6 +168,28 @@ TEST(Optimizer, NonContiguousGradientsAndNoBiasCorrection) {
   const at::Tensor m = 0.1 * g, v = 0.001 * g * g;
   const at::Tensor expect = 1.0 - 0.1 * m / (v.sqrt() + 1e-6);
   EXPECT_LT((w.detach() - expect).abs().max().item<double>(), 1e-6);
+}
+
+TEST(Optimizer, SkipIfLeavesEverythingAsItWasAndIsNotCounted) {
+  // A step flagged by skip_if (a non-finite gradient) changes nothing, not even the count the
+  // bias corrections use: the next step is the one a run without the flagged step takes.
+  at::Tensor w = at::ones({2}).requires_grad_(true);
+  at::Tensor ref = at::ones({2}).requires_grad_(true);
+  AdamW ours({{"x.weight", w}}, AdamWOptions{0.1, 0.9, 0.999, 1e-6, 0.01, true});
+  AdamW theirs({{"x.weight", ref}}, AdamWOptions{0.1, 0.9, 0.999, 1e-6, 0.01, true});
+  w.mutable_grad() = at::tensor({std::numeric_limits<float>::infinity(), 1.0f});
+  ours.step(0.1, nonfinite_flag(at::scalar_tensor(std::numeric_limits<float>::infinity())));
+  EXPECT_TRUE(at::equal(w.detach(), at::ones({2})));
+  EXPECT_EQ(ours.steps(), 0);
+  EXPECT_TRUE(at::equal(ours.state().at("exp_avg.x.weight"), at::zeros({2})));
+  w.mutable_grad() = at::tensor({0.5f, -2.0f});
+  ref.mutable_grad() = at::tensor({0.5f, -2.0f});
+  ours.step(0.1, nonfinite_flag(at::scalar_tensor(2.5)));
+  theirs.step(0.1);
+  EXPECT_EQ(ours.steps(), 1);
+  EXPECT_TRUE(at::equal(w.detach(), ref.detach()));
+  EXPECT_FALSE(at::equal(w.detach(), at::ones({2})));
+  EXPECT_EQ(nonfinite_flag(at::scalar_tensor(std::nan(""))).item<float>(), 1.0f);
 }
 
 TEST(Optimizer, WarmupThenLinearDecay) {
