@@ -24,7 +24,9 @@
 # each bench spec in each; eager has no fp16), GPU_CHECK_BUILD_LIMIT_S (330 on cuda, 1800 on
 # cpu), GPU_CHECK_TF32 (1: fp32 runs with TF32 matmuls
 # in both systems), GPU_CHECK_UNFUSED ("model:batch:seq ..." benched again in bf16 with
-# model.fused_layer_norm=false: the A/B of the fused CUDA LayerNorm), PY (python3).
+# model.fused_layer_norm=false: the A/B of the fused CUDA LayerNorm), GPU_CHECK_OVERLAP
+# ("model:batch:seq ..." benched again in bf16 by both systems with --overlap: no wait inside
+# a step, windows of 5 steps timed; tag ...-overlap), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -42,7 +44,8 @@ PRECISIONS=${GPU_CHECK_PRECISIONS:-bf16}
 TF32=${GPU_CHECK_TF32:-0}
 if [ "$DEVICE" = cuda ]; then
   BENCH=${GPU_CHECK_BENCH:-"base:128:128 base:256:128 small:256:128 base:32:512"}
-  UNFUSED=${GPU_CHECK_UNFUSED-"base:128:128 base:256:128"}
+  UNFUSED=${GPU_CHECK_UNFUSED-}
+  OVERLAP=${GPU_CHECK_OVERLAP-"base:128:128 base:256:128 small:256:128"}
   BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-330}
   STEPS=${GPU_CHECK_STEPS:-30}
   WARMUP=${GPU_CHECK_WARMUP:-5}
@@ -56,6 +59,7 @@ else
   TARGETS=${GPU_CHECK_TARGETS:-electra test_distributed test_gpu}
   LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-}
   UNFUSED=${GPU_CHECK_UNFUSED-}
+  OVERLAP=${GPU_CHECK_OVERLAP-small:8:128}
   # A fresh build on a small CPU machine takes far longer than on the GPU machine's 16 cores.
   BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-1800}
   DEVICE_SET=${GPU_CHECK_DEVICE_SET-}
@@ -274,6 +278,21 @@ if [ -x "$ELECTRA" ]; then
   done
 fi
 
+# Both systems again without a wait per step (--overlap): the host queues step n+1 while the
+# device runs step n; the eager loop keeps its own waits (boolean-mask indexing).
+if [ -x "$ELECTRA" ]; then
+  for spec in $OVERLAP; do
+    IFS=: read -r model batch seq <<<"$spec"
+    tag=$model-b$batch-s$seq-overlap
+    bench_electra "$tag" "$model" "$batch" "$seq" bf16 --overlap
+    if [ "$DEVICE" = cuda ]; then
+      step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
+        --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP --precision bf16 --overlap"
+      tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
+    fi
+  done
+fi
+
 # Where a step's time goes, ours and eager's (GPU_CHECK_PROFILE="model:batch:seq", empty: none):
 # Kineto traces of 3 steps each, summarised by bench/trace_summary.py into the summary.
 PROFILE=${GPU_CHECK_PROFILE-base:128:128}
@@ -311,9 +330,9 @@ def num(d, *keys):
         if d and isinstance(d.get(k), (int, float)):
             return float(d[k])
     return None
-fmt = "{:<24} {:>12} {:>12} {:>7} {:>9} {:>9} {:>10} {:>10}"
+fmt = "{:<28} {:>12} {:>12} {:>7} {:>9} {:>9} {:>10} {:>10} {:>16}"
 print(fmt.format("model-batch-seq", "electra tok/s", "eager tok/s", "ratio", "MFU ours", "MFU eager",
-                 "mem ours", "mem eager"))
+                 "mem ours", "mem eager", "host/step ms"))
 for tag, r in rows.items():
     e, b = r.get("electra"), r.get("eager")
     te, tb = num(e, "tokens_per_s"), num(b, "tokens_per_s", "tokens_per_sec")
@@ -327,9 +346,11 @@ for tag, r in rows.items():
     print(fmt.format(tag, f(te), f(tb), f(te / tb if te and tb else None, "{:.2f}x"),
                      f(me and 100 * me, "{:.1f}%"), f(mb and 100 * mb, "{:.1f}%"),
                      f(num(e, "peak_gpu_mem_mb"), "{:.0f}MB"),
-                     f(num(b, "peak_gpu_mem_mb", "peak_mem_mb"), "{:.0f}MB")))
+                     f(num(b, "peak_gpu_mem_mb", "peak_mem_mb"), "{:.0f}MB"),
+                     f"{f(num(e, 'host_ms_median'), '{:.1f}')}/{f(num(e, 'step_ms_median'), '{:.1f}')}"))
 print(f"MFU against {PEAK:.0f} TFLOP/s (H100 SXM dense bf16); eager MFU from electra's FLOPs "
-      "per token when the baseline gives none")
+      "per token when the baseline gives none; host/step ms: electra's host time to queue a "
+      "step (up to its first wait) and its step time, medians")
 for tag, r in rows.items():
     base = rows.get(tag[: -len("-unfused")], {}) if tag.endswith("-unfused") else None
     if base is None:
@@ -338,6 +359,15 @@ for tag, r in rows.items():
     if fu and un:
         print(f"fused LayerNorm A/B {tag[: -len('-unfused')]}: {fu:.0f} vs {un:.0f} tok/s "
               f"without ({fu / un:.2f}x; fused_layer_norm={base['electra'].get('fused_layer_norm')})")
+for tag, r in rows.items():
+    if not tag.endswith("-overlap"):
+        continue
+    base = rows.get(tag[: -len("-overlap")], {})
+    for who in ("electra", "eager"):
+        ov, sy = num(r.get(who), "tokens_per_s"), num(base.get(who), "tokens_per_s")
+        if ov and sy:
+            print(f"overlap A/B {tag[: -len('-overlap')]} {who}: {ov:.0f} tok/s without a wait "
+                  f"per step vs {sy:.0f} synchronised ({ov / sy:.2f}x)")
 EOF
 {
   echo

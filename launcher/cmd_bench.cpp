@@ -23,6 +23,11 @@ int run(const std::vector<std::string>& args) {
       "peak-tflops", po::value<double>(&bo.peak_tflops)->default_value(0.0),
       "the device's peak dense TFLOP/s in train.precision, for mfu_device (0: look the GPU up "
       "in a small table: H100 SXM / H200 989, A100 312 for bf16/fp16)")(
+      "overlap", po::bool_switch(&bo.overlap),
+      "no wait for the device inside a step: the gradient norm stays there (AdamW drops a "
+      "non-finite update on the device, as training does by default), and steps are timed in "
+      "windows of 5, so the host queues step n+1 while the device runs step n (bf16 or fp32; "
+      "what matters on a GPU)")(
       "profile", po::value<std::string>(&bo.profile),
       "after the timed steps, write a trace (Chrome JSON) of 3 more to this file: Kineto, or "
       "host operators only where LibTorch lacks it; bench/trace_summary.py summarises it");
@@ -30,7 +35,8 @@ int run(const std::vector<std::string>& args) {
   if (!parse_args(
           args, desc, &vm,
           "usage: electra bench --config configs/pretrain/electra-small.yaml [--set ...]\n"
-          "                     [--steps N] [--warmup W] [--inference] [--profile FILE]\n\n"
+          "                     [--steps N] [--warmup W] [--inference] [--overlap]\n"
+          "                     [--profile FILE]\n\n"
           "Times real pretraining steps (forward, backward, all-reduce under mpirun, AdamW) of\n"
           "the configured model on synthetic tokens (no I/O; no tokenizer needed when\n"
           "model.vocab_size is set), then the GEMM rate of the model's matmul shapes in the same\n"

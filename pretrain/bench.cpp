@@ -84,24 +84,33 @@ struct StepCounts {
   double page_faults = 0;   // minor page faults, the mean over the timed steps
 };
 
-// Runs `step` warmup + steps times, the device synchronised around each, and returns the
-// timed steps' seconds (and their page faults in counts->page_faults); then one more under
-// count_aten_ops and, with --profile, three more under the profiler. Inference and training
-// steps are measured by this one loop.
+// Runs `step` warmup + steps times and returns the timed steps' seconds (and their page faults
+// in counts->page_faults); then one more under count_aten_ops and, with --profile, three more
+// under the profiler. Inference and training steps are measured by this one loop. Each step
+// is synchronised on its own, so the times are steps' latencies, except with bo.overlap: the
+// timed steps then run in windows of kOverlapWindow with the device synchronised only around
+// each window, and each window gives one time, its seconds per step.
 std::vector<double> time_steps(const std::function<void()>& step, const BenchOptions& bo,
                                const at::Device& dev, StepCounts* counts) {
   const auto synced_step = [&] {
     step();
     synchronize(dev);
   };
-  std::vector<double> times;
-  int64_t faults_before = minor_page_faults();
-  for (int64_t s = 0; s < bo.warmup + bo.steps; ++s) {
+  for (int64_t s = 0; s < bo.warmup; ++s) {
     synchronize(dev);
-    if (s == bo.warmup) faults_before = minor_page_faults();
-    const auto t0 = Clock::now();
     synced_step();
-    if (s >= bo.warmup) times.push_back(seconds_since(t0));
+  }
+  std::vector<double> times;
+  const int64_t faults_before = minor_page_faults();
+  for (int64_t s = 0; s < bo.steps;) {
+    const int64_t n = bo.overlap ? std::min(kOverlapWindow, bo.steps - s) : 1;
+    synchronize(dev);
+    const auto t0 = Clock::now();
+    for (int64_t i = 0; i < n; ++i)
+      step();
+    synchronize(dev);
+    times.push_back(seconds_since(t0) / static_cast<double>(n));
+    s += n;
   }
   counts->page_faults = static_cast<double>(minor_page_faults() - faults_before) /
                         static_cast<double>(std::max<int64_t>(1, bo.steps));
@@ -257,29 +266,41 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
         synthetic_batch(micro, seq, pc.discriminator.vocab_size, pc.mask_prob,
                         mix_seed({static_cast<uint64_t>(pc.seed),
                                   static_cast<uint64_t>(comm.rank()), static_cast<uint64_t>(i)})));
+  ELECTRA_CHECK_USER(!bo.overlap || !rt.fp16(),
+                     "--overlap needs train.precision bf16 or fp32: fp16's loss scaler reads every "
+                     "step's gradient norm on the host, which is the wait --overlap leaves out");
   int64_t masked = 0;  // per optimizer step on this rank (the same for every full batch)
   for (int64_t i = 0; i < pc.grad_accum; ++i)
     masked += batches[static_cast<size_t>(i % pool)].masked_index.numel();
 
   std::vector<double> times;
+  // Host seconds of each call of the step, up to its first wait for the device (with
+  // --overlap the whole step): how long the host takes to queue one step's work.
+  std::vector<double> host_times;
   int64_t cursor = 0;
   double last_loss = 0;
   int64_t overflows = 0;
+  int64_t device_skips = 0;  // --overlap: non-finite updates AdamW dropped on the device
   double loss_scale = 1.0;
   StepCounts counts;
   reset_peak_device_memory(dev);
   if (bo.inference) {
     c10::InferenceMode guard;
     pair.discriminator->eval();
+    at::Tensor last;  // [] the last forward's logit sum
     const auto forward = [&] {
+      const auto t0 = Clock::now();
       // The batch moves inside the timed region, as the trainer's does.
       const data::Batch& host = batches[static_cast<size_t>(cursor++ % pool)];
       const data::Batch b = batch_to(host, dev);
       at::Tensor logits = pair.discriminator(b.input_ids, b.attention_mask, b.token_type_ids,
                                              dt);  // [micro, seq] fp32
-      last_loss = logits.sum().item<double>();     // also waits for the device
+      last = logits.sum();
+      host_times.push_back(seconds_since(t0));
+      if (!bo.overlap) last_loss = last.item<double>();  // also waits for the device
     };
     times = time_steps(forward, bo, dev, &counts);
+    last_loss = last.item<double>();
   } else {
     pair.discriminator->train();
     pair.generator->train();
@@ -292,25 +313,39 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     LossScaler scaler(pc.amp, rt.fp16());
     at::Tensor last;  // the last step's loss, detached: holding the RtdOutput kept its graph alive
     const auto train_step = [&] {
+      const auto t0 = Clock::now();
       parts.loss_scale = scaler.scale();
       // The loss is kept as a tensor: reading it here would add a synchronisation per step
       // that training does not have (the gradient norm is the step's one).
-      const double norm = forward_backward(
+      const at::Tensor norm = forward_backward(
           parts,
           [&](int64_t) -> const data::Batch& {
             return batches[static_cast<size_t>(cursor++ % pool)];
           },
           [&](const RtdOutput& out, const data::Batch&) { last = out.loss.detach(); });
       // A constant learning rate: the schedule's value does not change the step's cost.
-      if (scaler.update(!std::isfinite(norm))) optimizer.step(pc.lr);
+      if (bo.overlap) {
+        optimizer.step(pc.lr, nonfinite_flag(norm));
+        host_times.push_back(seconds_since(t0));
+      } else {
+        host_times.push_back(seconds_since(t0));
+        if (scaler.update(!std::isfinite(norm.item<double>()))) optimizer.step(pc.lr);
+      }
       optimizer.zero_grad();
     };
     times = time_steps(train_step, bo, dev, &counts);
     last_loss = last.item<double>();
     overflows = scaler.overflows();
+    if (optimizer.device_skips().defined())
+      device_skips = static_cast<int64_t>(optimizer.device_skips().item<double>());
     loss_scale = scaler.scale();
   }
   const std::optional<double> peak_mem = peak_device_memory_mb(dev);
+
+  // The timed steps' host times (warm-up calls first; count_aten_ops's and the profiler's after).
+  const auto timed_host = host_times.begin() + std::min<int64_t>(bo.warmup, host_times.size());
+  const Timing host = summarize(std::vector<double>(
+      timed_host, timed_host + std::min<int64_t>(bo.steps, host_times.end() - timed_host)));
 
   // Step times: the slowest rank's, since a data-parallel step waits for it.
   Timing t = summarize(times);
@@ -366,6 +401,11 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       {"step_ms_median", 1e3 * t.median},
       {"step_ms_min", 1e3 * t.min},
       {"step_ms_max", 1e3 * t.max},
+      // Synchronised steps: latencies; --overlap: seconds per step of windows of steps.
+      {"overlap", bo.overlap},
+      {"timed_samples", static_cast<int64_t>(times.size())},  // steps, or windows of steps
+      // The host's share: a step whose host_ms nears step_ms is bound by launching its work.
+      {"host_ms_median", 1e3 * host.median},
       {"model_tflop_per_step", step_flops * world / 1e12},
       {"achieved_tflops", achieved * world / 1e12},
       {"gemm_peak_tflops", gemm_peak * world / 1e12},
@@ -380,6 +420,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       {"mfu_device", or_null(device_peak > 0, achieved / (device_peak * 1e12))},
       {"peak_gpu_mem_mb", or_null(peak_mem.has_value(), peak_mem.value_or(0.0))},
       {"fp16_overflow_steps", overflows},
+      {"device_skipped_steps", device_skips},
       {"loss_scale", loss_scale},
       {"gemm_shapes", gemm},
       {"peak_rss_mb", *std::max_element(rss_all.begin(), rss_all.end())},

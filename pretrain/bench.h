@@ -13,6 +13,9 @@
 
 namespace electra::pretrain {
 
+// Steps per timed window of BenchOptions::overlap (the last window may be shorter).
+constexpr int64_t kOverlapWindow = 5;
+
 struct BenchOptions {
   int64_t steps = 20;       // timed steps
   int64_t warmup = 3;       // untimed steps first (allocator, oneDNN primitive caches)
@@ -20,6 +23,11 @@ struct BenchOptions {
   double gemm_seconds = 2;  // time budget of the GEMM micro-benchmark (0: skip it)
   double peak_tflops = 0;   // > 0: the device's peak dense TFLOP/s in this precision (mfu_device)
   std::string profile;      // non-empty: a Kineto trace of 3 more (untimed) steps, to this file
+  // No synchronisation inside or between the timed steps: the gradient norm is never read
+  // (AdamW skips a non-finite update on the device, as the trainer's default does) and the
+  // steps are timed in windows of kOverlapWindow. On a GPU the host then queues the next
+  // step's kernels while the device still runs this one's.
+  bool overlap = false;
 };
 
 // Peak dense tensor-core TFLOP/s of a known GPU in `precision` ("bf16", "fp16", "fp32" with

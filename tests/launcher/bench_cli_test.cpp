@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -184,6 +185,25 @@ TEST(BenchCliTest, FreedActivationsAreReusedNotMappedAgain) {
   ASSERT_EQ(other.exit_code, 0) << other.output;
   EXPECT_EQ(last_json_line(other.output)["blas"]["glibc_tunables"],
             "glibc.malloc.tcache_count=7:" + kept);
+}
+
+TEST(BenchCliTest, OverlapTimesWindowsOfStepsWithoutReadingTheNorm) {
+  // 7 steps: one time per step synchronised, windows of 5 + 2 with --overlap. Both report the
+  // host's time per step, which on the CPU (no queue) is nearly all of the step.
+  for (const bool overlap : {false, true}) {
+    std::vector<std::string> extra{"--set=train.seed=42"};
+    if (overlap) extra.push_back("--overlap");
+    const CommandResult r = bench("7", false, extra);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const json j = last_json_line(r.output);
+    EXPECT_EQ(j["overlap"], overlap);
+    EXPECT_EQ(j["timed_samples"], overlap ? 2 : 7);
+    EXPECT_EQ(j["device_skipped_steps"], 0);
+    const double host = j["host_ms_median"].get<double>();
+    EXPECT_GT(host, 0.2 * j["step_ms_min"].get<double>()) << r.output;
+    EXPECT_LT(host, 1.5 * j["step_ms_max"].get<double>()) << r.output;
+    EXPECT_TRUE(std::isfinite(j["last_value"].get<double>()));
+  }
 }
 
 TEST(BenchCliTest, InferenceTimesTheDiscriminatorForward) {
