@@ -26,7 +26,9 @@
 # in both systems), GPU_CHECK_UNFUSED ("model:batch:seq ..." benched again in bf16 with
 # model.fused_layer_norm=false: the A/B of the fused CUDA LayerNorm), GPU_CHECK_OVERLAP
 # ("model:batch:seq ..." benched again in bf16 by both systems with --overlap: no wait inside
-# a step, windows of 5 steps timed; tag ...-overlap), PY (python3).
+# a step, windows of 5 steps timed; tag ...-overlap), GPU_CHECK_PRETRAIN_AB ("model:batch:seq":
+# `electra pretrain` with train.wait_each_step false vs true; empty: none), GPU_CHECK_FINETUNE
+# (the precisions of the fine-tuning check: bf16 fp16; empty: none), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -215,7 +217,7 @@ fi
 # each precision (the classifier path and its fused LayerNorm, which the pretraining tests do
 # not reach), ending with its JSON metrics line.
 if [ -x "$ELECTRA" ] && [ "$DEVICE" = cuda ]; then
-  for prec in bf16 fp16; do
+  for prec in ${GPU_CHECK_FINETUNE-bf16 fp16}; do
     step "finetune_$prec" 60 "'$ELECTRA' finetune --config configs/finetune/glue/sst-2.yaml \
       $DEVICE_SET --set train.precision=$prec --set data.dir=tests/fixtures/glue \
       --set data.tokenizer=tests/fixtures/wordpiece/uncased_vocab.txt --set model.init_from=null \
@@ -291,6 +293,41 @@ if [ -x "$ELECTRA" ]; then
       tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
     fi
   done
+fi
+
+# The trainer itself, judging each gradient norm one step late (the default) and at once
+# (train.wait_each_step=true): `electra pretrain` on bench/synthetic_corpus.py's corpus (its
+# tokenizer runs at ~10M tokens/s on one thread, far above the GPU's rate), tokens/s of the
+# log windows after the first (GPU_CHECK_PRETRAIN_AB="model:batch:seq", empty: none).
+PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-base:128:128}
+[ "$DEVICE" = cuda ] || PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-}
+if [ -x "$ELECTRA" ] && [ -n "$PRETRAIN_AB" ]; then
+  IFS=: read -r model batch seq <<<"$PRETRAIN_AB"
+  AB=$BUILD/pretrain_ab
+  step pretrain_ab_data 30 "rm -rf '$AB' && $PY bench/synthetic_corpus.py '$AB'"
+  for wait in false true; do
+    step "pretrain_ab_wait_$wait" 90 "'$ELECTRA' pretrain --config configs/pretrain/electra-$model.yaml \
+      $DEVICE_SET --set train.precision=bf16 --set data.seq_len=$seq --set train.batch_size=$batch \
+      --set data.files=['$AB/corpus.txt'] --set data.tokenizer='$AB/vocab.txt' \
+      --set model.vocab_size=null --set train.steps=60 --set train.log_every=20 \
+      --set train.wait_each_step=$wait --set output.dir='$AB/wait_$wait' \
+      --set output.tensorboard=false && tail -n 2 '$AB/wait_$wait/metrics.jsonl'"
+  done
+  $PY - "$AB" <<'PY' | tee -a "$SUMMARY"
+import json, statistics, sys
+tps = {}
+for wait in ("false", "true"):
+    try:
+        recs = [json.loads(l) for l in open(f"{sys.argv[1]}/wait_{wait}/metrics.jsonl")]
+        tps[wait] = statistics.median(r["tokens_per_s"] for r in recs[1:])
+    except (OSError, ValueError, KeyError, statistics.StatisticsError):
+        tps[wait] = None
+if tps["false"] and tps["true"]:
+    print(f"trainer A/B: {tps['false']:.0f} tok/s judging the norm one step late vs "
+          f"{tps['true']:.0f} waiting each step ({tps['false'] / tps['true']:.2f}x)")
+else:
+    print(f"trainer A/B: incomplete {tps}")
+PY
 fi
 
 # Where a step's time goes, ours and eager's (GPU_CHECK_PROFILE="model:batch:seq", empty: none):
