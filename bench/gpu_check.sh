@@ -309,7 +309,7 @@ if [ -x "$ELECTRA" ] && [ -n "$PRETRAIN_AB" ]; then
     step "pretrain_ab_wait_$wait" 90 "'$ELECTRA' pretrain --config configs/pretrain/electra-$model.yaml \
       $DEVICE_SET --set train.precision=bf16 --set data.seq_len=$seq --set train.batch_size=$batch \
       --set data.files=['$AB/corpus.txt'] --set data.tokenizer='$AB/vocab.txt' \
-      --set model.vocab_size=null --set train.steps=60 --set train.log_every=20 \
+      --set model.vocab_size=null --set train.steps=40 --set train.log_every=10 \
       --set train.wait_each_step=$wait --set output.dir='$AB/wait_$wait' \
       --set output.tensorboard=false && tail -n 2 '$AB/wait_$wait/metrics.jsonl'"
   done
