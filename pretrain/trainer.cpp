@@ -197,9 +197,11 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
                        ". Resume with the same number of "
                        "ranks (the data cursors are per rank), or use a new output.dir");
     load_pair_weights(*latest, pair);
+    // AdamW's bias corrections count the updates it applied: the steps less those skipped
+    // (non-finite gradients, fp16 overflows), as in the run that wrote the checkpoint.
     optimizer.load_state(
-        model::read_safetensors(fs::join(*latest, "optimizer.safetensors")).tensors, ts.step,
-        *latest);
+        model::read_safetensors(fs::join(*latest, "optimizer.safetensors")).tensors,
+        ts.step - ts.skipped_steps, *latest);
     RankState rs = read_rank_state(*latest, rank);
     at::Generator def = at::detail::getDefaultCPUGenerator();
     set_generator_state(def, rs.torch_rng, *latest);
