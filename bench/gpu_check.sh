@@ -18,7 +18,7 @@
 # GPU_CHECK_BUDGET_S (500), GPU_CHECK_BUILD (build-gpu), GPU_CHECK_JOBS (nproc),
 # GPU_CHECK_TARGETS, GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the
 # wheel used directly; system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty:
-# system packages), GPU_CHECK_BENCH ("model:batch:seq ..."), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
+# system packages), GPU_CHECK_BENCH ("model:batch:seq ..."; empty: none), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
 # GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), GPU_CHECK_PROFILE ("model:batch:seq"
 # traced for both systems; empty: no traces), GPU_CHECK_PRECISIONS (bf16; any of bf16 fp16 fp32,
 # each bench spec in each; eager has no fp16), GPU_CHECK_BUILD_LIMIT_S (330 on cuda, 1800 on
@@ -45,7 +45,7 @@ CPU_TESTS=${GPU_CHECK_CPU_TESTS:-^(common|model|pretrain)$}
 PRECISIONS=${GPU_CHECK_PRECISIONS:-bf16}
 TF32=${GPU_CHECK_TF32:-0}
 if [ "$DEVICE" = cuda ]; then
-  BENCH=${GPU_CHECK_BENCH:-"base:128:128 base:256:128 small:256:128 base:32:512"}
+  BENCH=${GPU_CHECK_BENCH-"base:128:128 base:256:128 small:256:128 base:32:512"}
   UNFUSED=${GPU_CHECK_UNFUSED-}
   OVERLAP=${GPU_CHECK_OVERLAP-"base:128:128 base:256:128 small:256:128"}
   BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-330}
@@ -55,7 +55,7 @@ if [ "$DEVICE" = cuda ]; then
   LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-test_common test_model test_pretrain}
   DEVICE_SET=${GPU_CHECK_DEVICE_SET-"--set train.device=cuda"}
 else
-  BENCH=${GPU_CHECK_BENCH:-"small:8:128"}
+  BENCH=${GPU_CHECK_BENCH-"small:8:128"}
   STEPS=${GPU_CHECK_STEPS:-2}
   WARMUP=${GPU_CHECK_WARMUP:-1}
   TARGETS=${GPU_CHECK_TARGETS:-electra test_distributed test_gpu}
@@ -343,7 +343,7 @@ if [ -x "$ELECTRA" ] && [ "$DEVICE" = cuda ] && [ -n "$PROFILE" ]; then
     --seq $seq --steps 3 --warmup 3 --profile '$BUILD/trace_eager.json' &&
     $PY bench/trace_summary.py '$BUILD/trace_eager.json' --top 25"
   for who in electra eager; do
-    sed -n '/^trace:/,$p' "$LOGS/profile_$who.log" | head -n 60 >>"$SUMMARY"
+    sed -n '/^trace:/,$p' "$LOGS/profile_$who.log" | head -n 120 >>"$SUMMARY"
   done
 fi
 

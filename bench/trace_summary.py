@@ -72,13 +72,15 @@ def self_times(ops):
     return out
 
 
-def print_top(events, top, ms, steps):
-    """The `top` event names by total duration: ms per step, occurrences per step, name."""
+def print_top(events, top, ms, steps, by_count=False):
+    """The `top` event names by total duration (or by occurrences): ms per step, occurrences
+    per step, name."""
     agg = collections.defaultdict(lambda: [0.0, 0])
     for e in events:
         agg[e["name"]][0] += e["dur"]
         agg[e["name"]][1] += 1
-    for name, (d, c) in sorted(agg.items(), key=lambda kv: -kv[1][0])[:top]:
+    order = (lambda kv: -kv[1][1]) if by_count else (lambda kv: -kv[1][0])
+    for name, (d, c) in sorted(agg.items(), key=order)[:top]:
         print(f"    {ms(d):8.3f} {c / steps:6.0f}  {name[:100]}")
 
 
@@ -127,6 +129,9 @@ def main():
         print_top(ops, a.top, ms, n)
         print(f"  top by self time (nested operators subtracted):")
         print_top(self_times(ops), a.top, ms, n)
+        # A host that cannot queue work as fast as the device runs it is bound by this count.
+        print(f"  top by count (nested operators included):")
+        print_top(ops, a.top, ms, n, by_count=True)
 
 
 if __name__ == "__main__":
