@@ -189,8 +189,10 @@ at::Tensor clip_grad_norm(const std::vector<std::pair<std::string, at::Tensor>>&
   // Multi-tensor kernels on a GPU (a few launches instead of one per parameter); a loop on the
   // CPU. The per-tensor norms are fp32 whatever the gradients' dtype.
   std::vector<at::Tensor> norms = at::_foreach_norm(grads, 2);
+  // Only where needed: even a cast to the same dtype is an operator for the host to dispatch,
+  // and a step has hundreds of gradients.
   for (at::Tensor& n : norms)
-    n = n.to(at::kFloat);
+    if (n.scalar_type() != at::kFloat) n = n.to(at::kFloat);
   at::Tensor total = at::stack(norms).norm(2);
   if (inv_scale != 1.0) total = total * inv_scale;  // the norm of the unscaled gradients
   at::Tensor coef;
