@@ -28,8 +28,7 @@
 # ("model:batch:seq ..." benched again in bf16 by both systems with --overlap: no wait inside
 # a step, windows of 5 steps timed; tag ...-overlap), GPU_CHECK_PRETRAIN_AB ("model:batch:seq":
 # `electra pretrain` with train.wait_each_step false vs true; empty: none), GPU_CHECK_FINETUNE
-# (the precisions of the fine-tuning check: bf16 fp16; empty: none), GPU_CHECK_PERCAST
-# ("model:batch:seq ..." benched again with train.cast_weights_once=false), PY (python3).
+# (the precisions of the fine-tuning check: bf16 fp16; empty: none), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -281,16 +280,6 @@ if [ -x "$ELECTRA" ]; then
   done
 fi
 
-# The same runs with one weight cast per matmul instead of all weights cast in one pass
-# (train.cast_weights_once=false, model/param_cast.h; tag ...-percast; no eager run).
-if [ -x "$ELECTRA" ]; then
-  for spec in ${GPU_CHECK_PERCAST-}; do
-    IFS=: read -r model batch seq <<<"$spec"
-    bench_electra "$model-b$batch-s$seq-percast" "$model" "$batch" "$seq" bf16 \
-      --set train.cast_weights_once=false
-  done
-fi
-
 # Both systems again without a wait per step (--overlap): the host queues step n+1 while the
 # device runs step n; the eager loop keeps its own waits (boolean-mask indexing).
 if [ -x "$ELECTRA" ]; then
@@ -407,17 +396,6 @@ for tag, r in rows.items():
     if fu and un:
         print(f"fused LayerNorm A/B {tag[: -len('-unfused')]}: {fu:.0f} vs {un:.0f} tok/s "
               f"without ({fu / un:.2f}x; fused_layer_norm={base['electra'].get('fused_layer_norm')})")
-for tag, r in rows.items():
-    if not tag.endswith("-percast"):
-        continue
-    once = num(rows.get(tag[: -len("-percast")], {}).get("electra"), "tokens_per_s")
-    each = num(r.get("electra"), "tokens_per_s")
-    ops = [num(d.get("electra"), "aten_ops_per_step")
-           for d in (rows.get(tag[: -len("-percast")], {}), r)]
-    if once and each:
-        print(f"weight casts A/B {tag[: -len('-percast')]}: {once:.0f} tok/s casting once vs "
-              f"{each:.0f} per matmul ({once / each:.2f}x; ATen operators per step {ops[0]} vs "
-              f"{ops[1]})")
 for tag, r in rows.items():
     if not tag.endswith("-overlap"):
         continue
