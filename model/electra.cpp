@@ -3,7 +3,6 @@
 #include <unordered_set>
 
 #include "common/error.h"
-#include "model/param_cast.h"
 
 namespace electra::model {
 
@@ -42,7 +41,7 @@ at::Tensor LmHeadImpl::forward(const at::Tensor& x, const at::Tensor& tied_weigh
                                at::ScalarType dt) {
   const at::Tensor& w = weight.defined() ? weight : tied_weight;  // [vocab, emb]
   if (dt == at::kFloat) return at::linear(x.to(at::kFloat), w, bias);
-  return at::linear(x.to(dt), cast_param(w, dt), cast_param(bias, dt)).to(at::kFloat);
+  return at::linear(x.to(dt), w.to(dt), bias.to(dt)).to(at::kFloat);
 }
 
 ClassificationHeadImpl::ClassificationHeadImpl(const ElectraConfig& c) {

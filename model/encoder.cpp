@@ -12,7 +12,6 @@
 #include "model/cpu_attention.h"
 #include "model/fast_random.h"
 #include "model/feed_forward.h"
-#include "model/param_cast.h"
 
 namespace electra::model {
 
@@ -58,7 +57,7 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   const at::ScalarType dt = x.scalar_type();
   if (dt == w.scalar_type()) return at::linear(x, w, b);
   if (bf16_linear_supports(x, w)) return bf16_linear(x, w, b);
-  return at::linear(x, cast_param(w, dt), b.defined() ? cast_param(b, dt) : b);
+  return at::linear(x, w.to(dt), b.defined() ? b.to(dt) : b);
 }
 
 at::Tensor dropout(const torch::nn::Dropout& d, const at::Tensor& x) {
@@ -134,17 +133,11 @@ at::Tensor ElectraSelfAttentionImpl::attend(const at::Tensor& h, const at::Tenso
   };
   // One [H, 3H] GEMM instead of three [H, H] ones: at ELECTRA-Small's H = 256 the bigger
   // product runs closer to the machine's GEMM rate. The weights stay three HF-named tensors,
-  // joined here: in fp32 where the product takes fp32 weights (fp32, or bf16 on the CPU through
-  // model/bf16_linear.h, whose fp32 gradient the cat's backward splits into the three), else
-  // their casts (model/param_cast.h), joined in the compute dtype.
-  const at::Tensor x = h.to(dt);  // [b, l, H]
-  const bool master = dt == query->weight.scalar_type() || bf16_linear_supports(x, query->weight);
-  const auto param = [&](const at::Tensor& p) { return master ? p : cast_param(p, dt); };
-  const at::Tensor w =
-      at::cat({param(query->weight), param(key->weight), param(value->weight)}, 0);  // [3H, H]
-  const at::Tensor bias =
-      at::cat({param(query->bias), param(key->bias), param(value->bias)}, 0);  // [3H]
-  const at::Tensor proj = linear(x, w, bias);                                  // [b, l, 3H]
+  // joined here in fp32: linear() casts the joined matrix, or in bf16 on the CPU hands it to
+  // model/bf16_linear.h, whose fp32 gradient the cat's backward splits into the three.
+  const at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0);  // [3H, H]
+  const at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0);     // [3H]
+  const at::Tensor proj = linear(h.to(dt), w, bias);                             // [b, l, 3H]
   const double p = active_p(dropout);
   // bf16 training keeps ATen's products: oneDNN's bf16 batched products beat the fused
   // kernel's fp32 ones in backward (a bf16 ELECTRA-Small step measured 6% slower fully fused),
@@ -273,7 +266,7 @@ Hidden ElectraLayerImpl::forward_hidden(const Hidden& h, const at::Tensor& mask_
     const at::Tensor x = a.in(dt);  // [b, l, H]
     // The fp32 parameters themselves where the node takes them (fp32 gradients, no casts).
     const bool master = bf16_linear_supports(x, in->weight);
-    const auto param = [&](const at::Tensor& p) { return master ? p : cast_param(p, dt); };
+    const auto param = [&](const at::Tensor& p) { return master ? p : p.to(dt); };
     return output->add_residual_hidden(
         gelu_feed_forward(x, param(in->weight), param(in->bias), param(out->weight),
                           defer ? at::Tensor() : param(out->bias), act == Activation::kGeluTanh),

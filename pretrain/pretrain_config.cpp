@@ -103,11 +103,7 @@ const ConfigSchema& pretrain_schema() {
         .add_bool("train.wait_each_step", false,
                   "read each step's gradient norm before starting the next step (false: one "
                   "step later, a non-finite update being dropped where the weights are, so a "
-                  "GPU's host never waits for the device; fp16's loss scaler always waits)")
-        .add_bool("train.cast_weights_once", true,
-                  "GPU, bf16/fp16: cast all fp32 weights to the compute dtype in one pass per "
-                  "micro-step, and their gradients back in one (false: one cast per matmul, "
-                  "hundreds of operators more for the host to dispatch; the same values)");
+                  "GPU's host never waits for the device; fp16's loss scaler always waits)");
     add_runtime_keys(s,
                      "matmul precision; bf16 and fp16 keep fp32 master weights, LayerNorm, "
                      "softmax and losses in fp32; fp16 (CUDA only) adds dynamic loss scaling "
@@ -185,7 +181,6 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.exit_after_minutes = c.get_float("train.exit_after_minutes");
   p.on_nonfinite = c.get_string("train.on_nonfinite");
   p.wait_each_step = c.get_bool("train.wait_each_step");
-  p.cast_weights_once = c.get_bool("train.cast_weights_once");
   p.amp = read_loss_scaler_options(c);
 
   p.lr = c.get_float("optimizer.lr");

@@ -53,7 +53,6 @@ struct PretrainConfig {
   double exit_after_minutes = 0;
   std::string on_nonfinite = "skip";  // skip | stop
   bool wait_each_step = false;        // judge each step's norm before starting the next
-  bool cast_weights_once = true;      // GPU bf16/fp16: one cast of all weights per micro-step
 
   double lr = 5e-4;
   double weight_decay = 0.01;

@@ -2,7 +2,6 @@
 
 #include "common/error.h"
 #include "common/rng.h"
-#include "model/param_cast.h"
 #include "pretrain/device.h"
 #include "pretrain/optimizer.h"
 
@@ -48,7 +47,6 @@ StepParts make_step_parts(const PretrainConfig& pc, model::PretrainingPair& pair
   parts.device = device;
   parts.grad_accum = pc.grad_accum;
   parts.clip_norm = pc.clip_norm;
-  parts.cast_weights_once = pc.cast_weights_once;
   return parts;
 }
 
@@ -73,19 +71,10 @@ at::Tensor forward_backward(
   ELECTRA_CHECK(s.pair && s.params && s.reducer && s.gumbel && s.grad_accum >= 1,
                 "forward_backward: incomplete StepParts");
   const bool on_cpu = s.device.is_cpu();
-  // On the CPU bf16 products take the fp32 weights themselves (model/bf16_linear.h).
-  std::vector<at::Tensor> weights;
-  if (s.cast_weights_once && !on_cpu && s.dtype != at::kFloat)
-    for (const auto& [name, p] : *s.params)
-      weights.push_back(p);
   for (int64_t micro = 0; micro < s.grad_accum; ++micro) {
     const data::Batch& batch = next_batch(micro);
     const data::Batch moved = on_cpu ? data::Batch() : batch_to(batch, s.device);
-    RtdOutput out;
-    {
-      const model::ParamCastScope casts(weights, s.dtype);
-      out = rtd_forward(*s.pair, on_cpu ? batch : moved, s.dtype, s.rtd, *s.gumbel);
-    }
+    RtdOutput out = rtd_forward(*s.pair, on_cpu ? batch : moved, s.dtype, s.rtd, *s.gumbel);
     // Only the last micro-step's backward triggers the all-reduce of the accumulated sum.
     s.reducer->prepare_backward(/*sync=*/micro + 1 == s.grad_accum);
     const double accum = static_cast<double>(s.grad_accum);

@@ -29,10 +29,7 @@ struct StepParts {
   at::ScalarType dtype = at::kFloat;  // compute dtype of the encoders' matmuls
   at::Device device = at::kCPU;       // where the pair lives; batches are moved there
   int64_t grad_accum = 1;
-  double clip_norm = 1.0;  // <= 0: no clipping
-  // Off the CPU, in bf16/fp16: cast all weights in one pass per micro-step
-  // (model/param_cast.h) instead of one cast per matmul (train.cast_weights_once).
-  bool cast_weights_once = true;
+  double clip_norm = 1.0;   // <= 0: no clipping
   double loss_scale = 1.0;  // fp16: the loss is multiplied by it, the gradients divided
 };
 

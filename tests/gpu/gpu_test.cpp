@@ -147,58 +147,6 @@ TEST(Gpu, RtdTrainStepInFp16WithLossScaling) {
   rtd_step_on_cuda(at::kHalf);
 }
 
-// One bf16 RTD forward + backward of a fresh pair from seed 5 on CUDA, the weights cast in one
-// pass (model/param_cast.h) or one cast per matmul: the loss and the gradients.
-std::pair<double, std::vector<at::Tensor>> rtd_gradients_on_cuda(bool cast_weights_once) {
-  torch::manual_seed(5);
-  model::ElectraConfig disc_cfg = testing::parity_config();
-  model::PretrainingPair pair =
-      model::make_pretraining_pair(disc_cfg, model::generator_config(disc_cfg, 0.5));
-  pair.discriminator->to(kCuda);
-  pair.generator->to(kCuda);
-  pair.discriminator->train();
-  pair.generator->train();
-  auto params = model::unique_parameters(pair);
-  auto comm = dist::make_single_process_communicator();
-  dist::GradientReducer reducer(*comm, params, {25.0, 0});
-  at::Generator gumbel = pretrain::make_generator(kCuda, 9);
-  pretrain::StepParts parts;
-  parts.pair = &pair;
-  parts.params = &params;
-  parts.reducer = &reducer;
-  parts.gumbel = &gumbel;
-  parts.dtype = at::kBFloat16;
-  parts.device = kCuda;
-  parts.clip_norm = 0;
-  parts.cast_weights_once = cast_weights_once;
-  torch::manual_seed(11);  // the same dropout masks in both runs
-  const data::Batch batch = small_batch();
-  double loss = 0;
-  pretrain::forward_backward(
-      parts, [&](int64_t) -> const data::Batch& { return batch; },
-      [&](const pretrain::RtdOutput& out, const data::Batch&) { loss = out.loss.item<double>(); });
-  std::vector<at::Tensor> grads;
-  for (const auto& [name, p] : params)
-    grads.push_back(p.grad().defined() ? p.grad().cpu() : at::Tensor());
-  return {loss, grads};
-}
-
-TEST(Gpu, CastingTheWeightsOnceGivesTheSameStep) {
-  SKIP_WITHOUT_CUDA();
-  const auto [loss_once, once] = rtd_gradients_on_cuda(true);
-  const auto [loss_each, each] = rtd_gradients_on_cuda(false);
-  // The same casts and products; only the embedding gradient's atomics may reorder sums.
-  EXPECT_NEAR(loss_once, loss_each, 1e-5 * std::abs(loss_each));
-  ASSERT_EQ(once.size(), each.size());
-  for (size_t i = 0; i < once.size(); ++i) {
-    ASSERT_EQ(once[i].defined(), each[i].defined()) << i;
-    if (!once[i].defined()) continue;
-    EXPECT_EQ(once[i].scalar_type(), at::kFloat) << i;
-    const double scale = each[i].abs().max().item<double>() + 1e-12;
-    EXPECT_LT((once[i] - each[i]).abs().max().item<double>(), 1e-2 * scale) << i;
-  }
-}
-
 // The same AdamW steps (decayed and exempt parameters, per-parameter lr scales, clipping) on
 // the CPU (the one-pass CPU kernel) and on CUDA (ATen's multi-tensor kernel on LibTorch 2.1+,
 // tensor ops before): the same weights, moments and gradient norm.
