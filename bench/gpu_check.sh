@@ -16,7 +16,7 @@
 #
 # Knobs (environment): GPU_CHECK_DEVICE (cuda; cpu = a CPU rehearsal: tiny benches),
 # GPU_CHECK_BUDGET_S (500), GPU_CHECK_BUILD (build-gpu), GPU_CHECK_JOBS (nproc),
-# GPU_CHECK_TARGETS, GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the
+# GPU_CHECK_TARGETS, GPU_CHECK_LATE_TARGETS (the CPU test binaries built last; empty: none), GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the
 # wheel used directly; system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty:
 # system packages), GPU_CHECK_BENCH ("model:batch:seq ..."; empty: none), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
 # GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), GPU_CHECK_PROFILE ("model:batch:seq"
@@ -52,7 +52,7 @@ if [ "$DEVICE" = cuda ]; then
   STEPS=${GPU_CHECK_STEPS:-30}
   WARMUP=${GPU_CHECK_WARMUP:-5}
   TARGETS=${GPU_CHECK_TARGETS:-electra test_gpu test_distributed_nccl}
-  LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-test_common test_model test_pretrain}
+  LATE_TARGETS=${GPU_CHECK_LATE_TARGETS-test_common test_model test_pretrain}
   DEVICE_SET=${GPU_CHECK_DEVICE_SET-"--set train.device=cuda"}
 else
   BENCH=${GPU_CHECK_BENCH-"small:8:128"}
