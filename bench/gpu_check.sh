@@ -16,9 +16,10 @@
 #
 # Knobs (environment): GPU_CHECK_DEVICE (cuda; cpu = a CPU rehearsal: tiny benches),
 # GPU_CHECK_BUDGET_S (500), GPU_CHECK_BUILD (build-gpu), GPU_CHECK_JOBS (nproc),
-# GPU_CHECK_TARGETS, GPU_CHECK_LATE_TARGETS (the CPU test binaries built last; empty: none), GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the
-# wheel used directly; system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty:
-# system packages), GPU_CHECK_BENCH ("model:batch:seq ..."; empty: none), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
+# GPU_CHECK_TARGETS, GPU_CHECK_LATE_TARGETS (the CPU test binaries built last; empty: none),
+# GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the wheel used directly; system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty:
+# system packages), GPU_CHECK_BENCH ("model:batch:seq ..."; empty: none), GPU_CHECK_STEPS,
+# GPU_CHECK_WARMUP,
 # GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), GPU_CHECK_PROFILE ("model:batch:seq"
 # traced for both systems; empty: no traces), GPU_CHECK_PRECISIONS (bf16; any of bf16 fp16 fp32,
 # each bench spec in each; eager has no fp16), GPU_CHECK_BUILD_LIMIT_S (330 on cuda, 1800 on
