@@ -17,17 +17,17 @@
 # Knobs (environment): GPU_CHECK_DEVICE (cuda; cpu = a CPU rehearsal: tiny benches),
 # GPU_CHECK_BUDGET_S (500), GPU_CHECK_BUILD (build-gpu), GPU_CHECK_JOBS (nproc),
 # GPU_CHECK_TARGETS, GPU_CHECK_LATE_TARGETS (the CPU test binaries built last; empty: none),
-# GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the wheel used directly; system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty:
-# system packages), GPU_CHECK_BENCH ("model:batch:seq ..."; empty: none), GPU_CHECK_STEPS,
-# GPU_CHECK_WARMUP,
-# GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), GPU_CHECK_PROFILE ("model:batch:seq"
-# traced for both systems; empty: no traces), GPU_CHECK_PRECISIONS (bf16; any of bf16 fp16 fp32,
-# each bench spec in each; eager has no fp16), GPU_CHECK_BUILD_LIMIT_S (330 on cuda, 1800 on
-# cpu), GPU_CHECK_TF32 (1: fp32 runs with TF32 matmuls
-# in both systems), GPU_CHECK_UNFUSED ("model:batch:seq ..." benched again in bf16 with
+# GPU_CHECK_TORCH (python: the wheel's TorchConfig, falling back to the wheel used directly;
+# system: find_package as on Debian), GPU_CHECK_DEPS (.gpu-deps; empty: system packages),
+# GPU_CHECK_BENCH ("model:batch:seq ..."; empty: none), GPU_CHECK_STEPS, GPU_CHECK_WARMUP,
+# GPU_CHECK_CPU_TESTS (the ctest label regex of the CPU subset), GPU_CHECK_PROFILE
+# ("model:batch:seq" traced for both systems; empty: no traces), GPU_CHECK_PRECISIONS (bf16; any
+# of bf16 fp16 fp32, each bench spec in each; eager has no fp16), GPU_CHECK_BUILD_LIMIT_S (330 on
+# cuda, 1800 on cpu), GPU_CHECK_TF32 (1: fp32 runs with TF32 matmuls in both systems),
+# GPU_CHECK_UNFUSED ("model:batch:seq ..." benched again in bf16 with
 # model.fused_layer_norm=false: the A/B of the fused CUDA LayerNorm), GPU_CHECK_OVERLAP
-# ("model:batch:seq ..." benched again in bf16 by both systems with --overlap: no wait inside
-# a step, windows of 5 steps timed; tag ...-overlap), GPU_CHECK_PRETRAIN_AB ("model:batch:seq":
+# ("model:batch:seq ..." benched again in bf16 by both systems with --overlap: no wait inside a
+# step, windows of 5 steps timed; tag ...-overlap), GPU_CHECK_PRETRAIN_AB ("model:batch:seq":
 # `electra pretrain` with train.wait_each_step false vs true; empty: none), GPU_CHECK_FINETUNE
 # (the precisions of the fine-tuning check: bf16 fp16; empty: none), PY (python3).
 set -uo pipefail
