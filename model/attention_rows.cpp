@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "model/bf16_bits.h"
+#include "model/fast_exp.h"
 
 namespace electra::model::detail {
 
@@ -54,7 +55,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
       m = fmaxf(m, pi[j]);
     float sum = 0.0f;
     for (int64_t j = 0; j < l; ++j) {
-      pi[j] = expf(pi[j] - m);
+      pi[j] = exp_nonpositive(pi[j] - m);
       sum += pi[j];
     }
     const float inv = 1.0f / sum;

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "model/bf16_bits.h"
+#include "model/fast_exp.h"
 
 namespace electra::model::detail {
 
@@ -30,7 +31,7 @@ inline float erf_scaled(float x, float e) {
 
 inline float gelu(float x, bool tanh_approx) {
   if (tanh_approx) return 0.5f * x * (1.0f + tanhf(kSqrt2OverPi * (x + kKappa * x * x * x)));
-  return 0.5f * x * (1.0f + erf_scaled(x, expf(-0.5f * x * x)));
+  return 0.5f * x * (1.0f + erf_scaled(x, exp_nonpositive(-0.5f * x * x)));
 }
 
 // gelu(x) -> act, and d gelu / dx (the formulas ATen's gelu_backward uses) -> the return value.
@@ -41,7 +42,7 @@ inline float gelu_and_grad(float x, bool tanh_approx, float* act) {
     return 0.5f * (1.0f + t) +
            0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kKappa * x * x);
   }
-  const float e = expf(-0.5f * x * x);
+  const float e = exp_nonpositive(-0.5f * x * x);
   const float cdf = 0.5f * (1.0f + erf_scaled(x, e));
   *act = x * cdf;
   return cdf + x * kInvSqrt2Pi * e;

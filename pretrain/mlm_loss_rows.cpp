@@ -1,7 +1,9 @@
-// Compiled with -ffast-math (pretrain/CMakeLists.txt) for glibc's vector expf; see
+// Compiled with -ffast-math (pretrain/CMakeLists.txt) for model/fast_exp.h; see
 // pretrain/mlm_loss.h. Only C headers (and that header's declarations).
 #include <math.h>
 #include <stdint.h>
+
+#include "model/fast_exp.h"
 
 namespace electra::pretrain::detail {
 void mlm_rows_forward(const float* logits, int64_t rows, int64_t vocab, float* lse,
@@ -27,7 +29,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
     float sum = 0.0f;
     for (int32_t j = 0; j < v; ++j) {
       first = x[j] == m && j < first ? j : first;
-      sum += expf(x[j] - m);
+      sum += model::detail::exp_nonpositive(x[j] - m);
     }
     lse[r] = m + logf(sum);
     argmax[r] = first;
@@ -42,7 +44,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     float* g = grad + r * vocab;
     const float l = lse[r];
     for (int64_t j = 0; j < vocab; ++j)
-      g[j] = scale * expf(x[j] - l);
+      g[j] = scale * model::detail::exp_nonpositive(x[j] - l);
     g[labels[r]] -= scale;
   }
 }
