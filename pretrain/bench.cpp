@@ -315,8 +315,9 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     const auto train_step = [&] {
       const auto t0 = Clock::now();
       parts.loss_scale = scaler.scale();
-      // The loss is kept as a tensor: reading it here would add a synchronisation per step
-      // that training does not have (the gradient norm is the step's one).
+      // The loss is kept as a tensor: reading it would add a wait per step. A synchronised
+      // step reads the gradient norm, as training with train.wait_each_step does; --overlap
+      // reads nothing, as training by default does until the next step is queued.
       const at::Tensor norm = forward_backward(
           parts,
           [&](int64_t) -> const data::Batch& {
