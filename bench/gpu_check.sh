@@ -49,6 +49,7 @@ if [ "$DEVICE" = cuda ]; then
   BENCH=${GPU_CHECK_BENCH-"base:128:128 base:256:128 small:256:128 base:32:512"}
   UNFUSED=${GPU_CHECK_UNFUSED-}
   OVERLAP=${GPU_CHECK_OVERLAP-"base:128:128 base:256:128 small:256:128"}
+  PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-base:128:128}
   BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-330}
   STEPS=${GPU_CHECK_STEPS:-30}
   WARMUP=${GPU_CHECK_WARMUP:-5}
@@ -63,6 +64,7 @@ else
   LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-}
   UNFUSED=${GPU_CHECK_UNFUSED-}
   OVERLAP=${GPU_CHECK_OVERLAP-small:8:128}
+  PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-}
   # A fresh build on a small CPU machine takes far longer than on the GPU machine's 16 cores.
   BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-1800}
   DEVICE_SET=${GPU_CHECK_DEVICE_SET-}
@@ -250,6 +252,15 @@ bench_electra() {
     --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP --gemm-seconds 1"
   tag_json "$tag" electra <"$LOGS/bench_$tag.log" | tail -n 1 >>"$JSONL"
 }
+# bench_eager TAG MODEL BATCH SEQ PRECISION [gpu_baseline.py args...]: the same for the eager
+# PyTorch baseline.
+bench_eager() {
+  local tag=$1 model=$2 batch=$3 seq=$4 prec=$5
+  shift 5
+  step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
+    --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP --precision $prec $*"
+  tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
+}
 if [ -x "$ELECTRA" ]; then
   for spec in $BENCH; do
     IFS=: read -r model batch seq <<<"$spec"
@@ -263,9 +274,7 @@ if [ -x "$ELECTRA" ]; then
       bench_electra "$tag" "$model" "$batch" "$seq" "$prec" $extra
       # The eager baseline has bf16 autocast or plain fp32 (no fp16 loss scaling).
       if [ "$DEVICE" = cuda ] && [ "$prec" != fp16 ]; then
-        step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
-          --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP --precision $prec $eager_extra"
-        tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
+        bench_eager "$tag" "$model" "$batch" "$seq" "$prec" $eager_extra
       fi
     done
   done
@@ -288,11 +297,7 @@ if [ -x "$ELECTRA" ]; then
     IFS=: read -r model batch seq <<<"$spec"
     tag=$model-b$batch-s$seq-overlap
     bench_electra "$tag" "$model" "$batch" "$seq" bf16 --overlap
-    if [ "$DEVICE" = cuda ]; then
-      step "eager_$tag" 120 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model \
-        --batch $batch --seq $seq --steps $STEPS --warmup $WARMUP --precision bf16 --overlap"
-      tag_json "$tag" eager <"$LOGS/eager_$tag.log" | tail -n 1 >>"$JSONL"
-    fi
+    [ "$DEVICE" = cuda ] && bench_eager "$tag" "$model" "$batch" "$seq" bf16 --overlap
   done
 fi
 
@@ -300,8 +305,6 @@ fi
 # (train.wait_each_step=true): `electra pretrain` on bench/synthetic_corpus.py's corpus (its
 # tokenizer runs at ~10M tokens/s on one thread, far above the GPU's rate), tokens/s of the
 # log windows after the first (GPU_CHECK_PRETRAIN_AB="model:batch:seq", empty: none).
-PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-base:128:128}
-[ "$DEVICE" = cuda ] || PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-}
 if [ -x "$ELECTRA" ] && [ -n "$PRETRAIN_AB" ]; then
   IFS=: read -r model batch seq <<<"$PRETRAIN_AB"
   AB=$BUILD/pretrain_ab
