@@ -1,5 +1,6 @@
 // Compiled with -ffast-math (pretrain/CMakeLists.txt) for model/fast_exp.h; see
-// pretrain/mlm_loss.h. Only C headers (and that header's declarations).
+// pretrain/mlm_loss.h. Only C headers (and that header's declarations, and model/fast_exp.h's
+// static functions).
 #include <math.h>
 #include <stdint.h>
 
