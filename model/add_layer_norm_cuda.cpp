@@ -15,6 +15,7 @@
 
 #include "model/cuda/add_layer_norm_kernels.h"
 #include "model/fast_random.h"
+#include "model/seed_slots.h"
 #endif
 
 namespace electra::model {
@@ -71,10 +72,15 @@ struct CudaAddLayerNorm : public torch::autograd::Function<CudaAddLayerNorm> {
     a.threshold = detail::hash_threshold(dropout_p);
     a.scale = dropout_p > 0.0 ? dropout_scale(dropout_p) : 1.0f;
     if (a.threshold != 0) {
-      // The CPU generator, as model::dropout's CPU masks: no device synchronisation, and the
-      // checkpointed CPU state replays the same masks on resume.
-      at::Generator gen = at::detail::getDefaultCPUGenerator();
-      a.seed = draw_seed(gen);
+      if (SeedSlots* slots = recording_seed_slots()) {
+        // Inside a CUDA graph capture: the seed is filled in before each replay.
+        a.seed_at = slots->take();
+      } else {
+        // The CPU generator, as model::dropout's CPU masks: no device synchronisation, and the
+        // checkpointed CPU state replays the same masks on resume.
+        at::Generator gen = at::detail::getDefaultCPUGenerator();
+        a.seed = draw_seed(gen);
+      }
     }
     a.rows = rows;
     a.h = h;
@@ -87,6 +93,7 @@ struct CudaAddLayerNorm : public torch::autograd::Function<CudaAddLayerNorm> {
                  "add_layer_norm_forward");
     ctx->save_for_backward({x, mean, rstd, weight});
     ctx->saved_data["seed"] = static_cast<int64_t>(a.seed);
+    ctx->saved_data["seed_at"] = reinterpret_cast<int64_t>(a.seed_at);
     ctx->saved_data["threshold"] = static_cast<int64_t>(a.threshold);
     ctx->saved_data["scale"] = static_cast<double>(a.scale);
     ctx->saved_data["dtype"] = static_cast<int64_t>(y.scalar_type());
@@ -123,6 +130,7 @@ struct CudaAddLayerNorm : public torch::autograd::Function<CudaAddLayerNorm> {
     a.threshold = static_cast<uint32_t>(ctx->saved_data["threshold"].toInt());
     a.scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
     a.seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
+    a.seed_at = reinterpret_cast<const uint64_t*>(ctx->saved_data["seed_at"].toInt());
     a.rows = rows;
     a.h = h;
     a.dx = dx.data_ptr<float>();

@@ -57,6 +57,7 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(AddLayerNormForwar
   const int64_t base = row * a.h;
   const T* y = static_cast<const T*>(a.y) + base;
   const float* r = a.residual + base;
+  const uint64_t seed = a.seed_at ? *a.seed_at : a.seed;
   float v[kPer];  // x = dropout(y) + residual, this lane's columns
   float sum = 0.f;
 #pragma unroll
@@ -66,7 +67,7 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(AddLayerNormForwar
     if (j < h) {
       float t = Cvt<T>::to(y[j]);
       if (a.threshold != 0)
-        t = detail::hash_keep(a.seed, static_cast<uint64_t>(base + j), a.threshold)
+        t = detail::hash_keep(seed, static_cast<uint64_t>(base + j), a.threshold)
                 ? round_to<T>(t * a.scale)
                 : 0.f;
       v[k] = t + r[j];
@@ -113,6 +114,7 @@ __global__ void __launch_bounds__(kWarps * 32) backward_kernel(AddLayerNormBackw
   const T* g_low = static_cast<const T*>(a.g_low);
   T* dy = static_cast<T*>(a.dy);
   float dg[kPer], db[kPer];  // sums of g * xhat and of g over this warp's rows
+  const uint64_t seed = a.seed_at ? *a.seed_at : a.seed;
 #pragma unroll
   for (int k = 0; k < kPer; ++k)
     dg[k] = db[k] = 0.f;
@@ -149,7 +151,7 @@ __global__ void __launch_bounds__(kWarps * 32) backward_kernel(AddLayerNormBackw
         const float dx = rstd * (g[k] * a.gamma[j] - c1 - xh[k] * c2);
         a.dx[base + j] = dx;
         const bool kept = a.threshold == 0 ||
-                          detail::hash_keep(a.seed, static_cast<uint64_t>(base + j), a.threshold);
+                          detail::hash_keep(seed, static_cast<uint64_t>(base + j), a.threshold);
         dy[base + j] = Cvt<T>::from(kept ? round_to<T>(dx) * a.scale : 0.f);
       }
     }

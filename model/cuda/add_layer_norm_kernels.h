@@ -33,6 +33,9 @@ struct AddLayerNormForward {
   uint32_t threshold = 0;  // model/cuda/dropout_hash.h; 0: no dropout
   float scale = 1.0f;      // 1 / (1 - p)
   uint64_t seed = 0;
+  // When not null, the seed is read here, on the device, when the kernel runs (a CUDA graph
+  // replays with new seeds: model/seed_slots.h), and `seed` is ignored.
+  const uint64_t* seed_at = nullptr;
   int64_t rows = 0, h = 0;
   float* x = nullptr;
   float* mean = nullptr;
@@ -61,6 +64,7 @@ struct AddLayerNormBackward {
   uint32_t threshold = 0;
   float scale = 1.0f;
   uint64_t seed = 0;
+  const uint64_t* seed_at = nullptr;  // as in AddLayerNormForward
   int64_t rows = 0, h = 0;
   float* dx = nullptr;
   void* dy = nullptr;
