@@ -24,6 +24,12 @@ struct Batch {
   at::Tensor masked_index;    // [masked] int64: flat index b * seq + position of each target
   at::Tensor masked_labels;   // [masked] int64: the original token at each target
   int64_t real_tokens = 0;
+  // For fixed-shape steps (pretrain/graphed_step.h), which must not look at the data on the
+  // host: `fixed_mask`: attention_mask is applied whatever real_tokens says (it may have
+  // padding); `filler_targets`: masked_index may end with fillers (index 0, label -100) that
+  // count nowhere.
+  bool fixed_mask = false;
+  bool filler_targets = false;
 };
 
 // The number of positions masked in a sequence with `candidates` maskable tokens:

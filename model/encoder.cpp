@@ -294,7 +294,7 @@ ElectraModelImpl::ElectraModelImpl(const ElectraConfig& c, ElectraEmbeddings sha
 
 at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                      const at::Tensor& token_type_ids, at::ScalarType dt,
-                                     std::vector<at::Tensor>* all_hidden) {
+                                     std::vector<at::Tensor>* all_hidden, bool apply_mask) {
   ELECTRA_CHECK_USER(input_ids.dim() == 2, "input_ids must be [batch, seq], got ",
                      input_ids.sizes());
   at::Tensor types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
@@ -303,7 +303,7 @@ at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tens
   at::Tensor mask_bias;
   // A batch without padding needs no mask: adding its zeros to every [b, heads, l, l] score
   // tensor would change nothing but the time.
-  if (attention_mask.defined() && attention_mask.min().item<int64_t>() == 0) {
+  if (attention_mask.defined() && (apply_mask || attention_mask.min().item<int64_t>() == 0)) {
     // HF get_extended_attention_mask: (1 - mask)[:, None, None, :] * finfo(fp32).min
     mask_bias = (1.0 - attention_mask.to(at::kFloat)).view({input_ids.size(0), 1, 1, -1}) *
                 std::numeric_limits<float>::lowest();  // [b, 1, 1, l]

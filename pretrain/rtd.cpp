@@ -19,13 +19,16 @@ at::Tensor gumbel_sample(const at::Tensor& logits, double temperature, at::Gener
 std::pair<at::Tensor, at::Tensor> replace_tokens(const at::Tensor& input_ids,
                                                  const at::Tensor& masked_index,
                                                  const at::Tensor& masked_labels,
-                                                 const at::Tensor& sampled) {
+                                                 const at::Tensor& sampled,
+                                                 const at::Tensor& keep) {
   // Start from the original tokens: unmasked positions are real; every masked position gets
   // the generator's sample (for the 15% kept unchanged too, as in the official code).
   at::Tensor fake = input_ids.flatten().clone();  // [batch * seq]
   fake.index_put_({masked_index}, sampled);
   at::Tensor replaced = at::zeros(fake.sizes(), fake.options().dtype(at::kFloat));
-  replaced.index_put_({masked_index}, sampled.ne(masked_labels).to(at::kFloat));
+  at::Tensor differs = sampled.ne(masked_labels);           // [m]
+  if (keep.defined()) differs = differs.logical_and(keep);  // a filler is never "replaced"
+  replaced.index_put_({masked_index}, differs.to(at::kFloat));
   return {fake.view(input_ids.sizes()), replaced.view(input_ids.sizes())};
 }
 
@@ -35,11 +38,16 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
   RtdOutput out;
   // Without padding the encoders need no mask: saying so here spares them looking at the mask
   // tensor (on a GPU that look is a device-to-host synchronisation per forward).
-  const at::Tensor model_mask = batch.real_tokens == b * l ? at::Tensor() : batch.attention_mask;
+  const at::Tensor model_mask =
+      !batch.fixed_mask && batch.real_tokens == b * l ? at::Tensor() : batch.attention_mask;
+  // [m] bool: the real targets, where masked_index may end with fillers (label -100, which the
+  // cross-entropy ignores).
+  const at::Tensor keep = batch.filler_targets ? batch.masked_labels.ge(0) : at::Tensor();
 
   // 1. Generator on the masked input; MLM head on the masked positions only.
-  at::Tensor gen_hidden = pair.generator->electra(batch.masked_ids, model_mask,
-                                                  batch.token_type_ids, dt);  // [b, l, Hg]
+  at::Tensor gen_hidden =
+      pair.generator->electra(batch.masked_ids, model_mask, batch.token_type_ids, dt, nullptr,
+                              batch.fixed_mask);  // [b, l, Hg]
   at::Tensor selected =
       gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
   at::Tensor logits = pair.generator->lm_logits(selected, dt);              // [m, vocab] fp32
@@ -56,15 +64,21 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
 
   // 2. Sample replacements (fp32, no gradient) and 3. build the discriminator's input.
   at::Tensor sampled = gumbel_sample(logits, options.temperature, gumbel);  // [m]
+  // A filler writes back the token at its index (a [CLS]), so it changes nothing.
+  if (keep.defined())
+    sampled =
+        at::where(keep, sampled, batch.input_ids.flatten().index_select(0, batch.masked_index));
   // [m, vocab] fp32 is the largest tensor of the step (300 MB for ELECTRA-Small at batch 128):
   // let it go before the discriminator's activations pile up (the loss keeps what backward needs).
   logits = at::Tensor();
   auto [fake, is_replaced] =
-      replace_tokens(batch.input_ids, batch.masked_index, batch.masked_labels, sampled);
+      replace_tokens(batch.input_ids, batch.masked_index, batch.masked_labels, sampled, keep);
 
-  at::Tensor disc_logits =
-      pair.discriminator(fake, model_mask, batch.token_type_ids, dt);  // [b, l] fp32
-  at::Tensor real = batch.attention_mask.to(at::kFloat);               // [b, l]
+  at::Tensor disc_logits = pair.discriminator->discriminator_predictions(
+      pair.discriminator->electra(fake, model_mask, batch.token_type_ids, dt, nullptr,
+                                  batch.fixed_mask),
+      dt);                                                // [b, l] fp32
+  at::Tensor real = batch.attention_mask.to(at::kFloat);  // [b, l]
   at::Tensor bce =
       at::binary_cross_entropy_with_logits(disc_logits, is_replaced, {}, {}, at::Reduction::None);
   at::Tensor n_real = real.sum();
@@ -79,7 +93,9 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
         (disc_logits.detach().gt(0).to(at::kFloat).eq(is_replaced).to(at::kFloat) * real).sum();
     out.disc_flagged = (disc_logits.detach().gt(0).to(at::kFloat) * real).sum();
     out.real_tokens = n_real;
-    out.masked = at::scalar_tensor(static_cast<double>(batch.masked_index.numel()));
+    out.masked = keep.defined()
+                     ? keep.sum().to(at::kFloat)
+                     : at::scalar_tensor(static_cast<double>(batch.masked_index.numel()));
     out.replaced = is_replaced.sum();
   }
   return out;

@@ -43,11 +43,13 @@ at::Tensor gumbel_sample(const at::Tensor& logits, double temperature, at::Gener
 
 // Builds the discriminator input and labels: masked positions replaced by `sampled`.
 // input_ids/masked_ids: [batch, seq]; masked_index/sampled/labels: [masked].
-// Returns {fake_ids [batch, seq] int64, is_replaced [batch, seq] fp32}.
+// Returns {fake_ids [batch, seq] int64, is_replaced [batch, seq] fp32}. `keep` ([masked] bool,
+// optional): false for filler targets, which are never labelled replaced.
 std::pair<at::Tensor, at::Tensor> replace_tokens(const at::Tensor& input_ids,
                                                  const at::Tensor& masked_index,
                                                  const at::Tensor& masked_labels,
-                                                 const at::Tensor& sampled);
+                                                 const at::Tensor& sampled,
+                                                 const at::Tensor& keep = {});
 
 RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at::ScalarType dt,
                       const RtdOptions& options, at::Generator& gumbel);
