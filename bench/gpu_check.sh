@@ -29,7 +29,9 @@
 # ("model:batch:seq ..." benched again in bf16 by both systems with --overlap: no wait inside a
 # step, windows of 5 steps timed; tag ...-overlap), GPU_CHECK_PRETRAIN_AB ("model:batch:seq":
 # `electra pretrain` with train.wait_each_step false vs true; empty: none), GPU_CHECK_FINETUNE
-# (the precisions of the fine-tuning check: bf16 fp16; empty: none), PY (python3).
+# (the precisions of the fine-tuning check: bf16 fp16; empty: none), GPU_CHECK_GRAPHS
+# ("model:batch:seq ..." benched again in bf16 with train.cuda_graphs=true; tag ...-graphs),
+# PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -48,6 +50,7 @@ TF32=${GPU_CHECK_TF32:-0}
 if [ "$DEVICE" = cuda ]; then
   BENCH=${GPU_CHECK_BENCH-"base:128:128 base:256:128 small:256:128 base:32:512"}
   UNFUSED=${GPU_CHECK_UNFUSED-}
+  GRAPHS=${GPU_CHECK_GRAPHS-"base:128:128 small:256:128"}
   OVERLAP=${GPU_CHECK_OVERLAP-"base:128:128 base:256:128 small:256:128"}
   PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-base:128:128}
   BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-330}
@@ -63,6 +66,7 @@ else
   TARGETS=${GPU_CHECK_TARGETS:-electra test_distributed test_gpu}
   LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-}
   UNFUSED=${GPU_CHECK_UNFUSED-}
+  GRAPHS=${GPU_CHECK_GRAPHS-}
   OVERLAP=${GPU_CHECK_OVERLAP-small:8:128}
   PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-}
   # A fresh build on a small CPU machine takes far longer than on the GPU machine's 16 cores.
@@ -173,7 +177,8 @@ if [ "$TORCH_MODE" = python ]; then
   # of the check still runs.
   want_cuda="grep -q 'electra: CUDA ON' '$LOGS/configure.log'"
   [ "$DEVICE" = cuda ] || want_cuda=true
-  if step configure 120 "cmake ${CMAKE_ARGS[*]} ${TORCH_ARGS[*]} && $want_cuda"; then
+  # -U: a kept build tree whose last build fell back to build_nokernels gets its kernels back.
+  if step configure 120 "cmake ${CMAKE_ARGS[*]} ${TORCH_ARGS[*]} -UELECTRA_CUDA_KERNELS && $want_cuda"; then
     configured=1
   elif step configure_nokernels 120 "rm -rf '$BUILD'; cmake ${CMAKE_ARGS[*]} ${TORCH_ARGS[*]} \
       -DELECTRA_CUDA_KERNELS=OFF && ${want_cuda//configure.log/configure_nokernels.log}"; then
@@ -280,14 +285,22 @@ if [ -x "$ELECTRA" ]; then
   done
 fi
 
-# The same runs with ATen's dropout + add + LayerNorm instead of the fused kernel, to show
-# what it gives (tag ...-unfused; no eager run: the eager baseline does not change).
-if [ -x "$ELECTRA" ]; then
-  for spec in $UNFUSED; do
+# bench_variant SPECS SUFFIX --set ...: each "model:batch:seq" of SPECS benched again in bf16
+# with the settings, tag ...-SUFFIX (no eager run: the eager baseline does not change).
+bench_variant() {
+  local specs=$1 suffix=$2 spec model batch seq
+  shift 2
+  for spec in $specs; do
     IFS=: read -r model batch seq <<<"$spec"
-    bench_electra "$model-b$batch-s$seq-unfused" "$model" "$batch" "$seq" bf16 \
-      --set model.fused_layer_norm=false
+    bench_electra "$model-b$batch-s$seq-$suffix" "$model" "$batch" "$seq" bf16 "$@"
   done
+}
+if [ -x "$ELECTRA" ]; then
+  # ATen's dropout + add + LayerNorm instead of the fused kernel, to show what it gives.
+  bench_variant "$UNFUSED" unfused --set model.fused_layer_norm=false
+  # Each step replayed from a CUDA graph: the host queues it with one call instead of ~10,000
+  # operators.
+  bench_variant "$GRAPHS" graphs --set train.cuda_graphs=true
 fi
 
 # Both systems again without a wait per step (--overlap): the host queues step n+1 while the
@@ -309,28 +322,33 @@ if [ -x "$ELECTRA" ] && [ -n "$PRETRAIN_AB" ]; then
   IFS=: read -r model batch seq <<<"$PRETRAIN_AB"
   AB=$BUILD/pretrain_ab
   step pretrain_ab_data 30 "rm -rf '$AB' && $PY bench/synthetic_corpus.py '$AB'"
-  for wait in false true; do
-    step "pretrain_ab_wait_$wait" 90 "'$ELECTRA' pretrain --config configs/pretrain/electra-$model.yaml \
+  # Variants: wait_false (the default), wait_true, graphs (the default with train.cuda_graphs).
+  for variant in wait_false wait_true graphs; do
+    case $variant in
+      wait_true) sets="--set train.wait_each_step=true" ;;
+      graphs) sets="--set train.cuda_graphs=true" ;;
+      *) sets= ;;
+    esac
+    step "pretrain_ab_$variant" 90 "'$ELECTRA' pretrain --config configs/pretrain/electra-$model.yaml \
       $DEVICE_SET --set train.precision=bf16 --set data.seq_len=$seq --set train.batch_size=$batch \
       --set data.files=['$AB/corpus.txt'] --set data.tokenizer='$AB/vocab.txt' \
       --set model.vocab_size=null --set train.steps=40 --set train.log_every=10 \
-      --set train.wait_each_step=$wait --set output.dir='$AB/wait_$wait' \
-      --set output.tensorboard=false && tail -n 2 '$AB/wait_$wait/metrics.jsonl'"
+      $sets --set output.dir='$AB/$variant' \
+      --set output.tensorboard=false && tail -n 2 '$AB/$variant/metrics.jsonl'"
   done
   $PY - "$AB" <<'PY' | tee -a "$SUMMARY"
 import json, statistics, sys
 tps = {}
-for wait in ("false", "true"):
+for variant in ("wait_false", "wait_true", "graphs"):
     try:
-        recs = [json.loads(l) for l in open(f"{sys.argv[1]}/wait_{wait}/metrics.jsonl")]
-        tps[wait] = statistics.median(r["tokens_per_s"] for r in recs[1:])
+        recs = [json.loads(l) for l in open(f"{sys.argv[1]}/{variant}/metrics.jsonl")]
+        tps[variant] = statistics.median(r["tokens_per_s"] for r in recs[1:])
     except (OSError, ValueError, KeyError, statistics.StatisticsError):
-        tps[wait] = None
-if tps["false"] and tps["true"]:
-    print(f"trainer A/B: {tps['false']:.0f} tok/s judging the norm one step late vs "
-          f"{tps['true']:.0f} waiting each step ({tps['false'] / tps['true']:.2f}x)")
-else:
-    print(f"trainer A/B: incomplete {tps}")
+        tps[variant] = None
+base = tps["wait_true"]
+print("trainer A/B (real tok/s, median of the log windows after the first): " + ", ".join(
+    f"{v} {t:.0f}" + (f" ({t / base:.2f}x wait_true)" if base else "") if t else f"{v} none"
+    for v, t in tps.items()))
 PY
 fi
 

@@ -29,6 +29,7 @@
 #include "model/add_layer_norm.h"
 #include "pretrain/device.h"
 #include "pretrain/flops.h"
+#include "pretrain/graphed_step.h"
 #include "pretrain/loss_scaler.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/pretrain_config.h"
@@ -282,6 +283,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
   int64_t overflows = 0;
   int64_t device_skips = 0;  // --overlap: non-finite updates AdamW dropped on the device
   double loss_scale = 1.0;
+  int64_t graph_replays = 0;  // train.cuda_graphs: steps run as a replay of the captured graph
   StepCounts counts;
   reset_peak_device_memory(dev);
   if (bo.inference) {
@@ -308,6 +310,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     reducer.broadcast_parameters(0);
     at::Generator gumbel = make_gumbel_generator(pc, comm.rank(), dev);
     StepParts parts = make_step_parts(pc, pair, params, reducer, gumbel, dt, dev);
+    GraphedStep graphed(parts, pc.cuda_graphs, world,
+                        GraphedStep::masked_capacity(micro, seq, pc.mask_prob));
     // fp16 runs scale the loss exactly as training does (pretrain/loss_scaler.h).
     LossScaler scaler(pc.amp, rt.fp16());
     at::Tensor last;  // the last step's loss, detached: holding the RtdOutput kept its graph alive
@@ -317,8 +321,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       // The loss is kept as a tensor: reading it would add a wait per step. A synchronised
       // step reads the gradient norm, as training with train.wait_each_step does; --overlap
       // reads nothing, as training by default does until the next step is queued.
-      const at::Tensor norm = forward_backward(
-          parts,
+      const at::Tensor norm = graphed.run(
           [&](int64_t) -> const data::Batch& {
             return batches[static_cast<size_t>(cursor++ % pool)];
           },
@@ -339,6 +342,7 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
     if (optimizer.device_skips().defined())
       device_skips = static_cast<int64_t>(optimizer.device_skips().item<double>());
     loss_scale = scaler.scale();
+    graph_replays = graphed.replays();
   }
   const std::optional<double> peak_mem = peak_device_memory_mb(dev);
 
@@ -416,6 +420,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       // Whether the blocks ran model/add_layer_norm.h's CUDA kernel (model.fused_layer_norm).
       {"fused_layer_norm", model::cuda_add_layer_norm_runs(pc.fused_layer_norm, dev)},
       {"tf32", rt.tf32},
+      {"cuda_graphs", pc.cuda_graphs},
+      {"graph_replays", graph_replays},
       {"device_peak_tflops", or_null(device_peak > 0, device_peak)},
       {"mfu_device", or_null(device_peak > 0, achieved / (device_peak * 1e12))},
       {"peak_gpu_mem_mb", or_null(peak_mem.has_value(), peak_mem.value_or(0.0))},

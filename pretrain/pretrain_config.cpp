@@ -103,7 +103,11 @@ const ConfigSchema& pretrain_schema() {
         .add_bool("train.wait_each_step", false,
                   "read each step's gradient norm before starting the next step (false: one "
                   "step later, a non-finite update being dropped where the weights are, so a "
-                  "GPU's host never waits for the device; fp16's loss scaler always waits)");
+                  "GPU's host never waits for the device; fp16's loss scaler always waits)")
+        .add_bool("train.cuda_graphs", false,
+                  "CUDA: capture the forward and backward pass as a CUDA graph and replay it, "
+                  "so the host queues a step with one call (one rank, train.grad_accum 1, bf16 "
+                  "or fp32; a batch of other shapes, or with padding, runs eagerly)");
     add_runtime_keys(s,
                      "matmul precision; bf16 and fp16 keep fp32 master weights, LayerNorm, "
                      "softmax and losses in fp32; fp16 (CUDA only) adds dynamic loss scaling "
@@ -181,6 +185,7 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.exit_after_minutes = c.get_float("train.exit_after_minutes");
   p.on_nonfinite = c.get_string("train.on_nonfinite");
   p.wait_each_step = c.get_bool("train.wait_each_step");
+  p.cuda_graphs = c.get_bool("train.cuda_graphs");
   p.amp = read_loss_scaler_options(c);
 
   p.lr = c.get_float("optimizer.lr");

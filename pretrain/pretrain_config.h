@@ -53,6 +53,7 @@ struct PretrainConfig {
   double exit_after_minutes = 0;
   std::string on_nonfinite = "skip";  // skip | stop
   bool wait_each_step = false;        // judge each step's norm before starting the next
+  bool cuda_graphs = false;           // replay the step as a CUDA graph (pretrain/graphed_step.h)
 
   double lr = 5e-4;
   double weight_decay = 0.01;

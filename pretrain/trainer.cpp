@@ -31,6 +31,7 @@
 #include "model/electra.h"
 #include "pretrain/checkpoint.h"
 #include "pretrain/device.h"
+#include "pretrain/graphed_step.h"
 #include "pretrain/init_from.h"
 #include "pretrain/loss_scaler.h"
 #include "pretrain/optimizer.h"
@@ -180,6 +181,11 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   AdamW optimizer(params, adamw_options(pc));
   at::Generator gumbel = make_gumbel_generator(pc, rank, rt.device);
   LossScaler scaler(pc.amp, rt.fp16());
+  if (pc.cuda_graphs) {
+    const std::string why = cuda_graphs_unsupported(rt.device, world, pc.grad_accum, rt.fp16());
+    ELECTRA_CHECK_USER(why.empty(), "train.cuda_graphs=true: ", why,
+                       ". Set train.cuda_graphs=false to run this experiment");
+  }
   // Dropout draws from the default generator (the CPU's, or the GPU's on CUDA): give each rank
   // its own stream. manual_seed seeds the CUDA generators too.
   torch::manual_seed(
@@ -293,6 +299,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   };
 
   StepParts parts = make_step_parts(pc, pair, params, reducer, gumbel, dt, rt.device);
+  GraphedStep graphed(parts, pc.cuda_graphs, world,
+                      GraphedStep::masked_capacity(micro_batch, pc.seq_len, pc.mask_prob));
   data::StatefulBatch current;
 
   // Applies train.on_nonfinite to step `step`'s gradient norm; returns whether it is finite.
@@ -343,8 +351,7 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
     // One optimizer step: grad_accum micro-steps, gradients averaged over micro-steps and ranks.
     int64_t step_tokens = 0;
     parts.loss_scale = scaler.scale();
-    const at::Tensor norm = forward_backward(
-        parts,
+    const at::Tensor norm = graphed.run(
         [&](int64_t) -> const data::Batch& {
           current = prefetch.next();
           return current.batch;
@@ -512,6 +519,10 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   }
   result.step = ts.step;
   result.skipped_steps = ts.skipped_steps;
+  // How often the graph applied: batches with padding or other shapes run eagerly.
+  if (pc.cuda_graphs && rank == 0)
+    log::info("CUDA graphs: ", graphed.replays(), " step(s) replayed, ", graphed.eager_steps(),
+              " eager (warm-up, padding or other shapes)");
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include "model/hf_io.h"
 #include "model/safetensors.h"
 #include "pretrain/checkpoint.h"
+#include "pretrain/graphed_step.h"
 #include "pretrain/trainer.h"
 #include "tests/support/pretrain_fixture.h"
 
@@ -80,6 +81,27 @@ TEST(Trainer, BatchMustDivideOverRanksAndAccumulation) {
   auto comm = dist::make_single_process_communicator();
   EXPECT_THROW(run_pretraining(f.config(f.dir.file("x"), 5, {"train.grad_accum=3"}), *comm),
                UserError);
+}
+
+// CUDA graphs need a GPU: asking for them elsewhere is a user error that names the key and why,
+// not a silent eager run.
+TEST(Trainer, CudaGraphsOnTheCpuAreAUserError) {
+  PretrainFixture f;
+  auto comm = dist::make_single_process_communicator();
+  try {
+    run_pretraining(f.config(f.dir.file("x"), 5, {"train.cuda_graphs=true"}), *comm);
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("train.cuda_graphs=true"), std::string::npos) << what;
+    EXPECT_NE(what.find("CUDA"), std::string::npos) << what;
+  }
+  EXPECT_EQ(cuda_graphs_unsupported(at::kCPU, 1, 1, false), "CUDA graphs need train.device=cuda");
+  const at::Device gpu(at::kCUDA, 0);
+  if (!cuda_graphs_unsupported(gpu, 1, 1, false).empty()) return;  // a build without them
+  EXPECT_NE(cuda_graphs_unsupported(gpu, 2, 1, false), "");
+  EXPECT_NE(cuda_graphs_unsupported(gpu, 1, 2, false), "");
+  EXPECT_NE(cuda_graphs_unsupported(gpu, 1, 1, true), "");
 }
 
 TEST(Checkpoint, RoundTripAndCorruptionDetection) {
