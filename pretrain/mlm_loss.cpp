@@ -26,17 +26,21 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
     // The mean and the count in row order on one thread: the same bits on any thread count.
     const int64_t* y = labels.data_ptr<int64_t>();
     double total = 0.0;
-    int64_t correct = 0;
+    int64_t correct = 0, counted = 0;
     for (int64_t r = 0; r < m; ++r) {
+      if (y[r] == kIgnoreLabel) continue;
       // ATen's cross-entropy rejects such a label; unchecked, x[r * vocab + y[r]] would read
       // outside the row.
       ELECTRA_CHECK(y[r] >= 0 && y[r] < vocab, "mlm_cross_entropy: label ", y[r], " of row ", r,
                     " is outside the vocabulary [0, ", vocab, ")");
       total += static_cast<double>(row_lse[r]) - x[r * vocab + y[r]];
       correct += row_argmax[r] == y[r];
+      ++counted;
     }
+    ELECTRA_CHECK(counted > 0, "mlm_cross_entropy: every label is ignored");
     ctx->save_for_backward({logits, lse, labels});
-    at::Tensor loss = at::scalar_tensor(total / static_cast<double>(m), logits.options());
+    ctx->saved_data["counted"] = counted;
+    at::Tensor loss = at::scalar_tensor(total / static_cast<double>(counted), logits.options());
     at::Tensor count = at::scalar_tensor(static_cast<double>(correct), logits.options());
     ctx->mark_non_differentiable({count});
     return {loss, count};
@@ -47,7 +51,8 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &logits = saved[0], &lse = saved[1], &labels = saved[2];
     const int64_t m = logits.size(0), vocab = logits.size(1);
-    const auto scale = static_cast<float>(grad[0].item<double>() / static_cast<double>(m));
+    const int64_t counted = ctx->saved_data["counted"].toInt();
+    const auto scale = static_cast<float>(grad[0].item<double>() / static_cast<double>(counted));
     at::Tensor g = at::empty_like(logits);  // [m, vocab]
     at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
       detail::mlm_rows_backward(logits.data_ptr<float>() + b * vocab, lse.data_ptr<float>() + b,

@@ -15,7 +15,12 @@ struct MlmLoss {
   at::Tensor correct;  // [] fp32: rows whose first argmax is the label
 };
 
-// logits: [m, vocab] (m >= 1); labels: [m] int64 in [0, vocab).
+// Rows labelled kIgnoreLabel (filler targets, data::Batch::filler_targets) count nowhere: not
+// in the mean, not in `correct`, no gradient (ATen's cross-entropy default ignore_index).
+constexpr int64_t kIgnoreLabel = -100;
+
+// logits: [m, vocab] (m >= 1); labels: [m] int64 in [0, vocab) or kIgnoreLabel, at least one
+// not ignored.
 MlmLoss mlm_cross_entropy(const at::Tensor& logits, const at::Tensor& labels);
 
 namespace detail {
@@ -23,7 +28,7 @@ namespace detail {
 // Per row: lse = max + log(sum exp(x - max)); argmax = the first index of the max.
 void mlm_rows_forward(const float* logits, int64_t rows, int64_t vocab, float* lse,
                       int32_t* argmax);
-// grad[r, j] = scale * (exp(x[r, j] - lse[r]) - (j == labels[r])).
+// grad[r, j] = scale * (exp(x[r, j] - lse[r]) - (j == labels[r])); 0 where labels[r] < 0.
 void mlm_rows_backward(const float* logits, const float* lse, const int64_t* labels, float scale,
                        int64_t rows, int64_t vocab, float* grad);
 }  // namespace detail

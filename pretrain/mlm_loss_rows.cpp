@@ -43,6 +43,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
   for (int64_t r = 0; r < rows; ++r) {
     const float* x = logits + r * vocab;
     float* g = grad + r * vocab;
+    if (labels[r] < 0) {  // an ignored row (a filler target): no gradient
+      for (int64_t j = 0; j < vocab; ++j)
+        g[j] = 0.0f;
+      continue;
+    }
     const float l = lse[r];
     for (int64_t j = 0; j < vocab; ++j)
       g[j] = scale * model::detail::exp_nonpositive(x[j] - l);

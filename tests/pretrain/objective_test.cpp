@@ -5,8 +5,12 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "model/electra.h"
+#include "pretrain/mlm_loss.h"
 #include "pretrain/optimizer.h"
 #include "pretrain/rtd.h"
 #include "pretrain/step.h"
@@ -118,6 +122,67 @@ TEST(Rtd, LossesMatchAnIndependentRecomputation) {
                 .sum()
                 .item<double>(),
             0);
+}
+
+// The fixed-shape form of a batch (pretrain/graphed_step.h: the mask applied without looking,
+// masked positions padded with fillers) gives the eager step's losses, counts and gradients. On
+// the CPU the Gumbel noise of a row depends only on the seed and the row, so even the samples
+// agree; dropout is on, from the same generator state.
+TEST(Rtd, FillerTargetsAndAFixedMaskChangeNothing) {
+  torch::manual_seed(4);
+  model::ElectraConfig d = tiny();
+  d.hidden_dropout_prob = 0.1;
+  model::PretrainingPair pair = model::make_pretraining_pair(d, model::generator_config(d, 0.5));
+  data::Batch b;
+  b.input_ids = at::tensor({2, 7, 8, 9, 10, 3, 2, 11, 12, 3, 0, 0}, at::kLong).view({2, 6});
+  b.attention_mask = b.input_ids.ne(0).to(at::kLong);
+  b.token_type_ids = at::zeros({2, 6}, at::kLong);
+  b.masked_index = at::tensor({2, 4, 7}, at::kLong);
+  b.masked_labels = at::tensor({8, 10, 11}, at::kLong);
+  b.masked_ids = b.input_ids.clone();
+  b.masked_ids.view({-1}).index_put_({b.masked_index}, at::full({3}, 4, at::kLong));
+  b.real_tokens = 10;
+  data::Batch f = b;
+  f.masked_index = at::tensor({2, 4, 7, 0, 0}, at::kLong);
+  f.masked_labels = at::tensor(std::vector<int64_t>{8, 10, 11, kIgnoreLabel, kIgnoreLabel});
+  f.filler_targets = f.fixed_mask = true;
+
+  const auto run = [&](const data::Batch& batch) {
+    torch::manual_seed(11);  // the dropout masks
+    at::Generator gumbel = at::detail::createCPUGenerator(9);
+    RtdOutput out = rtd_forward(pair, batch, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, gumbel);
+    out.loss.backward();
+    std::vector<at::Tensor> grads;
+    for (const auto& [name, p] : model::unique_parameters(pair)) {
+      grads.push_back(p.grad().clone());
+      p.mutable_grad() = at::Tensor();
+    }
+    return std::make_pair(out, grads);
+  };
+  const auto [plain, plain_grads] = run(b);
+  const auto [filled, filled_grads] = run(f);
+  for (const auto& [name, a, c] :
+       {std::tuple<const char*, at::Tensor, at::Tensor>{"loss", plain.loss, filled.loss},
+        {"gen_loss", plain.gen_loss, filled.gen_loss},
+        {"disc_loss", plain.disc_loss, filled.disc_loss}})
+    EXPECT_NEAR(c.item<double>(), a.item<double>(), 1e-6 * std::abs(a.item<double>())) << name;
+  EXPECT_EQ(filled.masked.item<double>(), 3.0);
+  EXPECT_EQ(filled.replaced.item<double>(), plain.replaced.item<double>());
+  EXPECT_EQ(filled.gen_correct.item<double>(), plain.gen_correct.item<double>());
+  EXPECT_EQ(filled.disc_correct.item<double>(), plain.disc_correct.item<double>());
+  ASSERT_EQ(plain_grads.size(), filled_grads.size());
+  for (size_t i = 0; i < plain_grads.size(); ++i)
+    EXPECT_LT((filled_grads[i] - plain_grads[i]).abs().max().item<double>(),
+              1e-6 * std::max(1.0, plain_grads[i].abs().max().item<double>()))
+        << i;
+  // A filler's sample writes back the token at its index, and it is never labelled replaced:
+  // with every sample forced to differ, only the 3 real targets count.
+  at::Tensor sampled = at::tensor({1, 1, 1, 2, 2}, at::kLong);
+  auto [fake, y] = replace_tokens(f.input_ids, f.masked_index, f.masked_labels,
+                                  at::where(f.masked_labels.ge(0), sampled, at::full({5}, 2L)),
+                                  f.masked_labels.ge(0));
+  EXPECT_EQ(y.sum().item<double>(), 3.0);
+  EXPECT_EQ(fake.view({-1})[0].item<int64_t>(), 2);
 }
 
 TEST(Optimizer, OneAdamWStepByHand) {
