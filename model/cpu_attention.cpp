@@ -89,6 +89,35 @@ void attention_forward(const Shape& s, const float* qkv, const float* mask, cons
 void attention_forward_bf16(const Shape& s, const uint16_t* qkv16, const float* mask,
                             const bool* keep, uint16_t* out16) {
   const blas::OneBlasThread one_blas_thread;  // the blocks are the parallelism
+  if (blas::have_gemm_bf16()) {
+    // Both products on bf16 operands where oneDNN has a bf16 GEMM (fp32 accumulation, fp32
+    // result): q, k, v and the probabilities that meet v hold bf16 values anyway, so only the
+    // sums' order can differ from the widened fp32 products (the tests find the same bits), and
+    // no sequence is widened. A bf16 ELECTRA-Small inference step (batch 32, seq 128) measured
+    // ~6% faster on AVX512-BF16.
+    at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> scores(s.block()), p(s.block()), to_v(s.block()),
+          ctx(static_cast<size_t>(s.l) * s.d);
+      std::vector<uint16_t> to_v16(s.block());
+      for (int64_t pair = begin; pair < end; ++pair) {
+        const uint16_t* q = qkv16 + s.qkv_offset(pair);
+        bool ok = blas::gemm_bf16(false, true, s.l, s.l, s.d, 1.0f, q, s.C, q + s.H, s.C, 0.0f,
+                                  scores.data(), s.l);  // q k^T: [l, l]
+        detail::softmax_rows(scores.data(), detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d,
+                             s.l, s.l, p.data(), detail::offset(keep, pair * s.block()), s.scale,
+                             /*bf16=*/true, to_v.data());
+        detail::narrow_bf16(to_v.data(), s.block(), to_v16.data());  // exact: on the bf16 grid
+        ok = ok && blas::gemm_bf16(false, false, s.l, s.d, s.l, 1.0f, to_v16.data(), s.l,
+                                   q + 2 * s.H, s.C, 0.0f, ctx.data(), s.d);  // [l, d]
+        ELECTRA_CHECK(ok, "attention_forward_bf16: oneDNN refused a bf16 GEMM");
+        uint16_t* o = out16 + s.ctx_offset(pair);
+        for (int i = 0; i < s.l; ++i)
+          detail::narrow_bf16(ctx.data() + static_cast<int64_t>(i) * s.d, s.d,
+                              o + static_cast<int64_t>(i) * s.H);
+      }
+    });
+    return;
+  }
   at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
     std::vector<float> rows(static_cast<size_t>(s.l) * s.C), scores(s.block()), p(s.block()),
         to_v(s.block()), ctx(static_cast<size_t>(s.l) * s.d);
