@@ -21,11 +21,13 @@ using detail::offset;
 // Elements per parallel task for the element-wise passes.
 constexpr int64_t kGrain = 1 << 14;
 
-// Whether the first product's bias is left out of it and added by the GELU's passes instead:
-// in fp32 on the CPU (ATen's addmm would first copy the broadcast bias into the output, a pass
-// of its own). bf16 keeps addmm, whose single rounding of product + bias the eager path has.
+// Whether the first product's bias is left out of it and added by the GELU's passes instead,
+// on the CPU: ATen's addmm would first copy the broadcast bias into the [n, F] output, a pass of
+// its own (in bf16, ~8 MB a layer for ELECTRA-Small at batch 32). In bf16 the GELU's input is
+// then the product rounded to bf16 plus the bias, rounded again (gelu_rows.cpp), where addmm
+// rounds product + bias once: within a bf16 step of it.
 bool bias_in_gelu(const at::Tensor& x2) {
-  return detail::cpu_fp32_or_bf16(x2) && x2.scalar_type() == at::kFloat;
+  return detail::cpu_fp32_or_bf16(x2);
 }
 
 // x2: [n, H] -> (pre, act), both [n, F]; pre lacks the bias where bias_in_gelu. `keep_pre`:
@@ -40,7 +42,7 @@ std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const 
   const bool fold = bias_in_gelu(x2);
   at::Tensor pre = fold ? x2.mm(w1.t()) : at::addmm(b1, x2, w1.t());  // [n, F]
   at::Tensor act = keep_pre ? at::empty_like(pre) : pre;
-  const at::Tensor bias = fold ? b1.contiguous() : at::Tensor();
+  const at::Tensor bias = fold ? b1.to(at::kFloat).contiguous() : at::Tensor();  // [F] fp32
   const int64_t f = pre.size(1);
   at::parallel_for(0, pre.size(0), std::max<int64_t>(1, kGrain / f), [&](int64_t b, int64_t e) {
     detail::bias_gelu(offset(f32_data(pre), b * f), offset(bf16_data(pre), b * f),
@@ -71,7 +73,9 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     auto [pre, act] = bias_gelu_forward(x2, w1c, b1.to(dt), tanh_approx, /*keep_pre=*/true);
     // The bias that backward adds to pre again, or an empty tensor (LibTorch 1.13's custom
     // functions save no undefined tensor).
-    const at::Tensor folded = bias_in_gelu(x2) ? b1.contiguous() : at::empty({0}, b1.options());
+    // The values forward added: b1 in x's dtype (the eager path's bias), widened.
+    const at::Tensor folded =
+        bias_in_gelu(x2) ? b1.to(dt).to(at::kFloat).contiguous() : at::empty({0}, b1.options());
     ctx->save_for_backward({x2, w1c, pre, w2c, folded});
     ctx->saved_data["tanh"] = tanh_approx;
     ctx->saved_data["b2"] = b2.numel() > 0;
