@@ -88,8 +88,12 @@ at::Tensor GradientReducer::view_of(size_t param) {
 
 void GradientReducer::broadcast_parameters(int root) {
   torch::NoGradGuard no_grad;
-  for (auto& [name, p] : params_)
+  for (auto& [name, p] : params_) {
     comm_.broadcast(p, root);
+    // The collective wrote the raw data: bump the version as an in-place op would
+    // (model/weight_cast.h keeps copies keyed by it).
+    p.unsafeGetTensorImpl()->bump_version();
+  }
 }
 
 void GradientReducer::prepare_backward(bool sync) {

@@ -12,6 +12,7 @@
 #include "model/cpu_attention.h"
 #include "model/fast_random.h"
 #include "model/feed_forward.h"
+#include "model/weight_cast.h"
 
 namespace electra::model {
 
@@ -56,6 +57,16 @@ at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarT
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   const at::ScalarType dt = x.scalar_type();
   if (dt == w.scalar_type()) return at::linear(x, w, b);
+  if (!at::GradMode::is_enabled()) {
+    // Without a gradient: the weights' copies in dt are kept between calls (model/weight_cast.h),
+    // and the product is the one bf16_linear computes (addmm on the flattened rows).
+    const at::Tensor w_dt = cast_weight(w, dt), x2 = x.reshape({-1, x.size(-1)});
+    const at::Tensor y =
+        b.defined() ? at::addmm(cast_weight(b, dt), x2, w_dt.t()) : x2.mm(w_dt.t());
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes.back() = w.size(0);
+    return y.view(sizes);
+  }
   if (bf16_linear_supports(x, w)) return bf16_linear(x, w, b);
   return at::linear(x, w.to(dt), b.defined() ? b.to(dt) : b);
 }
@@ -135,9 +146,14 @@ at::Tensor ElectraSelfAttentionImpl::attend(const at::Tensor& h, const at::Tenso
   // product runs closer to the machine's GEMM rate. The weights stay three HF-named tensors,
   // joined here in fp32: linear() casts the joined matrix, or in bf16 on the CPU hands it to
   // model/bf16_linear.h, whose fp32 gradient the cat's backward splits into the three.
-  const at::Tensor w = at::cat({query->weight, key->weight, value->weight}, 0);  // [3H, H]
-  const at::Tensor bias = at::cat({query->bias, key->bias, value->bias}, 0);     // [3H]
-  const at::Tensor proj = linear(h.to(dt), w, bias);                             // [b, l, 3H]
+  // Without a gradient the joined (and cast) matrix is kept between calls (model/weight_cast.h).
+  const bool keep_joined = !at::GradMode::is_enabled();
+  const at::Tensor w = keep_joined
+                           ? joined_weight({query->weight, key->weight, value->weight}, dt)
+                           : at::cat({query->weight, key->weight, value->weight}, 0);  // [3H, H]
+  const at::Tensor bias = keep_joined ? joined_weight({query->bias, key->bias, value->bias}, dt)
+                                      : at::cat({query->bias, key->bias, value->bias}, 0);  // [3H]
+  const at::Tensor proj = linear(h.to(dt), w, bias);  // [b, l, 3H]
   const double p = active_p(dropout);
   // bf16 training keeps ATen's products: oneDNN's bf16 batched products beat the fused
   // kernel's fp32 ones in backward (a bf16 ELECTRA-Small step measured 6% slower fully fused),

@@ -7,6 +7,7 @@
 #include "model/bf16_linear.h"
 #include "model/gelu_rows.h"
 #include "model/kernel_tensors.h"
+#include "model/weight_cast.h"
 
 namespace electra::model {
 namespace {
@@ -139,9 +140,11 @@ at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at
   if (grad) return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx);
   const at::ScalarType dt = x.scalar_type();
   const at::Tensor x2 = x.reshape({-1, x.size(-1)});
-  const at::Tensor act =
-      bias_gelu_forward(x2, w1.to(dt), b1.to(dt), tanh_approx, /*keep_pre=*/false).second;
-  return second_product(x, act, w2.to(dt), out_bias.to(dt));
+  // No gradient: the weights' copies in dt are kept between calls (model/weight_cast.h).
+  const at::Tensor act = bias_gelu_forward(x2, cast_weight(w1, dt), cast_weight(b1, dt),
+                                           tanh_approx, /*keep_pre=*/false)
+                             .second;
+  return second_product(x, act, cast_weight(w2, dt), cast_weight(out_bias, dt));
 }
 
 }  // namespace electra::model

@@ -68,6 +68,9 @@ void AdamW::step(double lr, const at::Tensor& skip_if) {
                                    static_cast<float>(plr / bc1)};
       detail::adamw_cpu(p.data_ptr<float>(), gc.data_ptr<float>(), exp_avg_[i].data_ptr<float>(),
                         exp_avg_sq_[i].data_ptr<float>(), p.numel(), s);
+      // Written through its raw data: say so, as an in-place op would, so that whatever keeps
+      // a copy of the weight (model/weight_cast.h) sees the change.
+      p.unsafeGetTensorImpl()->bump_version();
       continue;
     }
     // Any other device or layout: the same update as tensor ops.

@@ -1,0 +1,87 @@
+#include "model/weight_cast.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <map>
+#include <mutex>
+#include <utility>
+
+namespace electra::model {
+namespace {
+
+using Weak = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
+
+struct Source {
+  Weak impl;
+  int64_t version = 0;
+};
+
+struct Entry {
+  std::vector<Source> sources;
+  at::ScalarType dt;
+  at::Tensor copy;
+};
+
+std::mutex g_mutex;
+// Keyed by the first source's TensorImpl (and the part count, for joined weights); the entry's
+// weak references tell a live source from a new tensor at a reused address.
+std::multimap<const c10::TensorImpl*, Entry> g_cache;
+
+bool cacheable(const at::Tensor& w) {
+  return !c10::GradMode::is_enabled() && w.defined() && w.numel() > 0 && !w.is_inference();
+}
+
+bool matches(const Entry& e, const std::vector<at::Tensor>& parts, at::ScalarType dt) {
+  if (e.dt != dt || e.sources.size() != parts.size()) return false;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto alive = e.sources[i].impl.lock();
+    if (alive.get() != parts[i].unsafeGetTensorImpl() ||
+        e.sources[i].version != parts[i]._version())
+      return false;
+  }
+  return true;
+}
+
+at::Tensor cached(const std::vector<at::Tensor>& parts, at::ScalarType dt) {
+  const c10::TensorImpl* key = parts.front().unsafeGetTensorImpl();
+  std::lock_guard<std::mutex> lock(g_mutex);
+  const auto range = g_cache.equal_range(key);
+  for (auto it = range.first; it != range.second; ++it)
+    if (matches(it->second, parts, dt)) return it->second.copy;
+  // A miss: drop what can no longer match (a source freed or changed), then add the copy.
+  for (auto it = g_cache.begin(); it != g_cache.end();) {
+    bool stale = false;
+    for (const Source& s : it->second.sources) {
+      const auto alive = s.impl.lock();
+      stale = stale || !alive || alive->version_counter().current_version() != s.version;
+    }
+    it = stale ? g_cache.erase(it) : std::next(it);
+  }
+  Entry e;
+  e.dt = dt;
+  for (const at::Tensor& p : parts)
+    e.sources.push_back({Weak(p.getIntrusivePtr()), p._version()});
+  e.copy = parts.size() == 1 ? parts.front().to(dt) : at::cat(parts, 0).to(dt);
+  return g_cache.emplace(key, std::move(e))->second.copy;
+}
+
+}  // namespace
+
+at::Tensor cast_weight(const at::Tensor& w, at::ScalarType dt) {
+  if (!cacheable(w) || w.scalar_type() == dt) return w.to(dt);
+  return cached({w}, dt);
+}
+
+at::Tensor joined_weight(const std::vector<at::Tensor>& parts, at::ScalarType dt) {
+  for (const at::Tensor& p : parts)
+    if (!cacheable(p)) return at::cat(parts, 0).to(dt);
+  return cached(parts, dt);
+}
+
+size_t cached_weight_casts() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_cache.size();
+}
+
+}  // namespace electra::model

@@ -1,0 +1,55 @@
+// model/weight_cast.h: a weight's low-precision copy is made once per version, never stale.
+#include "model/weight_cast.h"
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/torch.h>
+
+namespace electra::model {
+namespace {
+
+TEST(WeightCast, KeptWhileTheWeightIsUnchangedAndRemadeAfterAChange) {
+  at::Tensor w = at::randn({8, 4}).requires_grad_(true);
+  torch::NoGradGuard no_grad;
+  const at::Tensor a = cast_weight(w, at::kBFloat16);
+  const at::Tensor b = cast_weight(w, at::kBFloat16);
+  EXPECT_EQ(a.data_ptr(), b.data_ptr());  // the same copy, not a new cast
+  EXPECT_TRUE(at::equal(a, w.to(at::kBFloat16)));
+  w.add_(1.0);  // an optimizer step: the version moves
+  const at::Tensor c = cast_weight(w, at::kBFloat16);
+  EXPECT_NE(c.data_ptr(), a.data_ptr());
+  EXPECT_TRUE(at::equal(c, w.to(at::kBFloat16)));
+  // Another dtype is another copy; the weight's own dtype is the weight.
+  EXPECT_EQ(cast_weight(w, at::kHalf).scalar_type(), at::kHalf);
+  EXPECT_EQ(cast_weight(w, at::kFloat).data_ptr(), w.data_ptr());
+}
+
+TEST(WeightCast, NothingIsKeptWithAGradient) {
+  at::Tensor w = at::randn({8, 4}).requires_grad_(true);
+  const at::Tensor a = cast_weight(w, at::kBFloat16);
+  const at::Tensor b = cast_weight(w, at::kBFloat16);
+  EXPECT_NE(a.data_ptr(), b.data_ptr());
+  EXPECT_TRUE(a.requires_grad());  // the cast stays in the graph
+}
+
+TEST(WeightCast, JoinedPartsAndFreedWeights) {
+  torch::NoGradGuard no_grad;
+  {
+    at::Tensor q = at::randn({4, 4}), k = at::randn({4, 4}), v = at::randn({4, 4});
+    const at::Tensor j = joined_weight({q, k, v}, at::kBFloat16);
+    EXPECT_TRUE(at::equal(j, at::cat({q, k, v}, 0).to(at::kBFloat16)));
+    EXPECT_EQ(joined_weight({q, k, v}, at::kBFloat16).data_ptr(), j.data_ptr());
+    v.mul_(2.0);  // any part changing remakes the whole
+    EXPECT_TRUE(at::equal(joined_weight({q, k, v}, at::kBFloat16),
+                          at::cat({q, k, v}, 0).to(at::kBFloat16)));
+  }
+  // The parts are gone, as are the weights of every earlier test: the next miss drops their
+  // copies, and only the new one is left.
+  at::Tensor other = at::randn({2, 2});
+  cast_weight(other, at::kBFloat16);
+  EXPECT_EQ(cached_weight_casts(), 1u);
+}
+
+}  // namespace
+}  // namespace electra::model
