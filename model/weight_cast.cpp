@@ -15,6 +15,8 @@ using Weak = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
 struct Source {
   Weak impl;
   int64_t version = 0;
+  // Module::to() swaps a parameter's storage in place (set_data) without a version change.
+  const void* data = nullptr;
 };
 
 struct Entry {
@@ -37,7 +39,7 @@ bool matches(const Entry& e, const std::vector<at::Tensor>& parts, at::ScalarTyp
   for (size_t i = 0; i < parts.size(); ++i) {
     const auto alive = e.sources[i].impl.lock();
     if (alive.get() != parts[i].unsafeGetTensorImpl() ||
-        e.sources[i].version != parts[i]._version())
+        e.sources[i].version != parts[i]._version() || e.sources[i].data != parts[i].data_ptr())
       return false;
   }
   return true;
@@ -54,14 +56,15 @@ at::Tensor cached(const std::vector<at::Tensor>& parts, at::ScalarType dt) {
     bool stale = false;
     for (const Source& s : it->second.sources) {
       const auto alive = s.impl.lock();
-      stale = stale || !alive || alive->version_counter().current_version() != s.version;
+      stale = stale || !alive || alive->version_counter().current_version() != s.version ||
+              alive->data() != s.data;
     }
     it = stale ? g_cache.erase(it) : std::next(it);
   }
   Entry e;
   e.dt = dt;
   for (const at::Tensor& p : parts)
-    e.sources.push_back({Weak(p.getIntrusivePtr()), p._version()});
+    e.sources.push_back({Weak(p.getIntrusivePtr()), p._version(), p.data_ptr()});
   e.copy = parts.size() == 1 ? parts.front().to(dt) : at::cat(parts, 0).to(dt);
   return g_cache.emplace(key, std::move(e))->second.copy;
 }

@@ -20,6 +20,9 @@ TEST(WeightCast, KeptWhileTheWeightIsUnchangedAndRemadeAfterAChange) {
   const at::Tensor c = cast_weight(w, at::kBFloat16);
   EXPECT_NE(c.data_ptr(), a.data_ptr());
   EXPECT_TRUE(at::equal(c, w.to(at::kBFloat16)));
+  // Module::to() and load paths may swap the storage without a version change (set_data).
+  w.set_data(at::randn({8, 4}));
+  EXPECT_TRUE(at::equal(cast_weight(w, at::kBFloat16), w.to(at::kBFloat16)));
   // Another dtype is another copy; the weight's own dtype is the weight.
   EXPECT_EQ(cast_weight(w, at::kHalf).scalar_type(), at::kHalf);
   EXPECT_EQ(cast_weight(w, at::kFloat).data_ptr(), w.data_ptr());
