@@ -100,11 +100,16 @@ bool capturable(const data::Batch& b, int64_t capacity) {
 }
 
 // `b` with its masked positions padded to `capacity` by fillers (index 0, a [CLS]; label -100).
+// A filler writes back the token at index 0, so that index must not be a real target: the
+// masking never picks [CLS].
 data::Batch with_fillers(const data::Batch& b, int64_t capacity) {
   data::Batch out = b;
   out.filler_targets = true;
   const int64_t n = capacity - b.masked_index.numel();
   if (n == 0) return out;
+  if (b.masked_index.is_cpu())
+    ELECTRA_CHECK(b.masked_index.min().item<int64_t>() > 0,
+                  "GraphedStep: position 0 is a masked target; fillers would overwrite it");
   const auto opts = b.masked_index.options();
   out.masked_index = at::cat({b.masked_index, at::zeros({n}, opts)});
   out.masked_labels = at::cat({b.masked_labels, at::full({n}, -100, opts)});
@@ -133,6 +138,8 @@ GraphedStep::GraphedStep(const StepParts& parts, bool enabled, int world_size,
   const std::string why =
       cuda_graphs_unsupported(parts.device, world_size, parts.grad_accum, parts.dtype == at::kHalf);
   ELECTRA_CHECK_USER(why.empty(), "train.cuda_graphs=true: ", why);
+  ELECTRA_CHECK(parts.gumbel && parts.gumbel->device().is_cuda(),
+                "GraphedStep: the Gumbel generator must be a CUDA generator");
   graph_ = std::make_unique<Graph>(parts.device);
 }
 
