@@ -66,10 +66,8 @@ model::ElectraConfig tiny() {
   return c;
 }
 
-TEST(Rtd, LossesMatchAnIndependentRecomputation) {
-  torch::manual_seed(4);
-  model::ElectraConfig d = tiny();
-  model::PretrainingPair pair = model::make_pretraining_pair(d, model::generator_config(d, 0.5));
+// Two sequences of 6 (the second with 2 [PAD]s: 10 real tokens), 3 positions masked.
+data::Batch two_sequences() {
   data::Batch b;
   b.input_ids = at::tensor({2, 7, 8, 9, 10, 3, 2, 11, 12, 3, 0, 0}, at::kLong).view({2, 6});
   b.attention_mask = b.input_ids.ne(0).to(at::kLong);
@@ -78,6 +76,15 @@ TEST(Rtd, LossesMatchAnIndependentRecomputation) {
   b.masked_labels = at::tensor({8, 10, 11}, at::kLong);
   b.masked_ids = b.input_ids.clone();
   b.masked_ids.view({-1}).index_put_({b.masked_index}, at::full({3}, 4, at::kLong));
+  b.real_tokens = 10;
+  return b;
+}
+
+TEST(Rtd, LossesMatchAnIndependentRecomputation) {
+  torch::manual_seed(4);
+  model::ElectraConfig d = tiny();
+  model::PretrainingPair pair = model::make_pretraining_pair(d, model::generator_config(d, 0.5));
+  const data::Batch b = two_sequences();
   at::Generator g1 = at::detail::createCPUGenerator(9), g2 = at::detail::createCPUGenerator(9);
   RtdOutput out = rtd_forward(pair, b, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, g1);
 
@@ -133,15 +140,7 @@ TEST(Rtd, FillerTargetsAndAFixedMaskChangeNothing) {
   model::ElectraConfig d = tiny();
   d.hidden_dropout_prob = 0.1;
   model::PretrainingPair pair = model::make_pretraining_pair(d, model::generator_config(d, 0.5));
-  data::Batch b;
-  b.input_ids = at::tensor({2, 7, 8, 9, 10, 3, 2, 11, 12, 3, 0, 0}, at::kLong).view({2, 6});
-  b.attention_mask = b.input_ids.ne(0).to(at::kLong);
-  b.token_type_ids = at::zeros({2, 6}, at::kLong);
-  b.masked_index = at::tensor({2, 4, 7}, at::kLong);
-  b.masked_labels = at::tensor({8, 10, 11}, at::kLong);
-  b.masked_ids = b.input_ids.clone();
-  b.masked_ids.view({-1}).index_put_({b.masked_index}, at::full({3}, 4, at::kLong));
-  b.real_tokens = 10;
+  const data::Batch b = two_sequences();
   data::Batch f = b;
   f.masked_index = at::tensor({2, 4, 7, 0, 0}, at::kLong);
   f.masked_labels = at::tensor(std::vector<int64_t>{8, 10, 11, kIgnoreLabel, kIgnoreLabel});
