@@ -26,6 +26,9 @@
 
 namespace electra::pretrain {
 
+// The end of the user error for settings that cannot take a graph.
+constexpr const char* kGraphsOff = ". Set train.cuda_graphs=false to run this experiment";
+
 int64_t GraphedStep::masked_capacity(int64_t batch, int64_t seq, double mask_prob) {
   // num_to_mask grows with the candidates, which are at most the sequence's tokens.
   return batch * data::num_to_mask(seq, seq, mask_prob);
@@ -137,7 +140,7 @@ GraphedStep::GraphedStep(const StepParts& parts, bool enabled, int world_size,
   ELECTRA_CHECK(capacity_ > 0, "GraphedStep: masked capacity ", capacity_);
   const std::string why =
       cuda_graphs_unsupported(parts.device, world_size, parts.grad_accum, parts.dtype == at::kHalf);
-  ELECTRA_CHECK_USER(why.empty(), "train.cuda_graphs=true: ", why);
+  ELECTRA_CHECK_USER(why.empty(), "train.cuda_graphs=true: ", why, kGraphsOff);
   ELECTRA_CHECK(parts.gumbel && parts.gumbel->device().is_cuda(),
                 "GraphedStep: the Gumbel generator must be a CUDA generator");
   graph_ = std::make_unique<Graph>(parts.device);
@@ -235,9 +238,10 @@ struct GraphedStep::Graph {};
 GraphedStep::GraphedStep(const StepParts& parts, bool enabled, int world_size,
                          int64_t masked_capacity)
     : parts_(parts), enabled_(enabled), capacity_(masked_capacity) {
-  ELECTRA_CHECK_USER(!enabled_, "train.cuda_graphs=true: ",
-                     cuda_graphs_unsupported(parts.device, world_size, parts.grad_accum,
-                                             parts.dtype == at::kHalf));
+  ELECTRA_CHECK_USER(
+      !enabled_, "train.cuda_graphs=true: ",
+      cuda_graphs_unsupported(parts.device, world_size, parts.grad_accum, parts.dtype == at::kHalf),
+      kGraphsOff);
 }
 
 GraphedStep::~GraphedStep() = default;

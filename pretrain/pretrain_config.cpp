@@ -107,7 +107,7 @@ const ConfigSchema& pretrain_schema() {
         .add_bool("train.cuda_graphs", false,
                   "CUDA: capture the forward and backward pass as a CUDA graph and replay it, "
                   "so the host queues a step with one call (one rank, train.grad_accum 1, bf16 "
-                  "or fp32; a batch of other shapes, or with padding, runs eagerly)");
+                  "or fp32; a batch of another size runs eagerly)");
     add_runtime_keys(s,
                      "matmul precision; bf16 and fp16 keep fp32 master weights, LayerNorm, "
                      "softmax and losses in fp32; fp16 (CUDA only) adds dynamic loss scaling "

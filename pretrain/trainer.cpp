@@ -181,11 +181,6 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   AdamW optimizer(params, adamw_options(pc));
   at::Generator gumbel = make_gumbel_generator(pc, rank, rt.device);
   LossScaler scaler(pc.amp, rt.fp16());
-  if (pc.cuda_graphs) {
-    const std::string why = cuda_graphs_unsupported(rt.device, world, pc.grad_accum, rt.fp16());
-    ELECTRA_CHECK_USER(why.empty(), "train.cuda_graphs=true: ", why,
-                       ". Set train.cuda_graphs=false to run this experiment");
-  }
   // Dropout draws from the default generator (the CPU's, or the GPU's on CUDA): give each rank
   // its own stream. manual_seed seeds the CUDA generators too.
   torch::manual_seed(
@@ -519,7 +514,8 @@ PretrainResult run_pretraining(const Config& cfg_in, dist::Communicator& comm) {
   }
   result.step = ts.step;
   result.skipped_steps = ts.skipped_steps;
-  // How often the graph applied: batches with padding or other shapes run eagerly.
+  // How often the graph applied: a batch of another size (or with padding, after a capture
+  // without) runs eagerly.
   if (pc.cuda_graphs && rank == 0)
     log::info("CUDA graphs: ", graphed.replays(), " step(s) replayed, ", graphed.eager_steps(),
               " eager (warm-up, padding or other shapes)");
