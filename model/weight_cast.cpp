@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -26,22 +27,26 @@ struct Entry {
 };
 
 std::mutex g_mutex;
-// Keyed by the first source's TensorImpl (and the part count, for joined weights); the entry's
-// weak references tell a live source from a new tensor at a reused address.
+// Keyed by the first source's TensorImpl; the entry's weak references tell a live source from a
+// new tensor at a reused address.
 std::multimap<const c10::TensorImpl*, Entry> g_cache;
 
 bool cacheable(const at::Tensor& w) {
   return !c10::GradMode::is_enabled() && w.defined() && w.numel() > 0 && !w.is_inference();
 }
 
+// The source's tensor if it lives and is as it was when copied, else null.
+c10::intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> unchanged(const Source& s) {
+  auto alive = s.impl.lock();
+  if (alive && alive->version_counter().current_version() == s.version && alive->data() == s.data)
+    return alive;
+  return {};
+}
+
 bool matches(const Entry& e, const std::vector<at::Tensor>& parts, at::ScalarType dt) {
   if (e.dt != dt || e.sources.size() != parts.size()) return false;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const auto alive = e.sources[i].impl.lock();
-    if (alive.get() != parts[i].unsafeGetTensorImpl() ||
-        e.sources[i].version != parts[i]._version() || e.sources[i].data != parts[i].data_ptr())
-      return false;
-  }
+  for (size_t i = 0; i < parts.size(); ++i)
+    if (unchanged(e.sources[i]).get() != parts[i].unsafeGetTensorImpl()) return false;
   return true;
 }
 
@@ -53,12 +58,9 @@ at::Tensor cached(const std::vector<at::Tensor>& parts, at::ScalarType dt) {
     if (matches(it->second, parts, dt)) return it->second.copy;
   // A miss: drop what can no longer match (a source freed or changed), then add the copy.
   for (auto it = g_cache.begin(); it != g_cache.end();) {
-    bool stale = false;
-    for (const Source& s : it->second.sources) {
-      const auto alive = s.impl.lock();
-      stale = stale || !alive || alive->version_counter().current_version() != s.version ||
-              alive->data() != s.data;
-    }
+    const auto& sources = it->second.sources;
+    const bool stale =
+        std::any_of(sources.begin(), sources.end(), [](const Source& s) { return !unchanged(s); });
     it = stale ? g_cache.erase(it) : std::next(it);
   }
   Entry e;
