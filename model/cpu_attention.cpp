@@ -80,56 +80,53 @@ void attention_forward(const Shape& s, const float* qkv, const float* mask, cons
   });
 }
 
-// attention_forward without a gradient on bf16 qkv [b, l, 3H] (raw bits): each thread widens
-// one sequence's rows at a time into its own fp32 buffer ([l, 3H]: 384 KB at ELECTRA-Small's
-// sizes, inside the L2 cache) instead of the whole tensor through memory first, and rounds
-// each head's context straight into out16 [b, l, H] bf16. The same values as widening qkv,
-// attention_forward and narrowing its output (those are exact and per element); measured, the
-// two whole-tensor passes took ~3 ms of a ~27 ms ELECTRA-Small layer at batch 32.
+// attend_pair on bf16 q, k, v (raw bits, the pair's query columns at q16) on oneDNN's bf16 GEMM
+// (fp32 accumulation, fp32 result): they and the probabilities that meet v hold bf16 values
+// anyway, so only the sums' order can differ from the widened fp32 products (the tests find the
+// same bits), and no sequence is widened. A bf16 ELECTRA-Small inference step (batch 32, seq
+// 128) measured ~6% faster on AVX512-BF16. to_v16: [l, l] scratch; ctx [l, d].
+void attend_pair_bf16(const Shape& s, int64_t pair, const uint16_t* q16, const float* mask,
+                      const bool* keep, float* scores, float* p, float* to_v, uint16_t* to_v16,
+                      float* ctx) {
+  bool ok = blas::gemm_bf16(false, true, s.l, s.l, s.d, 1.0f, q16, s.C, q16 + s.H, s.C, 0.0f,
+                            scores, s.l);  // q k^T: [l, l]
+  detail::softmax_rows(scores, detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d, s.l, s.l, p,
+                       detail::offset(keep, pair * s.block()), s.scale, /*bf16=*/true, to_v);
+  detail::narrow_bf16(to_v, s.block(), to_v16);  // exact: on the bf16 grid
+  ok = ok && blas::gemm_bf16(false, false, s.l, s.d, s.l, 1.0f, to_v16, s.l, q16 + 2 * s.H, s.C,
+                             0.0f, ctx, s.d);  // probs v: [l, d]
+  ELECTRA_CHECK(ok, "attention_forward_bf16: oneDNN refused a bf16 GEMM");
+}
+
+// attention_forward without a gradient on bf16 qkv [b, l, 3H] (raw bits): on oneDNN's bf16 GEMM
+// (attend_pair_bf16) where there is one; else each thread widens one sequence's rows at a time into
+// its own fp32 buffer ([l, 3H]: 384 KB at ELECTRA-Small's sizes, inside the L2 cache) instead of
+// the whole tensor through memory first, and rounds each head's context straight into out16 [b, l,
+// H] bf16. The same values as widening qkv, attention_forward and narrowing its output (those are
+// exact and per element); measured, the two whole-tensor passes took ~3 ms of a ~27 ms
+// ELECTRA-Small layer at batch 32.
 void attention_forward_bf16(const Shape& s, const uint16_t* qkv16, const float* mask,
                             const bool* keep, uint16_t* out16) {
   const blas::OneBlasThread one_blas_thread;  // the blocks are the parallelism
-  if (blas::have_gemm_bf16()) {
-    // Both products on bf16 operands where oneDNN has a bf16 GEMM (fp32 accumulation, fp32
-    // result): q, k, v and the probabilities that meet v hold bf16 values anyway, so only the
-    // sums' order can differ from the widened fp32 products (the tests find the same bits), and
-    // no sequence is widened. A bf16 ELECTRA-Small inference step (batch 32, seq 128) measured
-    // ~6% faster on AVX512-BF16.
-    at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> scores(s.block()), p(s.block()), to_v(s.block()),
-          ctx(static_cast<size_t>(s.l) * s.d);
-      std::vector<uint16_t> to_v16(s.block());
-      for (int64_t pair = begin; pair < end; ++pair) {
-        const uint16_t* q = qkv16 + s.qkv_offset(pair);
-        bool ok = blas::gemm_bf16(false, true, s.l, s.l, s.d, 1.0f, q, s.C, q + s.H, s.C, 0.0f,
-                                  scores.data(), s.l);  // q k^T: [l, l]
-        detail::softmax_rows(scores.data(), detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d,
-                             s.l, s.l, p.data(), detail::offset(keep, pair * s.block()), s.scale,
-                             /*bf16=*/true, to_v.data());
-        detail::narrow_bf16(to_v.data(), s.block(), to_v16.data());  // exact: on the bf16 grid
-        ok = ok && blas::gemm_bf16(false, false, s.l, s.d, s.l, 1.0f, to_v16.data(), s.l,
-                                   q + 2 * s.H, s.C, 0.0f, ctx.data(), s.d);  // [l, d]
-        ELECTRA_CHECK(ok, "attention_forward_bf16: oneDNN refused a bf16 GEMM");
-        uint16_t* o = out16 + s.ctx_offset(pair);
-        for (int i = 0; i < s.l; ++i)
-          detail::narrow_bf16(ctx.data() + static_cast<int64_t>(i) * s.d, s.d,
-                              o + static_cast<int64_t>(i) * s.H);
-      }
-    });
-    return;
-  }
+  const bool bf16_gemm = blas::have_gemm_bf16();
   at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> rows(static_cast<size_t>(s.l) * s.C), scores(s.block()), p(s.block()),
-        to_v(s.block()), ctx(static_cast<size_t>(s.l) * s.d);
+    std::vector<float> rows(bf16_gemm ? 0 : static_cast<size_t>(s.l) * s.C), scores(s.block()),
+        p(s.block()), to_v(s.block()), ctx(static_cast<size_t>(s.l) * s.d);
+    std::vector<uint16_t> to_v16(bf16_gemm ? s.block() : 0);
     int64_t widened = -1;  // the sequence whose rows are in `rows`
     for (int64_t pair = begin; pair < end; ++pair) {
-      const int64_t bi = pair / s.heads;
-      if (bi != widened) {
-        detail::widen_bf16(qkv16 + bi * s.l * s.C, static_cast<int64_t>(s.l) * s.C, rows.data());
-        widened = bi;
+      if (bf16_gemm) {
+        attend_pair_bf16(s, pair, qkv16 + s.qkv_offset(pair), mask, keep, scores.data(), p.data(),
+                         to_v.data(), to_v16.data(), ctx.data());
+      } else {
+        const int64_t bi = pair / s.heads;
+        if (bi != widened) {
+          detail::widen_bf16(qkv16 + bi * s.l * s.C, static_cast<int64_t>(s.l) * s.C, rows.data());
+          widened = bi;
+        }
+        attend_pair(s, pair, rows.data() + (pair % s.heads) * s.d, mask, keep, scores.data(),
+                    p.data(), to_v.data(), ctx.data(), s.d);  // ctx: [l, d]
       }
-      attend_pair(s, pair, rows.data() + (pair % s.heads) * s.d, mask, keep, scores.data(),
-                  p.data(), to_v.data(), ctx.data(), s.d);  // ctx: [l, d]
       uint16_t* o = out16 + s.ctx_offset(pair);
       for (int i = 0; i < s.l; ++i)
         detail::narrow_bf16(ctx.data() + static_cast<int64_t>(i) * s.d, s.d,
