@@ -17,15 +17,10 @@ struct Bf16Linear : public torch::autograd::Function<Bf16Linear> {
   // b: an empty tensor for "no bias" (LibTorch 1.13's custom functions take no undefined one).
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const at::Tensor& b) {
-    const at::Tensor x2 = x.reshape({-1, x.size(-1)});  // [n, in] bf16
-    const at::Tensor w16 = w.to(at::kBFloat16);         // [out, in]
-    const at::Tensor y = b.numel() > 0 ? at::addmm(b.to(at::kBFloat16), x2, w16.t())
-                                       : x2.mm(w16.t());  // [n, out] bf16
-    ctx->save_for_backward({x2, w16});
+    const at::Tensor w16 = w.to(at::kBFloat16);  // [out, in]
+    ctx->save_for_backward({x.reshape({-1, x.size(-1)}), w16});
     ctx->saved_data["bias"] = b.numel() > 0;
-    std::vector<int64_t> sizes = x.sizes().vec();
-    sizes.back() = w.size(0);
-    return y.view(sizes);
+    return rows_linear(x, w16, b.to(at::kBFloat16));  // [..., out] bf16
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
@@ -50,6 +45,15 @@ struct Bf16Linear : public torch::autograd::Function<Bf16Linear> {
 bool bf16_linear_supports(const at::Tensor& x, const at::Tensor& w) {
   return x.is_cpu() && w.is_cpu() && x.scalar_type() == at::kBFloat16 &&
          w.scalar_type() == at::kFloat && w.dim() == 2 && blas::have_gemm_bf16();
+}
+
+at::Tensor rows_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  const at::Tensor x2 = x.reshape({-1, x.size(-1)});  // [n, in]
+  const at::Tensor y =
+      b.defined() && b.numel() > 0 ? at::addmm(b, x2, w.t()) : x2.mm(w.t());  // [n, out]
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = w.size(0);
+  return y.view(sizes);
 }
 
 at::Tensor bf16_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {

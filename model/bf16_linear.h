@@ -14,6 +14,10 @@ namespace electra::model {
 // process (LibTorch builds without a separate libdnnl keep the eager form).
 bool bf16_linear_supports(const at::Tensor& x, const at::Tensor& w);
 
+// x [..., in] w^T (+ b, unless undefined or empty) -> [..., out], all in one dtype: ATen's addmm
+// on the flattened rows, which adds the bias inside the product's single rounding.
+at::Tensor rows_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+
 // x: [..., in] bf16; w: [out, in] fp32; b: [out] fp32, or undefined -> [..., out] bf16, the
 // values of at::linear(x, w.to(bf16), b.to(bf16)): the same product, rounded once with the
 // bias. Differentiable in all three; the gradients of w and b are fp32 sums of the bf16

@@ -60,12 +60,7 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   if (!at::GradMode::is_enabled()) {
     // Without a gradient: the weights' copies in dt are kept between calls (model/weight_cast.h),
     // and the product is the one bf16_linear computes (addmm on the flattened rows).
-    const at::Tensor w_dt = cast_weight(w, dt), x2 = x.reshape({-1, x.size(-1)});
-    const at::Tensor y =
-        b.defined() ? at::addmm(cast_weight(b, dt), x2, w_dt.t()) : x2.mm(w_dt.t());
-    std::vector<int64_t> sizes = x.sizes().vec();
-    sizes.back() = w.size(0);
-    return y.view(sizes);
+    return rows_linear(x, cast_weight(w, dt), b.defined() ? cast_weight(b, dt) : b);
   }
   if (bf16_linear_supports(x, w)) return bf16_linear(x, w, b);
   return at::linear(x, w.to(dt), b.defined() ? b.to(dt) : b);

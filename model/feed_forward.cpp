@@ -58,8 +58,7 @@ at::Tensor second_product(const at::Tensor& x, const at::Tensor& act, const at::
                           const at::Tensor& b2) {
   std::vector<int64_t> sizes = x.sizes().vec();
   sizes.back() = w2.size(0);
-  const at::Tensor y = b2.numel() > 0 ? at::addmm(b2, act, w2.t()) : act.mm(w2.t());  // [n, out]
-  return y.view(sizes);
+  return rows_linear(act, w2, b2).view(sizes);  // [n, out] -> [..., out]
 }
 
 struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
