@@ -3,6 +3,8 @@
 
 #include <ATen/Tensor.h>
 
+#include <array>
+
 #include <cstdint>
 #include <vector>
 
@@ -30,6 +32,17 @@ struct Batch {
   // count nowhere.
   bool fixed_mask = false;
   bool filler_targets = false;
+
+  // The tensors above in declaration order, undefined ones included, for code that treats them
+  // alike (moving, copying, comparing shapes).
+  std::array<at::Tensor*, 6> tensors() {
+    return {&input_ids,      &masked_ids,   &attention_mask,
+            &token_type_ids, &masked_index, &masked_labels};
+  }
+  std::array<const at::Tensor*, 6> tensors() const {
+    return {&input_ids,      &masked_ids,   &attention_mask,
+            &token_type_ids, &masked_index, &masked_labels};
+  }
 };
 
 // The number of positions masked in a sequence with `candidates` maskable tokens:

@@ -75,16 +75,9 @@ struct GraphedStep::Graph {
 
 namespace {
 
-// The batch's tensors in a fixed order (undefined ones included), for shapes and copies.
-template <typename B>
-auto fields(B& b) -> std::vector<decltype(&b.input_ids)> {
-  return {&b.input_ids,      &b.masked_ids,   &b.attention_mask,
-          &b.token_type_ids, &b.masked_index, &b.masked_labels};
-}
-
 // Whether `b` has the shapes of `ref`, field by field.
 bool same_shapes(const data::Batch& b, const data::Batch& ref) {
-  const auto x = fields(b), y = fields(ref);
+  const auto x = b.tensors(), y = ref.tensors();
   for (size_t i = 0; i < x.size(); ++i) {
     if (x[i]->defined() != y[i]->defined()) return false;
     if (x[i]->defined() && x[i]->sizes() != y[i]->sizes()) return false;
@@ -212,8 +205,8 @@ at::Tensor GraphedStep::run(
     g.captured = true;
   } else {
     // This step's batch into the captured buffers, queued before the replay.
-    const auto src = fields(filled);
-    const auto dst = fields(g.inputs);
+    const auto src = filled.tensors();
+    const auto dst = g.inputs.tensors();
     for (size_t i = 0; i < src.size(); ++i) {
       if (!src[i]->defined()) continue;
       at::Tensor host = *src[i];

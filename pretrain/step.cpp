@@ -52,8 +52,7 @@ StepParts make_step_parts(const PretrainConfig& pc, model::PretrainingPair& pair
 
 data::Batch batch_to(const data::Batch& b, const at::Device& device) {
   data::Batch out = b;
-  for (at::Tensor* t : {&out.input_ids, &out.masked_ids, &out.attention_mask, &out.token_type_ids,
-                        &out.masked_index, &out.masked_labels}) {
+  for (at::Tensor* t : out.tensors()) {
     if (!t->defined() || t->device() == device) continue;
     // A copy from pageable memory to a GPU first waits for the device to drain (CUDA stages
     // it synchronously), which would stall a host that queues the next step while the device
