@@ -4,8 +4,10 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <string>
 #include <utility>
 
 namespace electra::model {
@@ -22,7 +24,7 @@ struct Source {
 
 struct Entry {
   std::vector<Source> sources;
-  at::ScalarType dt;
+  std::string tag;  // what the copy is: a dtype's name, or a derived_weight() caller's tag
   at::Tensor copy;
 };
 
@@ -43,31 +45,36 @@ c10::intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> unchanged(const So
   return {};
 }
 
-bool matches(const Entry& e, const std::vector<at::Tensor>& parts, at::ScalarType dt) {
-  if (e.dt != dt || e.sources.size() != parts.size()) return false;
+bool matches(const Entry& e, const std::vector<at::Tensor>& parts, const std::string& tag) {
+  if (e.tag != tag || e.sources.size() != parts.size()) return false;
   for (size_t i = 0; i < parts.size(); ++i)
     if (unchanged(e.sources[i]).get() != parts[i].unsafeGetTensorImpl()) return false;
   return true;
 }
 
-at::Tensor cached(const std::vector<at::Tensor>& parts, at::ScalarType dt) {
+at::Tensor cached(const std::vector<at::Tensor>& parts, const std::string& tag,
+                  const std::function<at::Tensor()>& make) {
   const c10::TensorImpl* key = parts.front().unsafeGetTensorImpl();
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    const auto range = g_cache.equal_range(key);
+    for (auto it = range.first; it != range.second; ++it)
+      if (matches(it->second, parts, tag)) return it->second.copy;
+  }
+  // A miss. make() runs unlocked, so that it may itself take cached copies.
+  Entry e;
+  e.tag = tag;
+  for (const at::Tensor& p : parts)
+    e.sources.push_back({Weak(p.getIntrusivePtr()), p._version(), p.data_ptr()});
+  e.copy = make();
   std::lock_guard<std::mutex> lock(g_mutex);
-  const auto range = g_cache.equal_range(key);
-  for (auto it = range.first; it != range.second; ++it)
-    if (matches(it->second, parts, dt)) return it->second.copy;
-  // A miss: drop what can no longer match (a source freed or changed), then add the copy.
+  // Drop what can no longer match (a source freed or changed), then add the copy.
   for (auto it = g_cache.begin(); it != g_cache.end();) {
     const auto& sources = it->second.sources;
     const bool stale =
         std::any_of(sources.begin(), sources.end(), [](const Source& s) { return !unchanged(s); });
     it = stale ? g_cache.erase(it) : std::next(it);
   }
-  Entry e;
-  e.dt = dt;
-  for (const at::Tensor& p : parts)
-    e.sources.push_back({Weak(p.getIntrusivePtr()), p._version(), p.data_ptr()});
-  e.copy = parts.size() == 1 ? parts.front().to(dt) : at::cat(parts, 0).to(dt);
   return g_cache.emplace(key, std::move(e))->second.copy;
 }
 
@@ -75,13 +82,19 @@ at::Tensor cached(const std::vector<at::Tensor>& parts, at::ScalarType dt) {
 
 at::Tensor cast_weight(const at::Tensor& w, at::ScalarType dt) {
   if (!cacheable(w) || w.scalar_type() == dt) return w.to(dt);
-  return cached({w}, dt);
+  return cached({w}, c10::toString(dt), [&] { return w.to(dt); });
 }
 
 at::Tensor joined_weight(const std::vector<at::Tensor>& parts, at::ScalarType dt) {
   for (const at::Tensor& p : parts)
     if (!cacheable(p)) return at::cat(parts, 0).to(dt);
-  return cached(parts, dt);
+  return cached(parts, c10::toString(dt), [&] { return at::cat(parts, 0).to(dt); });
+}
+
+at::Tensor derived_weight(const at::Tensor& w, const std::string& tag,
+                          const std::function<at::Tensor()>& make) {
+  if (!cacheable(w)) return make();
+  return cached({w}, tag, make);
 }
 
 size_t cached_weight_casts() {

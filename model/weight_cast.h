@@ -7,6 +7,8 @@
 
 #include <ATen/Tensor.h>
 
+#include <functional>
+#include <string>
 #include <vector>
 
 namespace electra::model {
@@ -20,6 +22,12 @@ at::Tensor cast_weight(const at::Tensor& w, at::ScalarType dt);
 
 // cat(parts, 0) in `dt`, kept the same way (keyed by the parts): the joined Q/K/V projection.
 at::Tensor joined_weight(const std::vector<at::Tensor>& parts, at::ScalarType dt);
+
+// make() kept the same way for `w` under `tag` (the caller's name for what it derives, such as
+// a packed layout: model/onednn_linear.cpp); called on a miss, or every time where the copy
+// cannot be kept (with a gradient, or an inference-mode w).
+at::Tensor derived_weight(const at::Tensor& w, const std::string& tag,
+                          const std::function<at::Tensor()>& make);
 
 // Cached copies alive, for tests.
 size_t cached_weight_casts();

@@ -54,5 +54,31 @@ TEST(WeightCast, JoinedPartsAndFreedWeights) {
   EXPECT_EQ(cached_weight_casts(), 1u);
 }
 
+TEST(WeightCast, DerivedCopiesAreMadeOncePerVersionAndTag) {
+  torch::NoGradGuard no_grad;
+  at::Tensor w = at::randn({4, 4});
+  int made = 0;
+  // make() may itself take a cached copy (the cache is not locked while it runs).
+  const auto doubled = [&] {
+    ++made;
+    return cast_weight(w, at::kBFloat16) * 2;
+  };
+  const at::Tensor a = derived_weight(w, "doubled", doubled);
+  EXPECT_EQ(derived_weight(w, "doubled", doubled).data_ptr(), a.data_ptr());
+  EXPECT_EQ(made, 1);
+  EXPECT_TRUE(at::equal(a, w.to(at::kBFloat16) * 2));
+  // Another tag is another copy; a change of the weight remakes it.
+  derived_weight(w, "other", doubled);
+  EXPECT_EQ(made, 2);
+  w.add_(1.0);
+  EXPECT_TRUE(at::equal(derived_weight(w, "doubled", doubled), w.to(at::kBFloat16) * 2));
+  EXPECT_EQ(made, 3);
+  // With a gradient nothing is kept.
+  torch::AutoGradMode grad(true);
+  derived_weight(w, "doubled", doubled);
+  derived_weight(w, "doubled", doubled);
+  EXPECT_EQ(made, 5);
+}
+
 }  // namespace
 }  // namespace electra::model
