@@ -68,4 +68,19 @@ if(ELECTRA_WITH_SPM AND NOT ELECTRA_SPM_TARGETS)
                       "-DELECTRA_WITH_SPM=OFF (SentencePiece .model tokenizers then fail to load)")
 endif()
 
+# oneDNN 2.x's headers (Debian libdnnl-dev), for model/onednn_linear.h: bf16 products without a
+# gradient on its matmul primitive, against the libdnnl.so.2 that Debian's LibTorch links. A
+# LibTorch that bundles and hides its own oneDNN (pip's) gets none: those products stay ATen's.
+option(ELECTRA_ONEDNN "Run bf16 evaluation products on oneDNN's matmul when its headers are found"
+       ON)
+set(ELECTRA_ONEDNN_FOUND OFF)
+if(ELECTRA_ONEDNN AND NOT ELECTRA_DEPS_PREFIX)
+  find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+  find_library(DNNL_LIBRARY dnnl)
+  if(DNNL_INCLUDE_DIR AND DNNL_LIBRARY)
+    set(ELECTRA_ONEDNN_FOUND ON)
+  endif()
+endif()
+message(STATUS "oneDNN matmul for bf16 evaluation products: ${ELECTRA_ONEDNN_FOUND}")
+
 include(ElectraCuda)

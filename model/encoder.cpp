@@ -12,6 +12,7 @@
 #include "model/cpu_attention.h"
 #include "model/fast_random.h"
 #include "model/feed_forward.h"
+#include "model/onednn_linear.h"
 #include "model/weight_cast.h"
 
 namespace electra::model {
@@ -55,6 +56,9 @@ at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarT
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  // Without a gradient, in bf16 on the CPU: one oneDNN primitive with the bias inside and the
+  // weight packed once (model/onednn_linear.h).
+  if (onednn_linear_supports(x, w)) return onednn_linear(x, w, b, Epilogue::kNone);
   const at::ScalarType dt = x.scalar_type();
   if (dt == w.scalar_type()) return at::linear(x, w, b);
   if (!at::GradMode::is_enabled()) {

@@ -7,6 +7,7 @@
 #include "model/bf16_linear.h"
 #include "model/gelu_rows.h"
 #include "model/kernel_tensors.h"
+#include "model/onednn_linear.h"
 #include "model/weight_cast.h"
 
 namespace electra::model {
@@ -54,11 +55,16 @@ std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const 
 }
 
 // act [n, F] -> act w2^T (+ b2 unless empty), shaped as x with the last size out.
-at::Tensor second_product(const at::Tensor& x, const at::Tensor& act, const at::Tensor& w2,
-                          const at::Tensor& b2) {
+// x's sizes with the last one w2's output width.
+std::vector<int64_t> out_sizes(const at::Tensor& x, const at::Tensor& w2) {
   std::vector<int64_t> sizes = x.sizes().vec();
   sizes.back() = w2.size(0);
-  return rows_linear(act, w2, b2).view(sizes);  // [n, out] -> [..., out]
+  return sizes;
+}
+
+at::Tensor second_product(const at::Tensor& x, const at::Tensor& act, const at::Tensor& w2,
+                          const at::Tensor& b2) {
+  return rows_linear(act, w2, b2).view(out_sizes(x, w2));  // [n, out] -> [..., out]
 }
 
 struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
@@ -139,6 +145,15 @@ at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at
   if (grad) return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx);
   const at::ScalarType dt = x.scalar_type();
   const at::Tensor x2 = x.reshape({-1, x.size(-1)});
+  if (onednn_linear_supports(x2, w1)) {
+    // No gradient, bf16 on the CPU: the GELU inside the first product, weights packed once
+    // (model/onednn_linear.h).
+    const at::Tensor act =
+        onednn_linear(x2, w1, b1, tanh_approx ? Epilogue::kGeluTanh : Epilogue::kGelu);  // [n, F]
+    if (onednn_linear_supports(act, w2))
+      return onednn_linear(act, w2, out_bias, Epilogue::kNone).view(out_sizes(x, w2));
+    return second_product(x, act, cast_weight(w2, dt), cast_weight(out_bias, dt));
+  }
   // No gradient: the weights' copies in dt are kept between calls (model/weight_cast.h).
   const at::Tensor act = bias_gelu_forward(x2, cast_weight(w1, dt), cast_weight(b1, dt),
                                            tanh_approx, /*keep_pre=*/false)
