@@ -54,8 +54,8 @@ struct Primitive {
   std::string weights_tag;  // names pd.weights_desc() for the packed-weight cache
 };
 
-// (rows, in, out, epilogue, has bias)
-using Key = std::tuple<int64_t, int64_t, int64_t, int, bool>;
+// (rows, in, out, epilogue, has bias, fp32 rather than bf16)
+using Key = std::tuple<int64_t, int64_t, int64_t, int, bool, bool>;
 
 std::mutex g_mutex;
 std::map<Key, std::shared_ptr<const Primitive>> g_primitives;
@@ -82,16 +82,17 @@ std::string layout_tag(const memory::desc& d) {
 }
 
 std::shared_ptr<const Primitive> primitive(int64_t rows, int64_t in, int64_t out, Epilogue e,
-                                           bool bias) {
-  const Key key{rows, in, out, static_cast<int>(e), bias};
+                                           bool bias, bool fp32) {
+  const Key key{rows, in, out, static_cast<int>(e), bias, fp32};
   std::lock_guard<std::mutex> lock(g_mutex);
   if (auto it = g_primitives.find(key); it != g_primitives.end()) return it->second;
   if (g_primitives.size() >= kMaxPrimitives) g_primitives.clear();
-  const memory::desc x({rows, in}, Dt::bf16, Tag::ab);
+  const Dt dt = fp32 ? Dt::f32 : Dt::bf16;
+  const memory::desc x({rows, in}, dt, Tag::ab);
   // Tag::any: the primitive picks the weight's layout (blocked for its kernels).
-  const memory::desc w({in, out}, Dt::bf16, Tag::any);
-  const memory::desc b = bias ? memory::desc({1, out}, Dt::bf16, Tag::ab) : memory::desc();
-  const memory::desc y({rows, out}, Dt::bf16, Tag::ab);
+  const memory::desc w({in, out}, dt, Tag::any);
+  const memory::desc b = bias ? memory::desc({1, out}, dt, Tag::ab) : memory::desc();
+  const memory::desc y({rows, out}, dt, Tag::ab);
   dnnl::post_ops ops;
   if (e != Epilogue::kNone) {
     const auto alg = e == Epilogue::kGelu ? dnnl::algorithm::eltwise_gelu_erf
@@ -107,16 +108,18 @@ std::shared_ptr<const Primitive> primitive(int64_t rows, int64_t in, int64_t out
   return g_primitives.emplace(key, std::move(p)).first->second;
 }
 
-// w [out, in] in the layout p wants, as raw bytes: packed once per weight (and version).
-at::Tensor packed_weight(const at::Tensor& w, const Primitive& p) {
+// w [out, in] in dtype st and the layout p wants, as raw bytes: packed once per weight (and
+// version).
+at::Tensor packed_weight(const at::Tensor& w, at::ScalarType st, const Primitive& p) {
   return derived_weight(w, p.weights_tag, [&] {
-    const at::Tensor w16 = w.to(at::kBFloat16).contiguous();  // [out, in]
+    const at::Tensor wc = w.to(st).contiguous();  // [out, in]
     // [out, in] row-major is the [in, out] matrix the product wants, in column-major (ba).
-    const memory::desc plain({w.size(1), w.size(0)}, Dt::bf16, Tag::ba);
+    const memory::desc plain({w.size(1), w.size(0)}, st == at::kFloat ? Dt::f32 : Dt::bf16,
+                             Tag::ba);
     const memory::desc& want = p.pd.weights_desc();
     at::Tensor bytes =
         at::empty({static_cast<int64_t>(want.get_size())}, w.options().dtype(at::kByte));
-    memory src(plain, engine(), w16.data_ptr()), dst(want, engine(), bytes.data_ptr());
+    memory src(plain, engine(), wc.data_ptr()), dst(want, engine(), bytes.data_ptr());
     dnnl::stream s(engine());
     dnnl::reorder(src, dst).execute(s, src, dst);
     s.wait();
@@ -128,9 +131,11 @@ at::Tensor packed_weight(const at::Tensor& w, const Primitive& p) {
 
 bool onednn_linear_supports(const at::Tensor& x, const at::Tensor& w) {
   return enabled_by_env() && !c10::GradMode::is_enabled() && x.defined() && w.defined() &&
-         x.is_cpu() && w.is_cpu() && x.scalar_type() == at::kBFloat16 && x.dim() >= 1 &&
-         w.dim() == 2 && x.size(-1) == w.size(1) && x.numel() > 0 &&
-         (w.scalar_type() == at::kFloat || w.scalar_type() == at::kBFloat16);
+         x.is_cpu() && w.is_cpu() && x.dim() >= 1 && w.dim() == 2 && x.size(-1) == w.size(1) &&
+         x.numel() > 0 &&
+         ((x.scalar_type() == at::kBFloat16 &&
+           (w.scalar_type() == at::kFloat || w.scalar_type() == at::kBFloat16)) ||
+          (x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat));
 }
 
 at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
@@ -143,16 +148,17 @@ at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w, const at::Ten
                 " outputs");
   const at::Tensor x2 = x.reshape({-1, in}).contiguous();  // [n, in]
   const int64_t rows = x2.size(0);
-  const auto p = primitive(rows, in, out, epilogue, bias);
-  const at::Tensor packed = packed_weight(w, *p);
-  const at::Tensor b16 = bias ? cast_weight(b, at::kBFloat16).contiguous() : at::Tensor();  // [out]
-  at::Tensor y = at::empty({rows, out}, x2.options());  // [n, out]
+  const at::ScalarType st = x.scalar_type();
+  const auto p = primitive(rows, in, out, epilogue, bias, st == at::kFloat);
+  const at::Tensor packed = packed_weight(w, st, *p);
+  const at::Tensor bc = bias ? cast_weight(b, st).contiguous() : at::Tensor();  // [out] in st
+  at::Tensor y = at::empty({rows, out}, x2.options());                          // [n, out]
   const memory xm(p->pd.src_desc(), engine(), x2.data_ptr());
   const memory wm(p->pd.weights_desc(), engine(), packed.data_ptr());
   const memory ym(p->pd.dst_desc(), engine(), y.data_ptr());
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
-  if (bias) args.emplace(DNNL_ARG_BIAS, memory(p->pd.bias_desc(), engine(), b16.data_ptr()));
+  if (bias) args.emplace(DNNL_ARG_BIAS, memory(p->pd.bias_desc(), engine(), bc.data_ptr()));
   dnnl::stream s(engine());
   p->prim.execute(s, args);
   s.wait();

@@ -1,7 +1,7 @@
-// Linear layers without a gradient on oneDNN's matmul primitive (bf16 on the CPU): evaluation,
-// inference and `electra bench --inference`. ATen's bf16 addmm copies the bias across the
-// output and then reads that output back into the product (measured ~0.6-0.9 ms of a 4.3 ms
-// [4096, 256] x [256, 768] product here), and every ATen product packs the weight again. The
+// Linear layers without a gradient on oneDNN's matmul primitive (bf16 or fp32 on the CPU):
+// evaluation, inference and `electra bench --inference`. ATen's addmm copies the bias across the
+// output and then reads that output back into the product (in bf16, measured ~0.6-0.9 ms of a
+// 4.3 ms [4096, 256] x [256, 768] product here), and every ATen product packs the weight again. The
 // primitive adds the bias inside the product, can apply the GELU there too, and takes the weight
 // in the blocked layout it wants, packed once per weight and kept (model/weight_cast.h).
 //
@@ -20,15 +20,16 @@ enum class Epilogue {
   kGeluTanh,  // tanh GELU (HF "gelu_new")
 };
 
-// Whether onednn_linear() takes x with weight w: a build with oneDNN, no gradient mode, x bf16
-// on the CPU with w [out, in] (fp32 or bf16) on the CPU, and ELECTRA_ONEDNN_LINEAR not "0".
+// Whether onednn_linear() takes x with weight w: a build with oneDNN, no gradient mode, CPU
+// tensors, w [out, in], x bf16 with w fp32 or bf16, or both fp32, and ELECTRA_ONEDNN_LINEAR not
+// "0".
 bool onednn_linear_supports(const at::Tensor& x, const at::Tensor& w);
 
-// act(x w^T + b): x [..., in] bf16, w [out, in], b [out] or undefined/empty -> [..., out] bf16.
-// w and b are used rounded to bf16 (as at::linear(x, w.to(bf16), b.to(bf16)) takes them); the
-// product accumulates in fp32, the bias and the activation apply to that fp32 sum, and the
-// result is rounded once. (ATen rounds the product before its GELU: results may differ from it
-// by one bf16 step.)
+// act(x w^T + b): x [..., in], w [out, in], b [out] or undefined/empty -> [..., out] in x's
+// dtype. In bf16, w and b are used rounded to bf16 (as at::linear(x, w.to(bf16), b.to(bf16))
+// takes them); the product accumulates in fp32, the bias and the activation apply to that fp32
+// sum, and the result is rounded once. (ATen rounds the product before its GELU: results may
+// differ from it by one bf16 step. In fp32 they differ by the sums' order.)
 at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                          Epilogue epilogue);
 

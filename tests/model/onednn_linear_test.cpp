@@ -1,5 +1,5 @@
-// model/onednn_linear.h: bf16 products without a gradient on oneDNN's matmul primitive, against
-// the same product computed in fp32 from the bf16-rounded operands and rounded once.
+// model/onednn_linear.h: products without a gradient on oneDNN's matmul primitive. bf16: the
+// product computed in fp32 from the bf16-rounded operands, rounded once; fp32: fp64 arithmetic.
 #include "model/onednn_linear.h"
 
 #include <gtest/gtest.h>
@@ -97,12 +97,33 @@ TEST_F(OnednnLinearTest, WeightsPackedOnceAndRepackedAfterAChange) {
   EXPECT_EQ(onednn_linear_primitives(), primitives + 1);
 }
 
-TEST_F(OnednnLinearTest, OnlyBf16WithoutAGradient) {
+TEST_F(OnednnLinearTest, Fp32ProductBiasAndGelu) {
+  torch::manual_seed(5);
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({3, 29, 40}), w = at::randn({56, 40}) * 0.3, b = at::randn({56});
+  // The fp32 product takes w and b as they are: against fp64 arithmetic, within fp32 noise.
+  const at::Tensor exact =
+      at::matmul(x.to(at::kDouble), w.to(at::kDouble).t()) + b.to(at::kDouble);  // [3, 29, 56]
+  for (const Epilogue e : {Epilogue::kNone, Epilogue::kGelu, Epilogue::kGeluTanh}) {
+    SCOPED_TRACE(static_cast<int>(e));
+    const at::Tensor y = onednn_linear(x, w, b, e);
+    ASSERT_EQ(y.scalar_type(), at::kFloat);
+    ASSERT_EQ(y.sizes(), (at::IntArrayRef{3, 29, 56}));
+    const at::Tensor want = e == Epilogue::kNone   ? exact
+                            : e == Epilogue::kGelu ? at::gelu(exact)
+                                                   : at::gelu(exact, "tanh");
+    EXPECT_LE((y.to(at::kDouble) - want).abs().max().item<double>(), 1e-5);
+  }
+}
+
+TEST_F(OnednnLinearTest, OnlyWithoutAGradientAndWithMatchingDtypes) {
   const at::Tensor x = at::randn({4, 8}).to(at::kBFloat16), w = at::randn({3, 8});
   EXPECT_FALSE(onednn_linear_supports(x, w));  // gradient mode is on
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(onednn_linear_supports(x, w));
-  EXPECT_FALSE(onednn_linear_supports(x.to(at::kFloat), w));   // fp32 x keeps ATen's product
+  EXPECT_TRUE(onednn_linear_supports(x.to(at::kFloat), w));
+  EXPECT_FALSE(onednn_linear_supports(x.to(at::kFloat), w.to(at::kBFloat16)));
+  EXPECT_FALSE(onednn_linear_supports(x.to(at::kHalf), w));
   EXPECT_FALSE(onednn_linear_supports(x, at::randn({3, 7})));  // widths disagree
   EXPECT_THROW(onednn_linear(x, w, at::randn({4}), Epilogue::kNone), std::exception);  // bias
 }
