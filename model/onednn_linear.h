@@ -5,6 +5,10 @@
 // primitive adds the bias inside the product, can apply the GELU there too, and takes the weight
 // in the blocked layout it wants, packed once per weight and kept (model/weight_cast.h).
 //
+// Memory: each weight's packed copy lives as long as the weight and its version (in fp32, a
+// second copy of the weights; in bf16, half of one). After training steps move the versions,
+// the stale copies are dropped at the next evaluation's first product.
+//
 // Built where oneDNN 2.x's headers are found (Debian's libdnnl-dev; ELECTRA_ONEDNN in
 // model/CMakeLists.txt): the same libdnnl.so.2 that Debian's LibTorch links. Elsewhere (a pip
 // LibTorch, which hides its own copy) the callers keep ATen's products.
