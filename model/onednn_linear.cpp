@@ -129,6 +129,10 @@ at::Tensor packed_weight(const at::Tensor& w, at::ScalarType st, const Primitive
 
 }  // namespace
 
+bool onednn_linear_enabled() {
+  return enabled_by_env();
+}
+
 bool onednn_linear_supports(const at::Tensor& x, const at::Tensor& w) {
   return enabled_by_env() && !c10::GradMode::is_enabled() && x.defined() && w.defined() &&
          x.is_cpu() && w.is_cpu() && x.dim() >= 1 && w.dim() == 2 && x.size(-1) == w.size(1) &&
@@ -173,6 +177,10 @@ size_t onednn_linear_primitives() {
 }
 
 #else  // no oneDNN headers at build time
+
+bool onednn_linear_enabled() {
+  return false;
+}
 
 bool onednn_linear_supports(const at::Tensor&, const at::Tensor&) {
   return false;

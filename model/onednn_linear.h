@@ -24,6 +24,10 @@ enum class Epilogue {
   kGeluTanh,  // tanh GELU (HF "gelu_new")
 };
 
+// Whether this process runs such products on oneDNN: a build with it, and ELECTRA_ONEDNN_LINEAR
+// not "0" (`electra bench` reports it as "eval_linear").
+bool onednn_linear_enabled();
+
 // Whether onednn_linear() takes x with weight w: a build with oneDNN, no gradient mode, CPU
 // tensors, w [out, in], x bf16 with w fp32 or bf16, or both fp32, and ELECTRA_ONEDNN_LINEAR not
 // "0".

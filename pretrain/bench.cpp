@@ -27,6 +27,7 @@
 #include "data/tokenizer.h"
 #include "distributed/cpu_binding.h"
 #include "model/add_layer_norm.h"
+#include "model/onednn_linear.h"
 #include "pretrain/device.h"
 #include "pretrain/flops.h"
 #include "pretrain/graphed_step.h"
@@ -445,6 +446,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
         {"glibc_tunables", bi.glibc_tunables},
         {"sgemm", bi.sgemm},
         {"sgemm_calls_per_step", counts.sgemm_calls}}},
+      // Who runs the CPU's linear layers without a gradient (--inference): model/onednn_linear.h.
+      {"eval_linear", device_name == "cpu" && model::onednn_linear_enabled() ? "onednn" : "aten"},
       {"last_value", last_loss},
   };
   return r.dump();

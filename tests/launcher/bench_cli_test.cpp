@@ -84,6 +84,12 @@ TEST(BenchCliTest, TrainingFiguresFollowFromTheModel) {
   EXPECT_FALSE(j["blas"]["library"].get<std::string>().empty());
   // Who ran the fp32 GEMMs: the same choice the launcher's process made as this test's.
   EXPECT_EQ(j["blas"]["sgemm"], blas::sgemm_backend());
+  // Products without a gradient: oneDNN's primitive where the build has it.
+#if defined(ELECTRA_ONEDNN)
+  EXPECT_EQ(j["eval_linear"], "onednn");
+#else
+  EXPECT_EQ(j["eval_linear"], "aten");
+#endif
   EXPECT_TRUE(std::isfinite(j["last_value"].get<double>()));
   // GPU-only figures are null on the CPU rather than made-up zeros.
   EXPECT_EQ(j["device"], "cpu");
