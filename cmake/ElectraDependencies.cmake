@@ -68,10 +68,10 @@ if(ELECTRA_WITH_SPM AND NOT ELECTRA_SPM_TARGETS)
                       "-DELECTRA_WITH_SPM=OFF (SentencePiece .model tokenizers then fail to load)")
 endif()
 
-# oneDNN 2.x's headers (Debian libdnnl-dev), for model/onednn_linear.h: bf16 products without a
-# gradient on its matmul primitive, against the libdnnl.so.2 that Debian's LibTorch links. A
+# oneDNN 2.x's headers (Debian libdnnl-dev), for model/onednn_linear.h: CPU products without a
+# gradient (bf16 and fp32) on its matmul primitive, against the libdnnl.so.2 that Debian's LibTorch links. A
 # LibTorch that bundles and hides its own oneDNN (pip's) gets none: those products stay ATen's.
-option(ELECTRA_ONEDNN "Run bf16 evaluation products on oneDNN's matmul when its headers are found"
+option(ELECTRA_ONEDNN "Run CPU evaluation products on oneDNN's matmul when its headers are found"
        ON)
 set(ELECTRA_ONEDNN_FOUND OFF)
 if(ELECTRA_ONEDNN AND NOT ELECTRA_DEPS_PREFIX)
@@ -81,6 +81,6 @@ if(ELECTRA_ONEDNN AND NOT ELECTRA_DEPS_PREFIX)
     set(ELECTRA_ONEDNN_FOUND ON)
   endif()
 endif()
-message(STATUS "oneDNN matmul for bf16 evaluation products: ${ELECTRA_ONEDNN_FOUND}")
+message(STATUS "oneDNN matmul for CPU evaluation products: ${ELECTRA_ONEDNN_FOUND}")
 
 include(ElectraCuda)

@@ -56,8 +56,8 @@ at::Tensor linear(const torch::nn::Linear& lin, const at::Tensor& x, at::ScalarT
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  // Without a gradient, in bf16 on the CPU: one oneDNN primitive with the bias inside and the
-  // weight packed once (model/onednn_linear.h).
+  // Without a gradient, in bf16 or fp32 on the CPU: one oneDNN primitive with the bias inside
+  // and the weight packed once (model/onednn_linear.h).
   if (onednn_linear_supports(x, w)) return onednn_linear(x, w, b, Epilogue::kNone);
   const at::ScalarType dt = x.scalar_type();
   if (dt == w.scalar_type()) return at::linear(x, w, b);

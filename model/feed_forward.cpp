@@ -54,7 +54,6 @@ std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const 
   return {pre, act};
 }
 
-// act [n, F] -> act w2^T (+ b2 unless empty), shaped as x with the last size out.
 // x's sizes with the last one w2's output width.
 std::vector<int64_t> out_sizes(const at::Tensor& x, const at::Tensor& w2) {
   std::vector<int64_t> sizes = x.sizes().vec();
@@ -62,6 +61,7 @@ std::vector<int64_t> out_sizes(const at::Tensor& x, const at::Tensor& w2) {
   return sizes;
 }
 
+// act [n, F] -> act w2^T (+ b2 unless empty), shaped as x with the last size out.
 at::Tensor second_product(const at::Tensor& x, const at::Tensor& act, const at::Tensor& w2,
                           const at::Tensor& b2) {
   return rows_linear(act, w2, b2).view(out_sizes(x, w2));  // [n, out] -> [..., out]
@@ -146,8 +146,8 @@ at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at
   const at::ScalarType dt = x.scalar_type();
   const at::Tensor x2 = x.reshape({-1, x.size(-1)});
   if (onednn_linear_supports(x2, w1)) {
-    // No gradient, bf16 on the CPU: the GELU inside the first product, weights packed once
-    // (model/onednn_linear.h).
+    // No gradient, bf16 or fp32 on the CPU: the GELU inside the first product, weights packed
+    // once (model/onednn_linear.h).
     const at::Tensor act =
         onednn_linear(x2, w1, b1, tanh_approx ? Epilogue::kGeluTanh : Epilogue::kGelu);  // [n, F]
     if (onednn_linear_supports(act, w2))
