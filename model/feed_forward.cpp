@@ -145,19 +145,17 @@ at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at
   if (grad) return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx);
   const at::ScalarType dt = x.scalar_type();
   const at::Tensor x2 = x.reshape({-1, x.size(-1)});
-  if (onednn_linear_supports(x2, w1)) {
-    // No gradient, bf16 or fp32 on the CPU: the GELU inside the first product, weights packed
-    // once (model/onednn_linear.h).
-    const at::Tensor act =
-        onednn_linear(x2, w1, b1, tanh_approx ? Epilogue::kGeluTanh : Epilogue::kGelu);  // [n, F]
-    if (onednn_linear_supports(act, w2))
-      return onednn_linear(act, w2, out_bias, Epilogue::kNone).view(out_sizes(x, w2));
-    return second_product(x, act, cast_weight(w2, dt), cast_weight(out_bias, dt));
-  }
-  // No gradient: the weights' copies in dt are kept between calls (model/weight_cast.h).
-  const at::Tensor act = bias_gelu_forward(x2, cast_weight(w1, dt), cast_weight(b1, dt),
-                                           tanh_approx, /*keep_pre=*/false)
-                             .second;
+  // No gradient, bf16 or fp32 on the CPU: the GELU inside the first product, weights packed
+  // once (model/onednn_linear.h). Otherwise the weights' copies in dt are kept between calls
+  // (model/weight_cast.h).
+  const bool onednn = onednn_linear_supports(x2, w1);
+  const at::Tensor act =
+      onednn ? onednn_linear(x2, w1, b1, tanh_approx ? Epilogue::kGeluTanh : Epilogue::kGelu)
+             : bias_gelu_forward(x2, cast_weight(w1, dt), cast_weight(b1, dt), tanh_approx,
+                                 /*keep_pre=*/false)
+                   .second;  // [n, F]
+  if (onednn && onednn_linear_supports(act, w2))
+    return onednn_linear(act, w2, out_bias, Epilogue::kNone).view(out_sizes(x, w2));
   return second_product(x, act, cast_weight(w2, dt), cast_weight(out_bias, dt));
 }
 
