@@ -1,8 +1,8 @@
 // Which kernel computes self-attention. "eager" is HF's eager order spelled out
 // (matmul, fp32 softmax, dropout, matmul) and works on every LibTorch; "fused" is the same
-// order in one parallel pass per (sequence, head) on the CPU (model/cpu_attention.h) for fp32,
-// and for bf16 without a gradient; bf16 training fuses only the softmax middle between ATen's
-// bf16 products; other devices run eager. On the CPU "fused" also fuses every block's dropout,
+// order in one parallel pass per (sequence, head) on the CPU (model/cpu_attention.h), forward
+// and backward, fp32 and bf16 (bf16 training without oneDNN's bf16 GEMM fuses only the softmax
+// middle between ATen's bf16 products); other devices run eager. On the CPU "fused" also fuses every block's dropout,
 // residual add and LayerNorm (model/add_layer_norm.h). "sdpa" is
 // at::scaled_dot_product_attention (LibTorch >= 2), which on CUDA picks the flash or
 // memory-efficient kernel and never materialises the [batch, heads, seq, seq] scores.

@@ -66,6 +66,19 @@ void attend_pair(const Shape& s, int64_t pair, const float* q, const float* mask
   gemm(false, false, s.l, s.d, s.l, to_v ? to_v : p, s.l, q + 2 * s.H, s.C, ctx, ldc);  // probs v
 }
 
+// Rounds rows x n fp32 (contiguous) into bf16 rows of stride ld: a head's block of a wider tensor.
+void narrow_rows(const float* in, int rows, int n, uint16_t* out, int64_t ld) {
+  for (int i = 0; i < rows; ++i)
+    detail::narrow_bf16(in + static_cast<int64_t>(i) * n, n, out + i * ld);
+}
+
+// gemm() on bf16 operands (oneDNN's bf16 GEMM, fp32 sums and result).
+void gemm16(bool ta, bool tb, int m, int n, int k, const uint16_t* a, int lda, const uint16_t* b,
+            int ldb, float* c, int ldc) {
+  ELECTRA_CHECK(blas::gemm_bf16(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc),
+                "fused attention: oneDNN refused a bf16 GEMM");
+}
+
 void attention_forward(const Shape& s, const float* qkv, const float* mask, const bool* keep,
                        float* probs, float* out) {
   const blas::OneBlasThread one_blas_thread;  // the blocks are the parallelism
@@ -88,35 +101,34 @@ void attention_forward(const Shape& s, const float* qkv, const float* mask, cons
 void attend_pair_bf16(const Shape& s, int64_t pair, const uint16_t* q16, const float* mask,
                       const bool* keep, float* scores, float* p, float* to_v, uint16_t* to_v16,
                       float* ctx) {
-  bool ok = blas::gemm_bf16(false, true, s.l, s.l, s.d, 1.0f, q16, s.C, q16 + s.H, s.C, 0.0f,
-                            scores, s.l);  // q k^T: [l, l]
+  gemm16(false, true, s.l, s.l, s.d, q16, s.C, q16 + s.H, s.C, scores, s.l);  // q k^T: [l, l]
   detail::softmax_rows(scores, detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d, s.l, s.l, p,
                        detail::offset(keep, pair * s.block()), s.scale, /*bf16=*/true, to_v);
   detail::narrow_bf16(to_v, s.block(), to_v16);  // exact: on the bf16 grid
-  ok = ok && blas::gemm_bf16(false, false, s.l, s.d, s.l, 1.0f, to_v16, s.l, q16 + 2 * s.H, s.C,
-                             0.0f, ctx, s.d);  // probs v: [l, d]
-  ELECTRA_CHECK(ok, "attention_forward_bf16: oneDNN refused a bf16 GEMM");
+  gemm16(false, false, s.l, s.d, s.l, to_v16, s.l, q16 + 2 * s.H, s.C, ctx,
+         s.d);  // probs v: [l, d]
 }
 
-// attention_forward without a gradient on bf16 qkv [b, l, 3H] (raw bits): on oneDNN's bf16 GEMM
-// (attend_pair_bf16) where there is one; else each thread widens one sequence's rows at a time into
-// its own fp32 buffer ([l, 3H]: 384 KB at ELECTRA-Small's sizes, inside the L2 cache) instead of
-// the whole tensor through memory first, and rounds each head's context straight into out16 [b, l,
-// H] bf16. The same values as widening qkv, attention_forward and narrowing its output (those are
-// exact and per element); measured, the two whole-tensor passes took ~3 ms of a ~27 ms
-// ELECTRA-Small layer at batch 32.
+// attention_forward on bf16 qkv [b, l, 3H] (raw bits): on oneDNN's bf16 GEMM (attend_pair_bf16)
+// where there is one; else each thread widens one sequence's rows at a time into its own fp32
+// buffer ([l, 3H]: 384 KB at ELECTRA-Small's sizes, inside the L2 cache) instead of the whole
+// tensor through memory first. Each head's context is rounded straight into out16 [b, l, H] bf16.
+// The same values as widening qkv, attention_forward and narrowing its output (those are exact and
+// per element); measured, the two whole-tensor passes took ~3 ms of a ~27 ms ELECTRA-Small layer
+// at batch 32. probs: [pairs, l, l] to keep for backward, or null (a per-thread buffer).
 void attention_forward_bf16(const Shape& s, const uint16_t* qkv16, const float* mask,
-                            const bool* keep, uint16_t* out16) {
+                            const bool* keep, float* probs, uint16_t* out16) {
   const blas::OneBlasThread one_blas_thread;  // the blocks are the parallelism
   const bool bf16_gemm = blas::have_gemm_bf16();
   at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
     std::vector<float> rows(bf16_gemm ? 0 : static_cast<size_t>(s.l) * s.C), scores(s.block()),
-        p(s.block()), to_v(s.block()), ctx(static_cast<size_t>(s.l) * s.d);
+        own_probs(probs ? 0 : s.block()), to_v(s.block()), ctx(static_cast<size_t>(s.l) * s.d);
     std::vector<uint16_t> to_v16(bf16_gemm ? s.block() : 0);
     int64_t widened = -1;  // the sequence whose rows are in `rows`
     for (int64_t pair = begin; pair < end; ++pair) {
+      float* p = probs ? probs + pair * s.block() : own_probs.data();
       if (bf16_gemm) {
-        attend_pair_bf16(s, pair, qkv16 + s.qkv_offset(pair), mask, keep, scores.data(), p.data(),
+        attend_pair_bf16(s, pair, qkv16 + s.qkv_offset(pair), mask, keep, scores.data(), p,
                          to_v.data(), to_v16.data(), ctx.data());
       } else {
         const int64_t bi = pair / s.heads;
@@ -124,13 +136,10 @@ void attention_forward_bf16(const Shape& s, const uint16_t* qkv16, const float* 
           detail::widen_bf16(qkv16 + bi * s.l * s.C, static_cast<int64_t>(s.l) * s.C, rows.data());
           widened = bi;
         }
-        attend_pair(s, pair, rows.data() + (pair % s.heads) * s.d, mask, keep, scores.data(),
-                    p.data(), to_v.data(), ctx.data(), s.d);  // ctx: [l, d]
+        attend_pair(s, pair, rows.data() + (pair % s.heads) * s.d, mask, keep, scores.data(), p,
+                    to_v.data(), ctx.data(), s.d);  // ctx: [l, d]
       }
-      uint16_t* o = out16 + s.ctx_offset(pair);
-      for (int i = 0; i < s.l; ++i)
-        detail::narrow_bf16(ctx.data() + static_cast<int64_t>(i) * s.d, s.d,
-                            o + static_cast<int64_t>(i) * s.H);
+      narrow_rows(ctx.data(), s.l, s.d, out16 + s.ctx_offset(pair), s.H);
     }
   });
 }
@@ -159,15 +168,52 @@ void attention_backward(const Shape& s, const float* qkv, const float* probs, co
   });
 }
 
-// attention_forward on qkv widened to fp32 (itself when fp32); probs as there. -> [b, l, H] in
-// qkv's dtype (in bf16 this rounds the context, the bf16 output of HF's probs @ v).
+// attention_backward on bf16 qkv and grad16 [b, l, H] (raw bits) on oneDNN's bf16 GEMM: every
+// operand of its four products holds bf16 values already (pv and ds are rounded where HF's bf16
+// attention rounds them), so the products are exact and only the sums' order can differ from
+// the widened fp32 path, and no tensor is widened or narrowed whole. dq, dk and dv are rounded
+// into grad16 [b, l, 3H], the bf16 outputs of HF's matmul backwards. Needs have_gemm_bf16().
+void attention_backward_bf16(const Shape& s, const uint16_t* qkv16, const float* probs,
+                             const bool* keep, const uint16_t* grad16, uint16_t* out16) {
+  const blas::OneBlasThread one_blas_thread;
+  at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> pv(s.block()), g(s.block()), d(static_cast<size_t>(s.l) * s.d);
+    std::vector<uint16_t> pv16(s.block()), g16(s.block());
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const uint16_t* q = qkv16 + s.qkv_offset(pair);  // k at + H, v at + 2H, row stride C
+      const float* p = probs + pair * s.block();
+      const bool* k = detail::offset(keep, pair * s.block());
+      const uint16_t* go = grad16 + s.ctx_offset(pair);  // [l, d], row stride H
+      uint16_t* gq = out16 + s.qkv_offset(pair);
+      detail::probs_to_v(p, k, s.scale, /*bf16=*/true, s.block(), pv.data());
+      detail::narrow_bf16(pv.data(), s.block(), pv16.data());                        // exact
+      gemm16(true, false, s.l, s.d, s.l, pv16.data(), s.l, go, s.H, d.data(), s.d);  // pv^T go
+      narrow_rows(d.data(), s.l, s.d, gq + 2 * s.H, s.C);                            // dv
+      gemm16(false, true, s.l, s.l, s.d, go, s.H, q + 2 * s.H, s.C, g.data(), s.l);  // go v^T
+      detail::softmax_rows_backward(g.data(), p, k, s.scale, s.sqrt_d, /*bf16=*/true, s.l, s.l);
+      detail::narrow_bf16(g.data(), s.block(), g16.data());  // ds, exact
+      gemm16(false, false, s.l, s.d, s.l, g16.data(), s.l, q + s.H, s.C, d.data(), s.d);  // ds k
+      narrow_rows(d.data(), s.l, s.d, gq, s.C);                                           // dq
+      gemm16(true, false, s.l, s.d, s.l, g16.data(), s.l, q, s.C, d.data(), s.d);         // ds^T q
+      narrow_rows(d.data(), s.l, s.d, gq + s.H, s.C);                                     // dk
+    }
+  });
+}
+
+// The fused forward: fp32 qkv through attention_forward, bf16 through attention_forward_bf16
+// (nothing widened whole). probs: [pairs, l, l] to keep, or null. -> [b, l, H] in qkv's dtype (in
+// bf16 the rounded context, the bf16 output of HF's probs @ v).
 at::Tensor run_forward(const Shape& s, const at::Tensor& qkv, const at::Tensor& mask,
                        const at::Tensor& keep, float* probs) {
-  const at::Tensor q32 = qkv.to(at::kFloat);  // [b, l, 3H]
-  at::Tensor out = at::empty({s.batch, s.l, s.H}, q32.options());
-  attention_forward(s, q32.data_ptr<float>(), detail::float_data(mask), detail::keep_data(keep),
-                    probs, out.data_ptr<float>());
-  return out.to(qkv.scalar_type());
+  at::Tensor out = at::empty({s.batch, s.l, s.H}, qkv.options());
+  if (s.bf16) {
+    attention_forward_bf16(s, detail::bf16_data(qkv), detail::float_data(mask),
+                           detail::keep_data(keep), probs, detail::bf16_data(out));
+  } else {
+    attention_forward(s, qkv.data_ptr<float>(), detail::float_data(mask), detail::keep_data(keep),
+                      probs, out.data_ptr<float>());
+  }
+  return out;
 }
 
 struct FusedAttention : public torch::autograd::Function<FusedAttention> {
@@ -191,12 +237,19 @@ struct FusedAttention : public torch::autograd::Function<FusedAttention> {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &qkv = saved[0], &probs = saved[1], &keep = saved[2];
     const Shape s(qkv, ctx->saved_data["heads"].toInt(), ctx->saved_data["p"].toDouble());
+    if (s.bf16 && blas::have_gemm_bf16()) {
+      const at::Tensor go = grad[0].to(at::kBFloat16).contiguous();  // [b, l, H]
+      at::Tensor grad_qkv = at::empty_like(qkv);                     // [b, l, 3H] bf16
+      attention_backward_bf16(s, detail::bf16_data(qkv), probs.data_ptr<float>(),
+                              detail::keep_data(keep), detail::bf16_data(go),
+                              detail::bf16_data(grad_qkv));
+      return {grad_qkv, at::Tensor(), at::Tensor(), at::Tensor()};
+    }
     const at::Tensor q32 = qkv.to(at::kFloat);
     const at::Tensor go = grad[0].to(at::kFloat).contiguous();  // [b, l, H]
     at::Tensor grad_qkv = at::empty_like(q32);                  // [b, l, 3H]
     attention_backward(s, q32.data_ptr<float>(), probs.data_ptr<float>(), detail::keep_data(keep),
                        go.data_ptr<float>(), grad_qkv.data_ptr<float>());
-    // In bf16 this rounds dq, dk and dv, the bf16 outputs of HF's matmul backwards.
     return {grad_qkv.to(qkv.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
@@ -300,6 +353,11 @@ bool fused_cpu_attention_supports(const at::Tensor& qkv) {
   return detail::cpu_fp32_or_bf16(qkv) && qkv.is_contiguous() && blas::have_sgemm();
 }
 
+bool fused_cpu_attention_preferred(const at::Tensor& qkv, bool needs_grad) {
+  return fused_cpu_attention_supports(qkv) &&
+         (qkv.scalar_type() == at::kFloat || !needs_grad || blas::have_gemm_bf16());
+}
+
 at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask_bias,
                                double dropout_p) {
   ELECTRA_CHECK(fused_cpu_attention_supports(qkv) && qkv.dim() == 3 &&
@@ -312,11 +370,7 @@ at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::T
   // Evaluation or no gradient: nothing is kept, the probabilities stay in per-thread buffers.
   const Shape s(qkv, heads, dropout_p);
   const at::Tensor keep = detail::keep_mask_or_empty({s.batch, s.heads, s.l, s.l}, dropout_p);
-  if (!s.bf16) return run_forward(s, qkv, mask, keep, nullptr);
-  at::Tensor out = at::empty({s.batch, s.l, s.H}, qkv.options());  // [b, l, H] bf16
-  attention_forward_bf16(s, detail::bf16_data(qkv), detail::float_data(mask),
-                         detail::keep_data(keep), detail::bf16_data(out));
-  return out;
+  return run_forward(s, qkv, mask, keep, nullptr);
 }
 
 bool fused_softmax_dropout_supports(const at::Tensor& scores) {

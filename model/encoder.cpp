@@ -154,13 +154,11 @@ at::Tensor ElectraSelfAttentionImpl::attend(const at::Tensor& h, const at::Tenso
                                       : at::cat({query->bias, key->bias, value->bias}, 0);  // [3H]
   const at::Tensor proj = linear(h.to(dt), w, bias);  // [b, l, 3H]
   const double p = active_p(dropout);
-  // bf16 training keeps ATen's products: oneDNN's bf16 batched products beat the fused
-  // kernel's fp32 ones in backward (a bf16 ELECTRA-Small step measured 6% slower fully fused),
-  // and only the softmax middle is fused below. Without a gradient the fused forward is ~20%
-  // faster in bf16 too.
+  // Fused where model/cpu_attention.h prefers it: everywhere on a CPU with oneDNN. Replacing
+  // ATen's bf16 batched products, their head permutes and the casts around them took a bf16
+  // ELECTRA-Small training step (batch 32, seq 128) from 1183 to 1100 ms (medians of 4).
   const bool needs_grad = at::GradMode::is_enabled() && proj.requires_grad();
-  const bool fused = kernel == AttentionKernel::kFused;
-  if (fused && fused_cpu_attention_supports(proj) && (dt == at::kFloat || !needs_grad))
+  if (kernel == AttentionKernel::kFused && fused_cpu_attention_preferred(proj, needs_grad))
     return fused_cpu_attention(proj, heads, mask_bias, p);  // [b, l, H]
   const auto qkv = proj.chunk(3, -1);                       // 3 x [b, l, H]
   at::Tensor q = split_heads(qkv[0]);
@@ -174,7 +172,7 @@ at::Tensor ElectraSelfAttentionImpl::attend(const at::Tensor& h, const at::Tenso
   }
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2));  // [b, heads, l, l] in dt
   at::Tensor probs;                                        // [b, heads, l, l] in dt
-  if (fused && fused_softmax_dropout_supports(scores)) {
+  if (kernel == AttentionKernel::kFused && fused_softmax_dropout_supports(scores)) {
     probs = fused_softmax_dropout(scores, mask_bias, head_dim, p);
   } else {
     // HF eager order: (q k^T) / sqrt(d) + mask, softmax in fp32.
