@@ -31,6 +31,19 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void to_v_impl(
   }
 }
 
+// to_v_impl's bf16 result as bf16 bits: the pass and the narrowing in one.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void to_v16_impl(
+    const float* __restrict p, const bool* __restrict keep, float scale, int64_t n,
+    uint16_t* __restrict out) {
+  if (keep) {
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = float_to_bf16(p[j] * scale * static_cast<float>(keep[j]));
+  } else {
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = float_to_bf16(p[j]);
+  }
+}
+
 __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
     const float* __restrict s, const float* __restrict mask, float sqrt_d, int64_t rows, int64_t l,
     float* __restrict probs, bool bf16) {
@@ -64,9 +77,10 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
   }
 }
 
+// out16 null: the result in g (rounded when bf16); else bf16, as bits into out16 (g is scratch).
 __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     float* __restrict g, const float* __restrict probs, const bool* __restrict keep, float scale,
-    float sqrt_d, bool bf16, int64_t rows, int64_t l) {
+    float sqrt_d, bool bf16, int64_t rows, int64_t l, uint16_t* __restrict out16) {
   for (int64_t i = 0; i < rows; ++i) {
     float* gi = g + i * l;
     const float* pi = probs + i * l;
@@ -82,6 +96,12 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     float dot = 0.0f;
     for (int64_t j = 0; j < l; ++j)
       dot += gi[j] * pi[j];
+    if (out16) {
+      uint16_t* oi = out16 + i * l;
+      for (int64_t j = 0; j < l; ++j)
+        oi[j] = float_to_bf16(pi[j] * (gi[j] - dot) / sqrt_d);
+      continue;
+    }
     for (int64_t j = 0; j < l; ++j)
       gi[j] = pi[j] * (gi[j] - dot) / sqrt_d;
     if (bf16) {
@@ -125,7 +145,18 @@ void softmax_rows(const float* s, const float* mask, float sqrt_d, int64_t rows,
 
 void softmax_rows_backward(float* g, const float* probs, const bool* keep, float scale,
                            float sqrt_d, bool bf16, int64_t rows, int64_t l) {
-  backward_impl(g, probs, keep, scale, sqrt_d, bf16, rows, l);
+  backward_impl(g, probs, keep, scale, sqrt_d, bf16, rows, l, nullptr);
+}
+
+void softmax_rows_bf16(const float* s, const float* mask, float sqrt_d, int64_t rows, int64_t l,
+                       float* probs, const bool* keep, float scale, uint16_t* to_v16) {
+  forward_impl(s, mask, sqrt_d, rows, l, probs, /*bf16=*/true);
+  to_v16_impl(probs, keep, scale, rows * l, to_v16);
+}
+
+void softmax_rows_backward_bf16(float* g, const float* probs, const bool* keep, float scale,
+                                float sqrt_d, int64_t rows, int64_t l, uint16_t* g16) {
+  backward_impl(g, probs, keep, scale, sqrt_d, /*bf16=*/true, rows, l, g16);
 }
 
 }  // namespace electra::model::detail

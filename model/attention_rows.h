@@ -25,6 +25,14 @@ void softmax_rows(const float* s, const float* mask, float sqrt_d, int64_t rows,
 void softmax_rows_backward(float* g, const float* probs, const bool* keep, float scale,
                            float sqrt_d, bool bf16, int64_t rows, int64_t l);
 
+// softmax_rows and softmax_rows_backward in bf16, their bf16 results written as bf16 bits: to_v16
+// [rows, l] (pv, for a bf16 GEMM with v), and g16 [rows, l] (the scores' gradient; g is then
+// left as scratch). The same values as the fp32 versions' rounded ones, one pass fewer each.
+void softmax_rows_bf16(const float* s, const float* mask, float sqrt_d, int64_t rows, int64_t l,
+                       float* probs, const bool* keep, float scale, uint16_t* to_v16);
+void softmax_rows_backward_bf16(float* g, const float* probs, const bool* keep, float scale,
+                                float sqrt_d, int64_t rows, int64_t l, uint16_t* g16);
+
 // out = p * scale * keep over n elements (keep null: p), rounded when bf16: pv again, for
 // backward.
 void probs_to_v(const float* p, const bool* keep, float scale, bool bf16, int64_t n, float* out);

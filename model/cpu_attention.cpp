@@ -97,16 +97,14 @@ void attention_forward(const Shape& s, const float* qkv, const float* mask, cons
 // (fp32 accumulation, fp32 result): they and the probabilities that meet v hold bf16 values
 // anyway, so only the sums' order can differ from the widened fp32 products (the tests find the
 // same bits), and no sequence is widened. A bf16 ELECTRA-Small inference step (batch 32, seq
-// 128) measured ~6% faster on AVX512-BF16. to_v16: [l, l] scratch; ctx [l, d].
+// 128) measured ~6% faster on AVX512-BF16. pv16: [l, l], the probabilities that meet v (rounded
+// bf16 bits); ctx [l, d].
 void attend_pair_bf16(const Shape& s, int64_t pair, const uint16_t* q16, const float* mask,
-                      const bool* keep, float* scores, float* p, float* to_v, uint16_t* to_v16,
-                      float* ctx) {
+                      const bool* keep, float* scores, float* p, uint16_t* pv16, float* ctx) {
   gemm16(false, true, s.l, s.l, s.d, q16, s.C, q16 + s.H, s.C, scores, s.l);  // q k^T: [l, l]
-  detail::softmax_rows(scores, detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d, s.l, s.l, p,
-                       detail::offset(keep, pair * s.block()), s.scale, /*bf16=*/true, to_v);
-  detail::narrow_bf16(to_v, s.block(), to_v16);  // exact: on the bf16 grid
-  gemm16(false, false, s.l, s.d, s.l, to_v16, s.l, q16 + 2 * s.H, s.C, ctx,
-         s.d);  // probs v: [l, d]
+  detail::softmax_rows_bf16(scores, detail::offset(mask, (pair / s.heads) * s.l), s.sqrt_d, s.l,
+                            s.l, p, detail::offset(keep, pair * s.block()), s.scale, pv16);
+  gemm16(false, false, s.l, s.d, s.l, pv16, s.l, q16 + 2 * s.H, s.C, ctx, s.d);  // pv v: [l, d]
 }
 
 // attention_forward on bf16 qkv [b, l, 3H] (raw bits): on oneDNN's bf16 GEMM (attend_pair_bf16)
@@ -115,21 +113,23 @@ void attend_pair_bf16(const Shape& s, int64_t pair, const uint16_t* q16, const f
 // tensor through memory first. Each head's context is rounded straight into out16 [b, l, H] bf16.
 // The same values as widening qkv, attention_forward and narrowing its output (those are exact and
 // per element); measured, the two whole-tensor passes took ~3 ms of a ~27 ms ELECTRA-Small layer
-// at batch 32. probs: [pairs, l, l] to keep for backward, or null (a per-thread buffer).
+// at batch 32. probs: [pairs, l, l] fp32 and pv16: [pairs, l, l] bf16 (the probabilities that met
+// v; only with oneDNN's GEMM) to keep for backward, or null (per-thread buffers).
 void attention_forward_bf16(const Shape& s, const uint16_t* qkv16, const float* mask,
-                            const bool* keep, float* probs, uint16_t* out16) {
+                            const bool* keep, float* probs, uint16_t* pv16, uint16_t* out16) {
   const blas::OneBlasThread one_blas_thread;  // the blocks are the parallelism
   const bool bf16_gemm = blas::have_gemm_bf16();
   at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
     std::vector<float> rows(bf16_gemm ? 0 : static_cast<size_t>(s.l) * s.C), scores(s.block()),
-        own_probs(probs ? 0 : s.block()), to_v(s.block()), ctx(static_cast<size_t>(s.l) * s.d);
-    std::vector<uint16_t> to_v16(bf16_gemm ? s.block() : 0);
+        own_probs(probs ? 0 : s.block()), to_v(bf16_gemm ? 0 : s.block()),
+        ctx(static_cast<size_t>(s.l) * s.d);
+    std::vector<uint16_t> own_pv16(bf16_gemm && !pv16 ? s.block() : 0);
     int64_t widened = -1;  // the sequence whose rows are in `rows`
     for (int64_t pair = begin; pair < end; ++pair) {
       float* p = probs ? probs + pair * s.block() : own_probs.data();
       if (bf16_gemm) {
         attend_pair_bf16(s, pair, qkv16 + s.qkv_offset(pair), mask, keep, scores.data(), p,
-                         to_v.data(), to_v16.data(), ctx.data());
+                         pv16 ? pv16 + pair * s.block() : own_pv16.data(), ctx.data());
       } else {
         const int64_t bi = pair / s.heads;
         if (bi != widened) {
@@ -169,29 +169,29 @@ void attention_backward(const Shape& s, const float* qkv, const float* probs, co
 }
 
 // attention_backward on bf16 qkv and grad16 [b, l, H] (raw bits) on oneDNN's bf16 GEMM: every
-// operand of its four products holds bf16 values already (pv and ds are rounded where HF's bf16
-// attention rounds them), so the products are exact and only the sums' order can differ from
-// the widened fp32 path, and no tensor is widened or narrowed whole. dq, dk and dv are rounded
-// into grad16 [b, l, 3H], the bf16 outputs of HF's matmul backwards. Needs have_gemm_bf16().
+// operand of its four products holds bf16 values already (pv16 is what met v in forward, ds is
+// rounded where HF's bf16 attention rounds it), so the products are exact and only the sums'
+// order can differ from the widened fp32 path, and no tensor is widened or narrowed whole. dq,
+// dk and dv are rounded into grad16 [b, l, 3H], the bf16 outputs of HF's matmul backwards.
 void attention_backward_bf16(const Shape& s, const uint16_t* qkv16, const float* probs,
-                             const bool* keep, const uint16_t* grad16, uint16_t* out16) {
+                             const uint16_t* pv16, const bool* keep, const uint16_t* grad16,
+                             uint16_t* out16) {
   const blas::OneBlasThread one_blas_thread;
   at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> pv(s.block()), g(s.block()), d(static_cast<size_t>(s.l) * s.d);
-    std::vector<uint16_t> pv16(s.block()), g16(s.block());
+    std::vector<float> g(s.block()), d(static_cast<size_t>(s.l) * s.d);
+    std::vector<uint16_t> g16(s.block());
     for (int64_t pair = begin; pair < end; ++pair) {
       const uint16_t* q = qkv16 + s.qkv_offset(pair);  // k at + H, v at + 2H, row stride C
       const float* p = probs + pair * s.block();
+      const uint16_t* pv = pv16 + pair * s.block();
       const bool* k = detail::offset(keep, pair * s.block());
       const uint16_t* go = grad16 + s.ctx_offset(pair);  // [l, d], row stride H
       uint16_t* gq = out16 + s.qkv_offset(pair);
-      detail::probs_to_v(p, k, s.scale, /*bf16=*/true, s.block(), pv.data());
-      detail::narrow_bf16(pv.data(), s.block(), pv16.data());                        // exact
-      gemm16(true, false, s.l, s.d, s.l, pv16.data(), s.l, go, s.H, d.data(), s.d);  // pv^T go
+      gemm16(true, false, s.l, s.d, s.l, pv, s.l, go, s.H, d.data(), s.d);           // pv^T go
       narrow_rows(d.data(), s.l, s.d, gq + 2 * s.H, s.C);                            // dv
       gemm16(false, true, s.l, s.l, s.d, go, s.H, q + 2 * s.H, s.C, g.data(), s.l);  // go v^T
-      detail::softmax_rows_backward(g.data(), p, k, s.scale, s.sqrt_d, /*bf16=*/true, s.l, s.l);
-      detail::narrow_bf16(g.data(), s.block(), g16.data());  // ds, exact
+      detail::softmax_rows_backward_bf16(g.data(), p, k, s.scale, s.sqrt_d, s.l, s.l,
+                                         g16.data());                                     // ds
       gemm16(false, false, s.l, s.d, s.l, g16.data(), s.l, q + s.H, s.C, d.data(), s.d);  // ds k
       narrow_rows(d.data(), s.l, s.d, gq, s.C);                                           // dq
       gemm16(true, false, s.l, s.d, s.l, g16.data(), s.l, q, s.C, d.data(), s.d);         // ds^T q
@@ -201,14 +201,14 @@ void attention_backward_bf16(const Shape& s, const uint16_t* qkv16, const float*
 }
 
 // The fused forward: fp32 qkv through attention_forward, bf16 through attention_forward_bf16
-// (nothing widened whole). probs: [pairs, l, l] to keep, or null. -> [b, l, H] in qkv's dtype (in
-// bf16 the rounded context, the bf16 output of HF's probs @ v).
+// (nothing widened whole). probs, pv16: as attention_forward_bf16's (pv16 null in fp32). -> [b, l,
+// H] in qkv's dtype (in bf16 the rounded context, the bf16 output of HF's probs @ v).
 at::Tensor run_forward(const Shape& s, const at::Tensor& qkv, const at::Tensor& mask,
-                       const at::Tensor& keep, float* probs) {
+                       const at::Tensor& keep, float* probs, uint16_t* pv16) {
   at::Tensor out = at::empty({s.batch, s.l, s.H}, qkv.options());
   if (s.bf16) {
     attention_forward_bf16(s, detail::bf16_data(qkv), detail::float_data(mask),
-                           detail::keep_data(keep), probs, detail::bf16_data(out));
+                           detail::keep_data(keep), probs, pv16, detail::bf16_data(out));
   } else {
     attention_forward(s, qkv.data_ptr<float>(), detail::float_data(mask), detail::keep_data(keep),
                       probs, out.data_ptr<float>());
@@ -224,9 +224,14 @@ struct FusedAttention : public torch::autograd::Function<FusedAttention> {
     const Shape s(qkv, heads, p);
     const at::Tensor keep = detail::keep_mask_or_empty({s.batch, s.heads, s.l, s.l}, p);
     at::Tensor probs = at::empty({s.batch, heads, s.l, s.l}, qkv.options().dtype(at::kFloat));
-    at::Tensor out = run_forward(s, qkv, mask, keep, probs.data_ptr<float>());
-    // bf16 keeps the bf16 projection (half the memory) and widens it again in backward.
-    ctx->save_for_backward({qkv, probs, keep});
+    // bf16 on oneDNN keeps what met v too (half the probabilities' size): backward's first
+    // product takes it as it is, instead of a pass that remakes and narrows it.
+    const bool keep_pv = s.bf16 && blas::have_gemm_bf16();
+    at::Tensor pv16 = keep_pv ? at::empty_like(probs, qkv.options()) : at::empty({0});
+    at::Tensor out = run_forward(s, qkv, mask, keep, probs.data_ptr<float>(),
+                                 keep_pv ? detail::bf16_data(pv16) : nullptr);
+    // bf16 keeps the bf16 projection (half the memory).
+    ctx->save_for_backward({qkv, probs, keep, pv16});
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["p"] = p;
     return out;  // [b, l, H]
@@ -235,14 +240,14 @@ struct FusedAttention : public torch::autograd::Function<FusedAttention> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor &qkv = saved[0], &probs = saved[1], &keep = saved[2];
+    const at::Tensor &qkv = saved[0], &probs = saved[1], &keep = saved[2], &pv16 = saved[3];
     const Shape s(qkv, ctx->saved_data["heads"].toInt(), ctx->saved_data["p"].toDouble());
-    if (s.bf16 && blas::have_gemm_bf16()) {
+    if (pv16.numel() > 0) {
       const at::Tensor go = grad[0].to(at::kBFloat16).contiguous();  // [b, l, H]
       at::Tensor grad_qkv = at::empty_like(qkv);                     // [b, l, 3H] bf16
       attention_backward_bf16(s, detail::bf16_data(qkv), probs.data_ptr<float>(),
-                              detail::keep_data(keep), detail::bf16_data(go),
-                              detail::bf16_data(grad_qkv));
+                              detail::bf16_data(pv16), detail::keep_data(keep),
+                              detail::bf16_data(go), detail::bf16_data(grad_qkv));
       return {grad_qkv, at::Tensor(), at::Tensor(), at::Tensor()};
     }
     const at::Tensor q32 = qkv.to(at::kFloat);
@@ -370,7 +375,7 @@ at::Tensor fused_cpu_attention(const at::Tensor& qkv, int64_t heads, const at::T
   // Evaluation or no gradient: nothing is kept, the probabilities stay in per-thread buffers.
   const Shape s(qkv, heads, dropout_p);
   const at::Tensor keep = detail::keep_mask_or_empty({s.batch, s.heads, s.l, s.l}, dropout_p);
-  return run_forward(s, qkv, mask, keep, nullptr);
+  return run_forward(s, qkv, mask, keep, nullptr, nullptr);
 }
 
 bool fused_softmax_dropout_supports(const at::Tensor& scores) {
