@@ -38,10 +38,12 @@ LmHeadImpl::LmHeadImpl(const ElectraConfig& c, bool tied) {
 }
 
 at::Tensor LmHeadImpl::forward(const at::Tensor& x, const at::Tensor& tied_weight,
-                               at::ScalarType dt) {
+                               at::ScalarType dt, bool widen) {
   const at::Tensor& w = weight.defined() ? weight : tied_weight;  // [vocab, emb]
-  if (dt == at::kFloat) return at::linear(x.to(at::kFloat), w, bias);
-  return at::linear(x.to(dt), w.to(dt), bias.to(dt)).to(at::kFloat);
+  // model::linear: in bf16 training the fp32 weight's gradient straight from the bf16 product
+  // (model/bf16_linear.h), without evaluation's casts of the [vocab, emb] matrix each call.
+  const at::Tensor logits = linear(x.to(dt), w, bias);  // [rows, vocab] in dt
+  return widen ? logits.to(at::kFloat) : logits;
 }
 
 ClassificationHeadImpl::ClassificationHeadImpl(const ElectraConfig& c) {
@@ -87,9 +89,10 @@ const at::Tensor& ElectraForMaskedLMImpl::output_weight() const {
                                              : electra->embeddings->word_embeddings->weight;
 }
 
-at::Tensor ElectraForMaskedLMImpl::lm_logits(const at::Tensor& hidden, at::ScalarType dt) {
+at::Tensor ElectraForMaskedLMImpl::lm_logits(const at::Tensor& hidden, at::ScalarType dt,
+                                             bool widen) {
   at::Tensor e = generator_predictions(hidden, dt);  // [n, emb] fp32
-  return generator_lm_head(e, electra->embeddings->word_embeddings->weight, dt);
+  return generator_lm_head(e, electra->embeddings->word_embeddings->weight, dt, widen);
 }
 
 at::Tensor ElectraForMaskedLMImpl::forward(const at::Tensor& input_ids,

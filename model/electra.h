@@ -40,8 +40,9 @@ TORCH_MODULE(GeneratorPredictions);
 class LmHeadImpl : public torch::nn::Module {
  public:
   LmHeadImpl(const ElectraConfig& cfg, bool tied);
-  // x: [n, embedding] -> [n, vocab] fp32
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& tied_weight, at::ScalarType dt);
+  // x: [n, embedding] -> [n, vocab] fp32, or in dt when !widen (the product's own output).
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& tied_weight, at::ScalarType dt,
+                     bool widen = true);
 
   at::Tensor weight;  // undefined when tied
   at::Tensor bias;    // [vocab]
@@ -79,7 +80,9 @@ class ElectraForMaskedLMImpl : public torch::nn::Module {
   explicit ElectraForMaskedLMImpl(const ElectraConfig& cfg, ElectraEmbeddings shared = nullptr);
   // MLM logits for selected hidden states: [n, hidden] -> [n, vocab]. Callers gather the masked
   // positions first so that no [batch, seq, vocab] tensor is ever built in training.
-  at::Tensor lm_logits(const at::Tensor& hidden, at::ScalarType dt);
+  // In fp32, or with widen false in dt (for consumers that read bf16 themselves: the CPU's MLM
+  // loss and Gumbel sampling, pretrain/mlm_loss.h).
+  at::Tensor lm_logits(const at::Tensor& hidden, at::ScalarType dt, bool widen = true);
   // Full forward (tools and parity only): -> [batch, seq, vocab].
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                      const at::Tensor& token_type_ids, at::ScalarType dt = at::kFloat,

@@ -13,6 +13,10 @@ namespace electra::pretrain::detail {
 // only on `seed`, never on the thread count.
 void gumbel_argmax_cpu(const float* logits, int64_t rows, int64_t vocab, float temperature,
                        uint64_t seed, int64_t* out);
+// The same on bf16 logits (raw bits), each row widened exactly to fp32 first: the same samples
+// as widening the whole tensor, without its [rows, vocab] fp32 copy.
+void gumbel_argmax_cpu(const uint16_t* logits, int64_t rows, int64_t vocab, float temperature,
+                       uint64_t seed, int64_t* out);
 
 // In place: scores[j] = logits[j] / temperature - log(-log(scores[j] + 1e-9) + 1e-9), where
 // scores holds the uniforms on entry. In its own file, built with -ffast-math so that the two

@@ -9,19 +9,31 @@
 namespace electra::pretrain {
 namespace {
 
+// A bf16 tensor's elements as their raw bits.
+uint16_t* bf16_bits(const at::Tensor& t) {
+  return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
+}
+
 struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
   // -> {loss [], correct []}; only the loss has a gradient.
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
                                                 const at::Tensor& logits,
                                                 const at::Tensor& labels) {
     const int64_t m = logits.size(0), vocab = logits.size(1);
-    at::Tensor lse = at::empty({m}, logits.options());                     // [m]
+    const auto f32 = logits.options().dtype(at::kFloat);
+    at::Tensor lse = at::empty({m}, f32);                                  // [m]
     at::Tensor argmax = at::empty({m}, logits.options().dtype(at::kInt));  // [m]
-    const float* x = logits.data_ptr<float>();
+    const bool bf16 = logits.scalar_type() == at::kBFloat16;
+    const float* x = bf16 ? nullptr : logits.data_ptr<float>();
+    const uint16_t* x16 = bf16 ? bf16_bits(logits) : nullptr;
     float* row_lse = lse.data_ptr<float>();
     int32_t* row_argmax = argmax.data_ptr<int32_t>();
     at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
-      detail::mlm_rows_forward(x + b * vocab, e - b, vocab, row_lse + b, row_argmax + b);
+      if (bf16) {
+        detail::mlm_rows_forward_bf16(x16 + b * vocab, e - b, vocab, row_lse + b, row_argmax + b);
+      } else {
+        detail::mlm_rows_forward(x + b * vocab, e - b, vocab, row_lse + b, row_argmax + b);
+      }
     });
     // The mean and the count in row order on one thread: the same bits on any thread count.
     const int64_t* y = labels.data_ptr<int64_t>();
@@ -33,15 +45,19 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
       // outside the row.
       ELECTRA_CHECK(y[r] >= 0 && y[r] < vocab, "mlm_cross_entropy: label ", y[r], " of row ", r,
                     " is outside the vocabulary [0, ", vocab, ")");
-      total += static_cast<double>(row_lse[r]) - x[r * vocab + y[r]];
+      const float label_logit =
+          bf16
+              ? static_cast<float>(c10::BFloat16(x16[r * vocab + y[r]], c10::BFloat16::from_bits()))
+              : x[r * vocab + y[r]];
+      total += static_cast<double>(row_lse[r]) - label_logit;
       correct += row_argmax[r] == y[r];
       ++counted;
     }
     ELECTRA_CHECK(counted > 0, "mlm_cross_entropy: every label is ignored");
     ctx->save_for_backward({logits, lse, labels});
     ctx->saved_data["counted"] = counted;
-    at::Tensor loss = at::scalar_tensor(total / static_cast<double>(counted), logits.options());
-    at::Tensor count = at::scalar_tensor(static_cast<double>(correct), logits.options());
+    at::Tensor loss = at::scalar_tensor(total / static_cast<double>(counted), f32);
+    at::Tensor count = at::scalar_tensor(static_cast<double>(correct), f32);
     ctx->mark_non_differentiable({count});
     return {loss, count};
   }
@@ -53,11 +69,17 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
     const int64_t m = logits.size(0), vocab = logits.size(1);
     const int64_t counted = ctx->saved_data["counted"].toInt();
     const auto scale = static_cast<float>(grad[0].item<double>() / static_cast<double>(counted));
-    at::Tensor g = at::empty_like(logits);  // [m, vocab]
+    at::Tensor g = at::empty_like(logits);  // [m, vocab] in the logits' dtype
+    const float* row_lse = lse.data_ptr<float>();
+    const int64_t* y = labels.data_ptr<int64_t>();
     at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
-      detail::mlm_rows_backward(logits.data_ptr<float>() + b * vocab, lse.data_ptr<float>() + b,
-                                labels.data_ptr<int64_t>() + b, scale, e - b, vocab,
-                                g.data_ptr<float>() + b * vocab);
+      if (logits.scalar_type() == at::kBFloat16) {
+        detail::mlm_rows_backward_bf16(bf16_bits(logits) + b * vocab, row_lse + b, y + b, scale,
+                                       e - b, vocab, bf16_bits(g) + b * vocab);
+      } else {
+        detail::mlm_rows_backward(logits.data_ptr<float>() + b * vocab, row_lse + b, y + b, scale,
+                                  e - b, vocab, g.data_ptr<float>() + b * vocab);
+      }
     });
     return {g, at::Tensor()};
   }
@@ -66,8 +88,9 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
 }  // namespace
 
 MlmLoss mlm_cross_entropy(const at::Tensor& logits, const at::Tensor& labels) {
-  if (logits.is_cpu() && logits.scalar_type() == at::kFloat && logits.dim() == 2 &&
-      logits.size(0) > 0 && labels.scalar_type() == at::kLong) {
+  if (logits.is_cpu() &&
+      (logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kBFloat16) &&
+      logits.dim() == 2 && logits.size(0) > 0 && labels.scalar_type() == at::kLong) {
     const auto out = MlmCrossEntropy::apply(logits.contiguous(), labels.contiguous());
     return {out[0], out[1]};
   }

@@ -2,8 +2,10 @@
 // the number of them whose argmax is the original token, in one pass over the [masked, vocab]
 // logits forward (max, first argmax, log-sum-exp) and one backward (softmax - one-hot), instead
 // of ATen's log_softmax, nll_loss, argmax and log_softmax backward (four passes over the
-// largest tensor of the step: [608, 30522] fp32 for ELECTRA-Small at batch 32). Elsewhere
-// (another device or dtype), ATen's ops.
+// largest tensor of the step: [608, 30522] fp32 for ELECTRA-Small at batch 32). bf16 logits are
+// read as they are: the loss in fp32 on their exact fp32 values, their gradient rounded to bf16
+// once, the same bits as widening them first and casting the fp32 gradient back, two passes
+// fewer. Elsewhere (another device or dtype), ATen's ops.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -19,8 +21,8 @@ struct MlmLoss {
 // in the mean, not in `correct`, no gradient (ATen's cross-entropy default ignore_index).
 constexpr int64_t kIgnoreLabel = -100;
 
-// logits: [m, vocab] (m >= 1); labels: [m] int64 in [0, vocab) or kIgnoreLabel, at least one
-// not ignored.
+// logits: [m, vocab] (m >= 1), fp32 (or bf16 on the CPU); loss and correct are fp32; labels: [m]
+// int64 in [0, vocab) or kIgnoreLabel, at least one not ignored.
 MlmLoss mlm_cross_entropy(const at::Tensor& logits, const at::Tensor& labels);
 
 namespace detail {
@@ -31,6 +33,11 @@ void mlm_rows_forward(const float* logits, int64_t rows, int64_t vocab, float* l
 // grad[r, j] = scale * (exp(x[r, j] - lse[r]) - (j == labels[r])); 0 where labels[r] < 0.
 void mlm_rows_backward(const float* logits, const float* lse, const int64_t* labels, float scale,
                        int64_t rows, int64_t vocab, float* grad);
+// The same on bf16 logits (raw bits), the gradient rounded to bf16.
+void mlm_rows_forward_bf16(const uint16_t* logits, int64_t rows, int64_t vocab, float* lse,
+                           int32_t* argmax);
+void mlm_rows_backward_bf16(const uint16_t* logits, const float* lse, const int64_t* labels,
+                            float scale, int64_t rows, int64_t vocab, uint16_t* grad);
 }  // namespace detail
 
 }  // namespace electra::pretrain

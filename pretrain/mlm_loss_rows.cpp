@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "model/bf16_bits.h"
 #include "model/fast_exp.h"
 
 namespace electra::pretrain::detail {
@@ -11,48 +12,99 @@ void mlm_rows_forward(const float* logits, int64_t rows, int64_t vocab, float* l
                       int32_t* argmax);
 void mlm_rows_backward(const float* logits, const float* lse, const int64_t* labels, float scale,
                        int64_t rows, int64_t vocab, float* grad);
+void mlm_rows_forward_bf16(const uint16_t* logits, int64_t rows, int64_t vocab, float* lse,
+                           int32_t* argmax);
+void mlm_rows_backward_bf16(const uint16_t* logits, const float* lse, const int64_t* labels,
+                            float scale, int64_t rows, int64_t vocab, uint16_t* grad);
 
 namespace {
 
-// As pretrain/gumbel_scores.cpp: clones reached only through the plain functions below.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
-    const float* __restrict logits, int64_t rows, int64_t vocab, float* __restrict lse,
-    int32_t* __restrict argmax) {
+// The element types: fp32 as it is, bf16 (raw bits) widened exactly on load and rounded to the
+// nearest (ties to even) on store.
+inline float load(const float* p, int64_t j) {
+  return p[j];
+}
+inline float load(const uint16_t* p, int64_t j) {
+  return model::detail::bf16_to_float(p[j]);
+}
+inline void store(float* p, int64_t j, float v) {
+  p[j] = v;
+}
+inline void store(uint16_t* p, int64_t j, float v) {
+  p[j] = model::detail::float_to_bf16(v);
+}
+
+// The loops for both element types, inlined into each target_clones function below.
+template <class T>
+inline __attribute__((always_inline)) void forward_rows(const T* __restrict logits, int64_t rows,
+                                                        int64_t vocab, float* __restrict lse,
+                                                        int32_t* __restrict argmax) {
   const int32_t v = static_cast<int32_t>(vocab);
   for (int64_t r = 0; r < rows; ++r) {
-    const float* x = logits + r * vocab;
-    float m = x[0];
+    const T* x = logits + r * vocab;
+    float m = load(x, 0);
     for (int32_t j = 1; j < v; ++j)
-      m = fmaxf(m, x[j]);
+      m = fmaxf(m, load(x, j));
     // The first index holding the max (as at::argmax), as a min-reduction so that it
     // vectorises; the same pass sums the exponentials.
     int32_t first = v;
     float sum = 0.0f;
     for (int32_t j = 0; j < v; ++j) {
-      first = x[j] == m && j < first ? j : first;
-      sum += model::detail::exp_nonpositive(x[j] - m);
+      const float xj = load(x, j);
+      first = xj == m && j < first ? j : first;
+      sum += model::detail::exp_nonpositive(xj - m);
     }
     lse[r] = m + logf(sum);
     argmax[r] = first;
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
-    const float* __restrict logits, const float* __restrict lse, const int64_t* __restrict labels,
-    float scale, int64_t rows, int64_t vocab, float* __restrict grad) {
+template <class T>
+inline __attribute__((always_inline)) void backward_rows(const T* __restrict logits,
+                                                         const float* __restrict lse,
+                                                         const int64_t* __restrict labels,
+                                                         float scale, int64_t rows, int64_t vocab,
+                                                         T* __restrict grad) {
   for (int64_t r = 0; r < rows; ++r) {
-    const float* x = logits + r * vocab;
-    float* g = grad + r * vocab;
+    const T* x = logits + r * vocab;
+    T* g = grad + r * vocab;
     if (labels[r] < 0) {  // an ignored row (a filler target): no gradient
       for (int64_t j = 0; j < vocab; ++j)
-        g[j] = 0.0f;
+        store(g, j, 0.0f);
       continue;
     }
     const float l = lse[r];
+    const int64_t y = labels[r];
+    // The one-hot term inside the same expression, so that bf16 rounds the difference once.
     for (int64_t j = 0; j < vocab; ++j)
-      g[j] = scale * model::detail::exp_nonpositive(x[j] - l);
-    g[labels[r]] -= scale;
+      store(g, j, scale * model::detail::exp_nonpositive(load(x, j) - l) - (j == y ? scale : 0.0f));
   }
+}
+
+// As pretrain/gumbel_scores.cpp: clones reached only through the plain functions below.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
+    const float* __restrict logits, int64_t rows, int64_t vocab, float* __restrict lse,
+    int32_t* __restrict argmax) {
+  forward_rows(logits, rows, vocab, lse, argmax);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void forward16_impl(
+    const uint16_t* __restrict logits, int64_t rows, int64_t vocab, float* __restrict lse,
+    int32_t* __restrict argmax) {
+  forward_rows(logits, rows, vocab, lse, argmax);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
+    const float* __restrict logits, const float* __restrict lse, const int64_t* __restrict labels,
+    float scale, int64_t rows, int64_t vocab, float* __restrict grad) {
+  backward_rows(logits, lse, labels, scale, rows, vocab, grad);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void backward16_impl(
+    const uint16_t* __restrict logits, const float* __restrict lse,
+    const int64_t* __restrict labels, float scale, int64_t rows, int64_t vocab,
+    uint16_t* __restrict grad) {
+  backward_rows(logits, lse, labels, scale, rows, vocab, grad);
 }
 
 }  // namespace
@@ -65,6 +117,16 @@ void mlm_rows_forward(const float* logits, int64_t rows, int64_t vocab, float* l
 void mlm_rows_backward(const float* logits, const float* lse, const int64_t* labels, float scale,
                        int64_t rows, int64_t vocab, float* grad) {
   backward_impl(logits, lse, labels, scale, rows, vocab, grad);
+}
+
+void mlm_rows_forward_bf16(const uint16_t* logits, int64_t rows, int64_t vocab, float* lse,
+                           int32_t* argmax) {
+  forward16_impl(logits, rows, vocab, lse, argmax);
+}
+
+void mlm_rows_backward_bf16(const uint16_t* logits, const float* lse, const int64_t* labels,
+                            float scale, int64_t rows, int64_t vocab, uint16_t* grad) {
+  backward16_impl(logits, lse, labels, scale, rows, vocab, grad);
 }
 
 }  // namespace electra::pretrain::detail

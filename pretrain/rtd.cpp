@@ -50,7 +50,11 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
                               batch.fixed_mask);  // [b, l, Hg]
   at::Tensor selected =
       gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
-  at::Tensor logits = pair.generator->lm_logits(selected, dt);              // [m, vocab] fp32
+  // On the CPU bf16 logits go to the loss and the sampler as they are: both read bf16 in fp32
+  // arithmetic (pretrain/mlm_loss.h), and the [m, vocab] fp32 copy and its gradient's cast
+  // back are never made.
+  const bool low_logits = selected.is_cpu() && dt == at::kBFloat16;
+  at::Tensor logits = pair.generator->lm_logits(selected, dt, !low_logits);  // [m, vocab]
   // A batch without maskable tokens (all [CLS]/[SEP]) has no MLM term rather than a NaN one.
   at::Tensor gen_loss;
   if (batch.masked_index.numel() > 0) {
@@ -58,8 +62,8 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
     gen_loss = mlm.loss;
     out.gen_correct = mlm.correct;  // masked positions whose argmax is the original
   } else {
-    gen_loss = logits.sum() * 0.0;
-    out.gen_correct = at::zeros({}, logits.options());
+    gen_loss = logits.sum().to(at::kFloat) * 0.0;
+    out.gen_correct = at::zeros({}, logits.options().dtype(at::kFloat));
   }
 
   // 2. Sample replacements (fp32, no gradient) and 3. build the discriminator's input.
@@ -68,7 +72,7 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
   if (keep.defined())
     sampled =
         at::where(keep, sampled, batch.input_ids.flatten().index_select(0, batch.masked_index));
-  // [m, vocab] fp32 is the largest tensor of the step (300 MB for ELECTRA-Small at batch 128):
+  // [m, vocab] is the largest tensor of the step (300 MB in fp32 for ELECTRA-Small at batch 128):
   // let it go before the discriminator's activations pile up (the loss keeps what backward needs).
   logits = at::Tensor();
   auto [fake, is_replaced] =

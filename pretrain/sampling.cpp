@@ -60,11 +60,20 @@ at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at:
   if (gen.device().is_cpu() && logits.is_cpu() && logits.dim() == 2 &&
       !restricts_to_top_k(o, logits.size(-1))) {
     // The one-pass kernel: the same noise formula, no [n, vocab] noise tensor.
-    const at::Tensor l = logits.detach().to(at::kFloat).contiguous();  // [n, vocab]
+    // bf16 logits are read as they are (each row widened in the kernel).
+    const bool bf16 = logits.scalar_type() == at::kBFloat16;
+    const at::Tensor l = bf16 ? logits.detach().contiguous()
+                              : logits.detach().to(at::kFloat).contiguous();  // [n, vocab]
     at::Tensor out = at::empty({l.size(0)}, l.options().dtype(at::kLong));
-    detail::gumbel_argmax_cpu(l.data_ptr<float>(), l.size(0), l.size(1),
-                              static_cast<float>(o.temperature), model::draw_seed(gen),
-                              out.data_ptr<int64_t>());
+    const auto t = static_cast<float>(o.temperature);
+    const uint64_t seed = model::draw_seed(gen);
+    if (bf16) {
+      detail::gumbel_argmax_cpu(reinterpret_cast<const uint16_t*>(l.data_ptr<at::BFloat16>()),
+                                l.size(0), l.size(1), t, seed, out.data_ptr<int64_t>());
+    } else {
+      detail::gumbel_argmax_cpu(l.data_ptr<float>(), l.size(0), l.size(1), t, seed,
+                                out.data_ptr<int64_t>());
+    }
     return out;
   }
   at::Tensor l = scaled_logits(logits, o);  // [n, vocab]

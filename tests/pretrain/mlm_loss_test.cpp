@@ -33,6 +33,32 @@ TEST(MlmLoss, MatchesAtenCrossEntropyAndArgmax) {
   EXPECT_GT(a.grad().abs().sum().item<double>(), 1.0);
 }
 
+TEST(MlmLoss, Bf16LogitsGiveTheBitsOfTheirWidenedCopy) {
+  // bf16 logits read as they are: the loss and count of their exact fp32 values, and the fp32
+  // gradient rounded to bf16 once, which is what widening them first and letting autograd cast
+  // the gradient back gives. An ignored row gets no gradient in either.
+  torch::manual_seed(9);
+  const int64_t m = 29, vocab = 3001;
+  const at::Tensor base = (at::randn({m, vocab}) * 3).to(at::kBFloat16);
+  at::Tensor labels = at::randint(0, vocab, {m}, at::kLong);
+  labels[3] = kIgnoreLabel;
+  const at::Tensor a = base.clone().requires_grad_(true), r = base.clone().requires_grad_(true);
+  const MlmLoss ours = mlm_cross_entropy(a, labels);
+  const MlmLoss widened = mlm_cross_entropy(r.to(at::kFloat), labels);
+  ASSERT_EQ(ours.loss.scalar_type(), at::kFloat);
+  EXPECT_EQ(ours.loss.item<float>(), widened.loss.item<float>());
+  EXPECT_EQ(ours.correct.item<float>(), widened.correct.item<float>());
+  (ours.loss * 5).backward();
+  (widened.loss * 5).backward();
+  ASSERT_EQ(a.grad().scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(a.grad(), r.grad()));
+  EXPECT_EQ(a.grad()[3].abs().max().item<float>(), 0.0f);
+  EXPECT_GT(a.grad().to(at::kFloat).abs().sum().item<double>(), 1.0);
+  // And against ATen's fp32 cross-entropy on the widened values.
+  EXPECT_NEAR(ours.loss.item<double>(),
+              at::cross_entropy_loss(base.to(at::kFloat), labels).item<double>(), 1e-5);
+}
+
 TEST(MlmLoss, SameBitsOnOneThreadAndOnTwo) {
   torch::manual_seed(6);
   const at::Tensor base = at::randn({64, 3000}) * 4;

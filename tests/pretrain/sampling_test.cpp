@@ -107,6 +107,21 @@ TEST(SamplingTest, SameTokensForAnyThreadCountAndLayout) {
   EXPECT_LT(one.max().item<int64_t>(), 3001);
 }
 
+TEST(SamplingTest, Bf16LogitsDrawWhatTheirFp32ValuesDraw) {
+  // The kernel widens each bf16 row itself (exactly): the same tokens as the widened tensor, at
+  // temperature 1 and at another, on rows of a realistic width split over two threads.
+  const at::Tensor l16 = (at::randn({37, 3001}, seeded(8)) * 3).to(at::kBFloat16);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  for (const double t : {1.0, 0.7}) {
+    at::Generator a = seeded(21), b = seeded(21), c = seeded(22);
+    const at::Tensor from16 = sample_tokens(l16, opts(t), a);
+    EXPECT_TRUE(at::equal(from16, sample_tokens(l16.to(at::kFloat), opts(t), b))) << "T " << t;
+    EXPECT_FALSE(at::equal(from16, sample_tokens(l16, opts(t), c))) << "T " << t;
+  }
+  at::set_num_threads(threads);
+}
+
 TEST(SamplingTest, LargeLogitGapsAreRespected) {
   // A token 40 nats above the rest always wins (its Gumbel competitors would need noise of
   // ~40, probability ~e^-40); at T = 100 the same gap is 0.4 and the others win often.
