@@ -35,6 +35,9 @@ class Rng {
   int64_t uniform_int(int64_t lo, int64_t hi);
 
   std::string state() const;  // "a b c d" (decimal)
+  // The four state words, for code that runs several streams side by side in vector lanes
+  // (model/fast_random.cpp) and must start each where an Rng starts.
+  const std::array<uint64_t, 4>& words() const { return s_; }
   void set_state(const std::string& s);
 
  private:

@@ -172,10 +172,10 @@ TEST(CpuAttention, KernelMatchesTheEagerFormulaInBf16) {
 }
 
 TEST(CpuAttention, Bf16WithoutAGradientGivesTheBitsOfTheTrainingForward) {
-  // Without a gradient, bf16 widens one sequence at a time inside the kernel and rounds each
-  // head's context straight to bf16; with one, it widens the whole tensor, keeps the
-  // probabilities and rounds the whole output. Both are exact widenings and per-element
-  // roundings of the same fp32 work, so the bits agree, with padding and with dropout's mask.
+  // Both run the same per-(sequence, head) kernel; with a gradient it writes the probabilities
+  // (and in bf16 what met v) into the tensors kept for backward instead of per-thread buffers.
+  // Keeping them must not change the output: the bits agree, with padding and with dropout's
+  // mask.
   // 3 sequences of 4 heads on two threads: their ranges split the middle sequence between them
   // (the shared test main runs on one thread).
   const at::Tensor qkv = at::randn({3, 20, 3 * 64}).to(at::kBFloat16);

@@ -6,6 +6,9 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
+#include "common/rng.h"
 #include "model/fast_random.h"
 
 namespace electra::model {
@@ -85,6 +88,45 @@ TEST(FastRandomTest, SameSeedSameMaskForAnyThreadCount) {
   torch::manual_seed(12);
   EXPECT_FALSE(model::dropout(x, 0.1, true).equal(a));
   EXPECT_FALSE(model::dropout(x, 0.1, true).equal(model::dropout(x, 0.1, true)));
+}
+
+// The mask by its definition, one element pair at a time: chunks of 2^16 elements, chunk c
+// drawn from Rng(mix_seed({seed, c})), two 32-bit draws per 64-bit number (high half first),
+// kept at or above p * 2^32.
+at::Tensor scalar_keep_mask(int64_t n, double p, uint64_t seed) {
+  constexpr int64_t kChunk = 1 << 16;
+  at::Tensor keep = at::empty({n}, at::kBool);
+  bool* k = keep.data_ptr<bool>();
+  const auto threshold = static_cast<uint64_t>(p * 4294967296.0);
+  for (int64_t c = 0; c * kChunk < n; ++c) {
+    Rng rng(mix_seed({seed, static_cast<uint64_t>(c)}));
+    const int64_t end = std::min(n, (c + 1) * kChunk);
+    for (int64_t i = c * kChunk; i < end; i += 2) {
+      const uint64_t r = rng.next_u64();
+      k[i] = (r >> 32) >= threshold;
+      if (i + 1 < end) k[i + 1] = (r & 0xFFFFFFFFu) >= threshold;
+    }
+  }
+  return keep;
+}
+
+TEST(FastRandomTest, KeepMaskIsTheChunkedStreamsBitForBit) {
+  // Whole chunks run eight to a vector of lanes: 19 chunks and a partial one (groups of 8, 2
+  // and a tail on two threads), 3 chunks (fewer lanes than the vector), and one short chunk.
+  const int threads = at::get_num_threads();
+  for (const int64_t n : {19 * 65536 + 1001, 3 * 65536, 4097}) {
+    for (const int t : {1, 2}) {
+      at::set_num_threads(t);
+      torch::manual_seed(5);
+      at::Generator gen = at::detail::getDefaultCPUGenerator();
+      const uint64_t seed = draw_seed(gen);
+      torch::manual_seed(5);
+      const at::Tensor mask = dropout_keep_mask({n}, 0.15);
+      EXPECT_TRUE(mask.equal(scalar_keep_mask(n, 0.15, seed))) << n << " on " << t << " threads";
+      EXPECT_NEAR(mask.to(at::kDouble).mean().item<double>(), 0.85, 0.02) << n;
+    }
+  }
+  at::set_num_threads(threads);
 }
 
 TEST(FastRandomTest, UniformFillCoversTheUnitInterval) {
