@@ -6,6 +6,7 @@
 #include "common/blas.h"
 #include "common/error.h"
 #include "model/kernel_tensors.h"
+#include "model/onednn_linear.h"
 
 namespace electra::model {
 namespace {
@@ -20,6 +21,11 @@ struct Bf16Linear : public torch::autograd::Function<Bf16Linear> {
     const at::Tensor w16 = w.to(at::kBFloat16);  // [out, in]
     ctx->save_for_backward({x.reshape({-1, x.size(-1)}), w16});
     ctx->saved_data["bias"] = b.numel() > 0;
+    // On oneDNN's matmul primitive where there is one (model/onednn_linear.h; forward runs
+    // without grad mode): the bias inside the product instead of addmm's copy of it across the
+    // output, the same rounding once of the fp32 sum plus the bf16 bias. The primitive packs the
+    // fp32 weight itself, once per optimizer step (its version).
+    if (onednn_linear_supports(x, w)) return onednn_linear(x, w, b, Epilogue::kNone);
     return rows_linear(x, w16, b.to(at::kBFloat16));  // [..., out] bf16
   }
 
