@@ -42,7 +42,12 @@ std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const 
     return {pre, at::gelu(pre, tanh_approx ? "tanh" : "none")};
   }
   const bool fold = bias_in_gelu(x2);
-  at::Tensor pre = fold ? x2.mm(w1.t()) : at::addmm(b1, x2, w1.t());  // [n, F]
+  // On oneDNN's primitive where there is one (training's forward runs without grad mode): the
+  // same product and rounding as mm, with the weight packed once per version.
+  at::Tensor pre = fold && onednn_linear_supports(x2, w1)
+                       ? onednn_linear(x2, w1, {}, Epilogue::kNone)
+                   : fold ? x2.mm(w1.t())
+                          : at::addmm(b1, x2, w1.t());  // [n, F]
   at::Tensor act = keep_pre ? at::empty_like(pre) : pre;
   const at::Tensor bias = fold ? b1.to(at::kFloat).contiguous() : at::Tensor();  // [F] fp32
   const int64_t f = pre.size(1);
@@ -76,7 +81,11 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     // gives their gradients in fp32 (model/bf16_linear.h).
     const at::ScalarType dt = x.scalar_type();
     const at::Tensor w1c = w1.to(dt), w2c = w2.to(dt);  // [F, H], [out, F]
-    auto [pre, act] = bias_gelu_forward(x2, w1c, b1.to(dt), tanh_approx, /*keep_pre=*/true);
+    // The products take the fp32 masters where oneDNN's primitive runs them (it rounds and
+    // packs them itself), else the copies in dt.
+    const bool primitive = onednn_linear_supports(x2, w1);
+    auto [pre, act] = bias_gelu_forward(x2, primitive ? w1 : w1c, b1.to(dt), tanh_approx,
+                                        /*keep_pre=*/true);
     // The bias that backward adds to pre again, or an empty tensor (LibTorch 1.13's custom
     // functions save no undefined tensor).
     // The values forward added: b1 in x's dtype (the eager path's bias), widened.
@@ -86,6 +95,8 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     ctx->saved_data["tanh"] = tanh_approx;
     ctx->saved_data["b2"] = b2.numel() > 0;
     ctx->saved_data["master"] = w1.scalar_type() != dt;
+    if (primitive && onednn_linear_supports(act, w2))
+      return onednn_linear(act, w2, b2, Epilogue::kNone).view(out_sizes(x, w2));
     return second_product(x, act, w2c, b2.to(dt));
   }
 
