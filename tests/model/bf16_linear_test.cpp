@@ -87,6 +87,35 @@ TEST_F(Bf16LinearTest, MatchesTheEagerCastInValuesAndTheInputGradient) {
   }
 }
 
+TEST_F(Bf16LinearTest, ForwardFollowsTheWeightAcrossOptimizerSteps) {
+  // Forward keeps a packed copy of the fp32 weight between calls (model/onednn_linear.h): after
+  // an optimizer-like in-place update the next forward must use the new values, both through
+  // ATen's in-place ops and through a write to the raw data that bumps the version itself (as
+  // pretrain's AdamW kernel does).
+  torch::manual_seed(8);
+  const at::Tensor x = at::randn({64, 32}).to(at::kBFloat16);
+  const at::Tensor w = (at::randn({48, 32}) * 0.2).requires_grad_(true);
+  const at::Tensor b = at::randn({48}).requires_grad_(true);
+  auto eager = [&] {
+    return at::linear(x, w.detach().to(at::kBFloat16), b.detach().to(at::kBFloat16));
+  };
+  const at::Tensor y0 = bf16_linear(x, w, b);
+  EXPECT_TRUE(equal_bits(y0.detach(), eager()));
+  {
+    torch::NoGradGuard no_grad;
+    w.sub_(0.05);
+  }
+  const at::Tensor y1 = bf16_linear(x, w, b);
+  EXPECT_FALSE(equal_bits(y1.detach(), y0.detach()));
+  EXPECT_TRUE(equal_bits(y1.detach(), eager()));
+  {
+    torch::NoGradGuard no_grad;
+    w.data_ptr<float>()[0] += 1.0f;  // through the raw data, then the version moved by hand
+    w.unsafeGetTensorImpl()->bump_version();
+  }
+  EXPECT_TRUE(equal_bits(bf16_linear(x, w, b).detach(), eager()));
+}
+
 TEST_F(Bf16LinearTest, WeightGradientOfNoRowsIsZero) {
   const at::Tensor gy = at::empty({0, 5}, at::kBFloat16), x = at::empty({0, 7}, at::kBFloat16);
   const at::Tensor g = bf16_weight_grad(gy, x);
