@@ -126,6 +126,8 @@ namespace {
 // one AVX-512 register, two AVX2 ones, four SSE2 ones). Lane j steps exactly as Rng does.
 typedef uint64_t U64x8 __attribute__((vector_size(64)));
 constexpr int kLanes = 8;
+// keep_mask_lanes stores eight mask bytes as one word, the first byte lowest.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "keep_mask_lanes assumes little-endian");
 
 // The keep masks of `lanes` (1-8) whole chunks, chunk j's from rng[j] (each stepped to its end):
 // out + j * kChunk, two 32-bit draws per 64-bit number, as the scalar loop in
