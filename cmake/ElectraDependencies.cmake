@@ -68,11 +68,11 @@ if(ELECTRA_WITH_SPM AND NOT ELECTRA_SPM_TARGETS)
                       "-DELECTRA_WITH_SPM=OFF (SentencePiece .model tokenizers then fail to load)")
 endif()
 
-# oneDNN 2.x's headers (Debian libdnnl-dev), for model/onednn_linear.h: CPU products without a
-# gradient (bf16 and fp32) on its matmul primitive, against the libdnnl.so.2 that Debian's LibTorch links. A
-# LibTorch that bundles and hides its own oneDNN (pip's) gets none: those products stay ATen's.
-option(ELECTRA_ONEDNN "Run CPU evaluation products on oneDNN's matmul when its headers are found"
-       ON)
+# oneDNN 2.x's headers (Debian libdnnl-dev), for model/onednn_linear.h: CPU forward products
+# (bf16 and fp32; evaluation, and training's forward without grad mode) on its matmul primitive,
+# against the libdnnl.so.2 that Debian's LibTorch links. A LibTorch that bundles and hides its
+# own oneDNN (pip's) gets none: those products stay ATen's.
+option(ELECTRA_ONEDNN "Run CPU forward products on oneDNN's matmul when its headers are found" ON)
 set(ELECTRA_ONEDNN_FOUND OFF)
 if(ELECTRA_ONEDNN AND NOT ELECTRA_DEPS_PREFIX)
   find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
@@ -88,6 +88,6 @@ if(ELECTRA_ONEDNN AND NOT ELECTRA_DEPS_PREFIX)
     endif()
   endif()
 endif()
-message(STATUS "oneDNN matmul for CPU evaluation products: ${ELECTRA_ONEDNN_FOUND}")
+message(STATUS "oneDNN matmul for CPU forward products: ${ELECTRA_ONEDNN_FOUND}")
 
 include(ElectraCuda)

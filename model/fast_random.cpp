@@ -118,10 +118,6 @@ struct MaskedScale : public torch::autograd::Function<MaskedScale> {
   }
 };
 
-}  // namespace
-
-namespace {
-
 // Eight xoshiro256** streams side by side, one per 64-bit vector lane (GCC's vector extension:
 // one AVX-512 register, two AVX2 ones, four SSE2 ones). Lane j steps exactly as Rng does.
 typedef uint64_t U64x8 __attribute__((vector_size(64)));

@@ -42,12 +42,16 @@ std::pair<at::Tensor, at::Tensor> bias_gelu_forward(const at::Tensor& x2, const 
     return {pre, at::gelu(pre, tanh_approx ? "tanh" : "none")};
   }
   const bool fold = bias_in_gelu(x2);
-  // On oneDNN's primitive where there is one (training's forward runs without grad mode): the
-  // same product and rounding as mm, with the weight packed once per version.
-  at::Tensor pre = fold && onednn_linear_supports(x2, w1)
-                       ? onednn_linear(x2, w1, {}, Epilogue::kNone)
-                   : fold ? x2.mm(w1.t())
-                          : at::addmm(b1, x2, w1.t());  // [n, F]
+  at::Tensor pre;  // [n, F]
+  if (!fold) {
+    pre = at::addmm(b1, x2, w1.t());
+  } else if (onednn_linear_supports(x2, w1)) {
+    // oneDNN's primitive (training's forward runs without grad mode): the same product and
+    // rounding as mm, with the weight packed once per version.
+    pre = onednn_linear(x2, w1, {}, Epilogue::kNone);
+  } else {
+    pre = x2.mm(w1.t());
+  }
   at::Tensor act = keep_pre ? at::empty_like(pre) : pre;
   const at::Tensor bias = fold ? b1.to(at::kFloat).contiguous() : at::Tensor();  // [F] fp32
   const int64_t f = pre.size(1);

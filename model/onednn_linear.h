@@ -1,10 +1,11 @@
 // Linear layers without grad mode on oneDNN's matmul primitive (bf16 or fp32 on the CPU):
-// evaluation, inference and `electra bench --inference`, and the forward of training's
-// autograd nodes (model/bf16_linear.h, model/feed_forward.h), which run without grad mode. ATen's addmm copies the bias across the
-// output and then reads that output back into the product (in bf16, measured ~0.6-0.9 ms of a
-// 4.3 ms [4096, 256] x [256, 768] product here), and every ATen product packs the weight again. The
-// primitive adds the bias inside the product, can apply the GELU there too, and takes the weight
-// in the blocked layout it wants, packed once per weight and kept (model/weight_cast.h).
+// evaluation, inference and `electra bench --inference`, and the forward of training's autograd
+// nodes (model/bf16_linear.h, model/feed_forward.h), which run without grad mode. ATen's addmm
+// copies the bias across the output and then reads that output back into the product (in bf16,
+// measured ~0.6-0.9 ms of a 4.3 ms [4096, 256] x [256, 768] product here), and every ATen product
+// packs the weight again. The primitive adds the bias inside the product, can apply the GELU there
+// too, and takes the weight in the blocked layout it wants, packed once per weight and kept
+// (model/weight_cast.h).
 //
 // Memory: each weight's packed copy lives as long as the weight and its version (in fp32, a
 // second copy of the weights; in bf16, half of one). Each optimizer step moves the versions,

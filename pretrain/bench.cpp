@@ -446,7 +446,8 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
         {"glibc_tunables", bi.glibc_tunables},
         {"sgemm", bi.sgemm},
         {"sgemm_calls_per_step", counts.sgemm_calls}}},
-      // Who runs the CPU's linear layers without a gradient (--inference): model/onednn_linear.h.
+      // Who runs the CPU's forward linear-layer products (--inference, and training's bf16 linear
+      // layers and feed-forward blocks): model/onednn_linear.h.
       {"eval_linear", device_name == "cpu" && model::onednn_linear_enabled() ? "onednn" : "aten"},
       {"last_value", last_loss},
   };

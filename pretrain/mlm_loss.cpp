@@ -5,14 +5,10 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "common/error.h"
+#include "model/kernel_tensors.h"
 
 namespace electra::pretrain {
 namespace {
-
-// A bf16 tensor's elements as their raw bits.
-uint16_t* bf16_bits(const at::Tensor& t) {
-  return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>());
-}
 
 struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
   // -> {loss [], correct []}; only the loss has a gradient.
@@ -24,8 +20,8 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
     at::Tensor lse = at::empty({m}, f32);                                  // [m]
     at::Tensor argmax = at::empty({m}, logits.options().dtype(at::kInt));  // [m]
     const bool bf16 = logits.scalar_type() == at::kBFloat16;
-    const float* x = bf16 ? nullptr : logits.data_ptr<float>();
-    const uint16_t* x16 = bf16 ? bf16_bits(logits) : nullptr;
+    const float* x = model::detail::f32_data(logits);  // one of the two is null
+    const uint16_t* x16 = model::detail::bf16_data(logits);
     float* row_lse = lse.data_ptr<float>();
     int32_t* row_argmax = argmax.data_ptr<int32_t>();
     at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
@@ -74,8 +70,9 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
     const int64_t* y = labels.data_ptr<int64_t>();
     at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
       if (logits.scalar_type() == at::kBFloat16) {
-        detail::mlm_rows_backward_bf16(bf16_bits(logits) + b * vocab, row_lse + b, y + b, scale,
-                                       e - b, vocab, bf16_bits(g) + b * vocab);
+        detail::mlm_rows_backward_bf16(model::detail::bf16_data(logits) + b * vocab, row_lse + b,
+                                       y + b, scale, e - b, vocab,
+                                       model::detail::bf16_data(g) + b * vocab);
       } else {
         detail::mlm_rows_backward(logits.data_ptr<float>() + b * vocab, row_lse + b, y + b, scale,
                                   e - b, vocab, g.data_ptr<float>() + b * vocab);

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "model/fast_random.h"
+#include "model/kernel_tensors.h"
 #include "pretrain/gumbel_kernel.h"
 
 namespace electra::pretrain {
@@ -68,8 +69,8 @@ at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at:
     const auto t = static_cast<float>(o.temperature);
     const uint64_t seed = model::draw_seed(gen);
     if (bf16) {
-      detail::gumbel_argmax_cpu(reinterpret_cast<const uint16_t*>(l.data_ptr<at::BFloat16>()),
-                                l.size(0), l.size(1), t, seed, out.data_ptr<int64_t>());
+      detail::gumbel_argmax_cpu(model::detail::bf16_data(l), l.size(0), l.size(1), t, seed,
+                                out.data_ptr<int64_t>());
     } else {
       detail::gumbel_argmax_cpu(l.data_ptr<float>(), l.size(0), l.size(1), t, seed,
                                 out.data_ptr<int64_t>());

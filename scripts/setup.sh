@@ -21,7 +21,7 @@ BUILD_DIR="${BUILD_DIR:-build}"
 PACKAGES=(
   build-essential cmake pkg-config ccache git
   libtorch-dev libopenblas0-pthread        # LibTorch 1.13 (CPU, oneDNN) and its BLAS
-  libdnnl-dev                              # oneDNN's headers: CPU evaluation products
+  libdnnl-dev                              # oneDNN's headers: CPU forward products
   libopenmpi-dev openmpi-bin               # MPI launcher and CPU all-reduce
   libsentencepiece-dev libsentencepiece0   # SentencePiece tokenizer + trainer
   libyaml-cpp-dev                          # YAML experiment files
