@@ -47,7 +47,7 @@ bool cuda_add_layer_norm_built();
 // reports).
 bool cuda_add_layer_norm_runs(bool enabled, const at::Device& device);
 // Whether cuda_add_layer_norm takes these: built, CUDA tensors on one device, y fp32, bf16 or
-// fp16, the residual fp32, the same shape, hidden size at most 1024.
+// fp16, the residual fp32, the same shape, hidden size a multiple of 4 and at most 1024.
 bool cuda_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residual);
 
 // y: [..., h]; residual: [..., h] fp32; weight, bias: [h] fp32 -> {LayerNorm(dropout(y) +

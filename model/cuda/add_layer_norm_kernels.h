@@ -4,7 +4,8 @@
 // the add, LayerNorm, the next product's cast back to bf16) and ~6 backward (LayerNorm's input
 // and parameter gradients, the cast back, the gradient sum, dropout, the cast), each a full
 // pass over [tokens, hidden]. Plain CUDA on raw pointers, so that this file compiles without
-// LibTorch's headers; one warp per row, hidden size at most kMaxHidden.
+// LibTorch's headers; one warp per row, 4-element vector accesses, so the hidden size is a
+// multiple of 4 and at most kMaxHidden.
 #pragma once
 
 #include <cuda_runtime_api.h>

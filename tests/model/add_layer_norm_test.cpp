@@ -193,9 +193,15 @@ TEST(AddLayerNorm, SameBitsOnOneThreadAndOnTwo) {
 
 // The CUDA kernels' dropout mask (model/cuda/dropout_hash.h), which host code rebuilds: a
 // known answer, its layout, its rate, and its dependence on the seed alone.
-TEST(CudaDropoutMask, IsSplitmixOfTheElementIndexAtTheRequestedRate) {
+TEST(CudaDropoutMask, IsSplitmixOfTheGroupIndexAtTheRequestedRate) {
   // splitmix64's first output from state 0 (its published test value).
   EXPECT_EQ(detail::hash_draw(0, 0), 0xE220A8397B1DCDAFull);
+  // Its four 16-bit fields, low first, decide elements 0..3: 0xCDAF, 0x7B1D, 0xA839, 0xE220.
+  // With threshold 0x9000 the first, third and fourth are kept.
+  EXPECT_EQ(detail::hash_keep4(0, 0, 0x9000), 0b1101u);
+  for (uint64_t i = 0; i < 4; ++i)
+    EXPECT_EQ(detail::hash_keep(0, i, 0x9000), i != 1) << i;
+  EXPECT_EQ(detail::hash_keep4(0, 0, 0), 0xFu);
   EXPECT_TRUE(cuda_dropout_keep_mask(42, 3, 50, 0.0).all().item<bool>());
   // Element (r, j) is index r * h + j: the layout does not depend on the row split.
   EXPECT_TRUE(at::equal(cuda_dropout_keep_mask(42, 4, 25, 0.3).flatten(),
@@ -205,8 +211,8 @@ TEST(CudaDropoutMask, IsSplitmixOfTheElementIndexAtTheRequestedRate) {
   EXPECT_NEAR(dropped, 0.1, 5.0 * std::sqrt(0.1 * 0.9 / keep.numel()));
   EXPECT_TRUE(at::equal(keep, cuda_dropout_keep_mask(7, 400, 256, 0.1)));
   EXPECT_FALSE(at::equal(keep, cuda_dropout_keep_mask(8, 400, 256, 0.1)));
-  EXPECT_EQ(detail::hash_threshold(0.1), 1677722u);  // round(0.1 * 2^24)
-  EXPECT_EQ(detail::hash_threshold(1e-12), 1u);      // any p > 0 drops something
+  EXPECT_EQ(detail::hash_threshold(0.1), 6554u);  // round(0.1 * 2^16)
+  EXPECT_EQ(detail::hash_threshold(1e-12), 1u);   // any p > 0 drops something
 }
 
 // The CUDA kernel takes only CUDA tensors: on the CPU the model's switch changes nothing.

@@ -1,0 +1,73 @@
+// Device helpers the CUDA kernels share: conversions between the element types and fp32, the
+// rounding the eager path's tensors apply, 4-element vector loads and stores, a warp sum.
+// Only for .cu files (nvcc).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <stdint.h>
+
+namespace electra::model::cuda::dev {
+
+template <typename T>
+struct Cvt;
+template <>
+struct Cvt<float> {
+  static __device__ __forceinline__ float to(float v) { return v; }
+  static __device__ __forceinline__ float from(float v) { return v; }
+};
+template <>
+struct Cvt<__nv_bfloat16> {
+  static __device__ __forceinline__ float to(__nv_bfloat16 v) { return __bfloat162float(v); }
+  static __device__ __forceinline__ __nv_bfloat16 from(float v) { return __float2bfloat16_rn(v); }
+};
+template <>
+struct Cvt<__half> {
+  static __device__ __forceinline__ float to(__half v) { return __half2float(v); }
+  static __device__ __forceinline__ __half from(float v) { return __float2half_rn(v); }
+};
+
+// v as the eager path holds it in a tensor of dtype T.
+template <typename T>
+__device__ __forceinline__ float round_to(float v) {
+  return Cvt<T>::to(Cvt<T>::from(v));
+}
+
+// Elements per vector access: 16 bytes of fp32, 8 of bf16 or fp16, one instruction each.
+constexpr int kVec = 4;
+
+template <typename T>
+struct alignas(sizeof(T) * kVec) Vec {
+  T v[kVec];
+};
+
+// p[0..3] widened to fp32; p aligned to 4 elements.
+template <typename T>
+__device__ __forceinline__ void load_vec(const T* p, float (&out)[kVec]) {
+  const Vec<T> w = *reinterpret_cast<const Vec<T>*>(p);
+#pragma unroll
+  for (int e = 0; e < kVec; ++e)
+    out[e] = Cvt<T>::to(w.v[e]);
+}
+
+// in rounded to T into p[0..3]; p aligned to 4 elements.
+template <typename T>
+__device__ __forceinline__ void store_vec(T* p, const float (&in)[kVec]) {
+  Vec<T> w;
+#pragma unroll
+  for (int e = 0; e < kVec; ++e)
+    w.v[e] = Cvt<T>::from(in[e]);
+  *reinterpret_cast<Vec<T>*>(p) = w;
+}
+
+// The same total in every lane.
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+    v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+}  // namespace electra::model::cuda::dev
