@@ -95,6 +95,7 @@ FinetuneConfig read_finetune_config(const Config& c) {
   pretrain::resolve_runtime(c, /*local_rank=*/0);  // device/precision errors now, with sources
   f.attention = pretrain::read_attention_key(c);
   f.fused_layer_norm = c.get_bool("model.fused_layer_norm");
+  f.fused_bias_gelu = c.get_bool("model.fused_bias_gelu");
   f.amp = pretrain::read_loss_scaler_options(c);
   f.eval_every = c.get_int("train.eval_every");
   f.log_every = c.get_int("train.log_every");

@@ -41,6 +41,7 @@ struct FinetuneConfig {
   bool tf32 = false;
   model::AttentionKernel attention = model::AttentionKernel::kEager;
   bool fused_layer_norm = true;  // model.fused_layer_norm (CUDA)
+  bool fused_bias_gelu = true;   // model.fused_bias_gelu (CUDA)
   pretrain::LossScalerOptions amp;
   int64_t eval_every = 0;  // 0: at the end of every epoch
   int64_t log_every = 50;

@@ -138,6 +138,7 @@ FinetuneResult finetune(const FinetuneConfig& fc, const std::string& config_yaml
   net->to(rt.device);  // initialised on the CPU: the same weights whatever the device
   model::set_attention(*net, fc.attention);
   model::set_fused_layer_norm(*net, fc.fused_layer_norm);
+  model::set_fused_bias_gelu(*net, fc.fused_bias_gelu);
   std::vector<std::pair<std::string, at::Tensor>> params;
   std::vector<std::string> names;
   for (const auto& p : net->named_parameters()) {

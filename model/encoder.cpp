@@ -282,7 +282,8 @@ Hidden ElectraLayerImpl::forward_hidden(const Hidden& h, const at::Tensor& mask_
     const auto param = [&](const at::Tensor& p) { return master ? p : p.to(dt); };
     return output->add_residual_hidden(
         gelu_feed_forward(x, param(in->weight), param(in->bias), param(out->weight),
-                          defer ? at::Tensor() : param(out->bias), act == Activation::kGeluTanh),
+                          defer ? at::Tensor() : param(out->bias), act == Activation::kGeluTanh,
+                          intermediate->fused_cuda),
         a.f32, defer ? out->bias : at::Tensor());
   }
   return output->forward_hidden(intermediate(a.in(dt), dt), a.f32, dt);
@@ -341,6 +342,11 @@ void set_attention(torch::nn::Module& module, AttentionKernel kernel) {
 void set_fused_layer_norm(torch::nn::Module& module, bool on) {
   for (auto& m : module.modules(/*include_self=*/true))
     if (auto* out = m->as<ElectraResidualOutputImpl>()) out->fused_cuda = on;
+}
+
+void set_fused_bias_gelu(torch::nn::Module& module, bool on) {
+  for (auto& m : module.modules(/*include_self=*/true))
+    if (auto* in = m->as<ElectraIntermediateImpl>()) in->fused_cuda = on;
 }
 
 void init_weights(torch::nn::Module& module, const ElectraConfig& cfg) {

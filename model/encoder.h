@@ -125,6 +125,9 @@ class ElectraIntermediateImpl : public torch::nn::Module {
 
   torch::nn::Linear dense{nullptr};
   Activation act;
+  // With a GELU, the layer's feed-forward node runs its backward as one CUDA kernel
+  // (model/feed_forward.h): set_fused_bias_gelu.
+  bool fused_cuda = false;
 };
 TORCH_MODULE(ElectraIntermediate);
 
@@ -182,6 +185,11 @@ void set_attention(torch::nn::Module& module, AttentionKernel kernel);
 // (model/add_layer_norm.h) when `on` and the build has the kernels; ATen's ops otherwise. No
 // effect on the CPU (set_attention's kFused covers it there).
 void set_fused_layer_norm(torch::nn::Module& module, bool on);
+
+// On CUDA tensors, each GELU feed-forward block's backward GELU, its derivative and the first
+// product's bias gradient in one kernel (model/feed_forward.h) when `on` and the build has the
+// kernels; ATen's three passes otherwise. No effect on the CPU, which has its own fused passes.
+void set_fused_bias_gelu(torch::nn::Module& module, bool on);
 
 // HF _init_weights: Linear/Embedding weights ~ N(0, initializer_range), biases 0, the padding
 // row 0, LayerNorm 1/0. Uses the default torch generator (seed it first).

@@ -79,7 +79,7 @@ at::Tensor second_product(const at::Tensor& x, const at::Tensor& act, const at::
 struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1,
                             const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2,
-                            bool tanh_approx) {
+                            bool tanh_approx, bool fused_cuda) {
     const at::Tensor x2 = x.reshape({-1, x.size(-1)});  // [n, H]
     // fp32 master parameters with bf16 x: the products take them rounded to bf16, and backward
     // gives their gradients in fp32 (model/bf16_linear.h).
@@ -97,6 +97,7 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
         bias_in_gelu(x2) ? b1.to(dt).to(at::kFloat).contiguous() : at::empty({0}, b1.options());
     ctx->save_for_backward({x2, w1c, pre, w2c, folded});
     ctx->saved_data["tanh"] = tanh_approx;
+    ctx->saved_data["fused_cuda"] = fused_cuda;
     ctx->saved_data["b2"] = b2.numel() > 0;
     ctx->saved_data["master"] = w1.scalar_type() != dt;
     if (primitive && onednn_linear_supports(act, w2))
@@ -112,6 +113,7 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     const at::Tensor gy = grad[0].reshape({-1, w2.size(0)});  // [n, out]
     at::Tensor d = gy.mm(w2);                                 // [n, F]: d act, then d pre
     at::Tensor act;                                           // [n, F]
+    at::Tensor grad_b1;                                       // [F], when a kernel summed it
     if (detail::cpu_fp32_or_bf16(pre) && d.scalar_type() == pre.scalar_type() &&
         d.is_contiguous()) {
       act = at::empty_like(pre);
@@ -123,6 +125,14 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
                               tanh_approx, offset(f32_data(act), o), offset(bf16_data(act), o),
                               offset(f32_data(d), o), offset(bf16_data(d), o));
       });
+    } else if (ctx->saved_data["fused_cuda"].toBool() && folded.numel() == 0 &&
+               cuda_gelu_backward_supports(pre, d)) {
+      // One pass instead of ATen's three; the bias gradient rounded to pre's dtype as
+      // d.sum(0) would round it.
+      auto outs = cuda_gelu_backward(pre, d, tanh_approx);
+      act = outs[0];
+      d = outs[1];
+      grad_b1 = outs[2].to(pre.scalar_type());
     } else {
       const char* approx = tanh_approx ? "tanh" : "none";
       const at::Tensor x = folded.numel() > 0 ? pre + folded : pre;
@@ -141,23 +151,24 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     at::Tensor grad_w2 = weight_grad(gy, act);                                           // [out, F]
     at::Tensor grad_b2 = ctx->saved_data["b2"].toBool() ? bias_grad(gy) : at::Tensor();  // [out]
     at::Tensor grad_w1 = weight_grad(d, x2);                                             // [F, H]
-    at::Tensor grad_b1 = bias_grad(d);                                                   // [F]
+    if (!grad_b1.defined()) grad_b1 = bias_grad(d);                                      // [F]
     std::vector<int64_t> sizes = grad[0].sizes().vec();
     sizes.back() = w1.size(1);
     at::Tensor grad_x = d.mm(w1).view(sizes);  // [..., H]
-    return {grad_x, grad_w1, grad_b1, grad_w2, grad_b2, at::Tensor()};
+    return {grad_x, grad_w1, grad_b1, grad_w2, grad_b2, at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
 at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
-                             const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx) {
+                             const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx,
+                             bool fused_cuda) {
   const bool grad =
       at::GradMode::is_enabled() && (x.requires_grad() || w1.requires_grad() || w2.requires_grad());
   // LibTorch 1.13's custom functions take no undefined tensor: an empty one stands for "none".
   const at::Tensor out_bias = b2.defined() ? b2 : at::empty({0}, w2.options());
-  if (grad) return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx);
+  if (grad) return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx, fused_cuda);
   const at::ScalarType dt = x.scalar_type();
   const at::Tensor x2 = x.reshape({-1, x.size(-1)});
   // No gradient, bf16 or fp32 on the CPU: the GELU inside the first product, weights packed

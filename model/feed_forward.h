@@ -4,10 +4,14 @@
 // input): for ELECTRA-Small at batch 128 that is two [16384, 1024] fp32 tensors per layer,
 // ~1 GB in all. On the CPU, in fp32 and bf16, the bias, the GELU and in backward the GELU
 // again with its derivative are single passes (model/gelu_rows.h) instead of three ATen passes
-// over [tokens, intermediate] and two erf evaluations per element; elsewhere ATen's ops.
+// over [tokens, intermediate] and two erf evaluations per element; on CUDA with `fused_cuda`,
+// backward's GELU, its derivative and the first bias's gradient are one kernel
+// (model/cuda/gelu_kernels.h); elsewhere ATen's ops.
 #pragma once
 
 #include <ATen/Tensor.h>
+
+#include <vector>
 
 namespace electra::model {
 
@@ -16,8 +20,20 @@ namespace electra::model {
 // -> [..., out] in x's dtype. The parameters are in x's dtype (the compute dtype), or, for a bf16
 // x on the CPU where bf16_linear_supports(x, w1), fp32 master parameters: then the products use
 // them rounded to bf16 and their gradients are fp32 (model/bf16_linear.h).
-// Differentiable in all five; without a gradient nothing is kept.
+// Differentiable in all five; without a gradient nothing is kept. fused_cuda: backward on CUDA
+// runs cuda_gelu_backward where it supports the tensors (model.fused_bias_gelu).
 at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
-                             const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx);
+                             const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx,
+                             bool fused_cuda = false);
+
+// Whether cuda_gelu_backward takes these: a build with the CUDA kernels, [n, F] CUDA tensors of
+// one dtype (fp32, bf16 or fp16) on one device, F a multiple of 4.
+bool cuda_gelu_backward_supports(const at::Tensor& pre, const at::Tensor& d_act);
+// pre: the GELU's input [n, F]; d_act: the gradient of its output [n, F] -> {gelu(pre),
+// d_act * gelu'(pre) (both [n, F], rounded as ATen's gelu and gelu_backward round them), the
+// column sums of the latter [F] fp32 (the bias gradient of the product that made pre)}. d_act's
+// storage is reused for the second when it is contiguous.
+std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tensor& d_act,
+                                           bool tanh_approx);
 
 }  // namespace electra::model

@@ -420,6 +420,9 @@ std::string run_bench(const Config& cfg, const BenchOptions& bo, dist::Communica
       {"attention", model::attention_name(pc.attention)},
       // Whether the blocks ran model/add_layer_norm.h's CUDA kernel (model.fused_layer_norm).
       {"fused_layer_norm", model::cuda_add_layer_norm_runs(pc.fused_layer_norm, dev)},
+      // The same test for model/feed_forward.h's CUDA kernel (model.fused_bias_gelu): both are
+      // in the one kernel library, so "built" is the same question.
+      {"fused_bias_gelu", model::cuda_add_layer_norm_runs(pc.fused_bias_gelu, dev)},
       {"tf32", rt.tf32},
       {"cuda_graphs", pc.cuda_graphs},
       {"graph_replays", graph_replays},

@@ -36,6 +36,10 @@ void add_model_keys(ConfigSchema& s) {
                 "and one backward, and the next block's low-precision input written beside it "
                 "(builds with ELECTRA_CUDA_KERNELS); false = ATen's ops. Dropout masks differ "
                 "from at::dropout's for the same seed. No effect on the CPU")
+      .add_bool("model.fused_bias_gelu", true,
+                "on CUDA: the feed-forward block's backward GELU, its derivative and the first "
+                "product's bias gradient in one kernel (builds with ELECTRA_CUDA_KERNELS); "
+                "false = ATen's three passes. No effect on the CPU")
       .add_string("model.init_from", std::nullopt,
                   "start from these weights (when not resuming): one of our checkpoints, a run "
                   "directory, or a directory with discriminator/ and generator/ exports (both "
@@ -160,6 +164,7 @@ PretrainConfig read_pretrain_config(const Config& c, int64_t tokenizer_vocab_siz
   p.init_from = c.get_string("model.init_from");
   p.attention = read_attention_key(c);
   p.fused_layer_norm = c.get_bool("model.fused_layer_norm");
+  p.fused_bias_gelu = c.get_bool("model.fused_bias_gelu");
 
   p.data_files = c.get_strings("data.files");
   p.data_format = c.get_string("data.format");

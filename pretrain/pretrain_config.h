@@ -43,6 +43,7 @@ struct PretrainConfig {
   bool tf32 = false;
   model::AttentionKernel attention = model::AttentionKernel::kEager;
   bool fused_layer_norm = true;  // model.fused_layer_norm (CUDA)
+  bool fused_bias_gelu = true;   // model.fused_bias_gelu (CUDA)
   LossScalerOptions amp;         // used with precision fp16
   int64_t seed = 42;
   int64_t log_every = 100;

@@ -28,6 +28,7 @@ void place_pair(model::PretrainingPair& pair, const PretrainConfig& pc, const at
     m.to(device);
     model::set_attention(m, pc.attention);
     model::set_fused_layer_norm(m, pc.fused_layer_norm);
+    model::set_fused_bias_gelu(m, pc.fused_bias_gelu);
   };
   place(*pair.discriminator);
   place(*pair.generator);

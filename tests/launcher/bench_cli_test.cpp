@@ -99,6 +99,7 @@ TEST(BenchCliTest, TrainingFiguresFollowFromTheModel) {
   EXPECT_EQ(j["fp16_overflow_steps"], 0);
   // The fused LayerNorm kernel is CUDA's: on the CPU it is reported off whatever the key says.
   EXPECT_EQ(j["fused_layer_norm"], false);
+  EXPECT_EQ(j["fused_bias_gelu"], false);
   // Two models' forward, backward and the clipping: well over a few hundred operators.
   EXPECT_GT(j["aten_ops_per_step"].get<int64_t>(), 300);
 }
