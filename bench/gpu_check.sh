@@ -31,7 +31,9 @@
 # `electra pretrain` with train.wait_each_step false vs true; empty: none), GPU_CHECK_FINETUNE
 # (the precisions of the fine-tuning check: bf16 fp16; empty: none), GPU_CHECK_GRAPHS
 # ("model:batch:seq ..." benched again in bf16 with train.cuda_graphs=true; tag ...-graphs),
-# PY (python3).
+# GPU_CHECK_NOGELU ("model:batch:seq ..." benched as GPU_CHECK_GRAPHS but with
+# model.fused_bias_gelu=false: the A/B of the GELU backward kernel; tag ...-graphs-nogelu),
+# GPU_CHECK_PROFILE_EAGER (1; 0: trace only electra's step), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -301,6 +303,9 @@ if [ -x "$ELECTRA" ]; then
   # Each step replayed from a CUDA graph: the host queues it with one call instead of ~10,000
   # operators.
   bench_variant "$GRAPHS" graphs --set train.cuda_graphs=true
+  # The GELU backward kernel's A/B, on replayed steps (the device's time, not the host's).
+  bench_variant "${GPU_CHECK_NOGELU-}" graphs-nogelu --set train.cuda_graphs=true \
+    --set model.fused_bias_gelu=false
 fi
 
 # Both systems again without a wait per step (--overlap): the host queues step n+1 while the
@@ -360,12 +365,12 @@ if [ -x "$ELECTRA" ] && [ "$DEVICE" = cuda ] && [ -n "$PROFILE" ]; then
   step profile_electra 90 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
     $DEVICE_SET --set train.precision=bf16 --set data.seq_len=$seq --set train.batch_size=$batch \
     --steps 3 --warmup 3 --gemm-seconds 0 --profile '$BUILD/trace_electra.json' &&
-    $PY bench/trace_summary.py '$BUILD/trace_electra.json' --top 25"
-  step profile_eager 90 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model --batch $batch \
+    $PY bench/trace_summary.py '$BUILD/trace_electra.json' --top 45"
+  [ "${GPU_CHECK_PROFILE_EAGER:-1}" = 1 ] && step profile_eager 90 "PYTHONUNBUFFERED=1 $PY bench/gpu_baseline.py --model $model --batch $batch \
     --seq $seq --steps 3 --warmup 3 --profile '$BUILD/trace_eager.json' &&
     $PY bench/trace_summary.py '$BUILD/trace_eager.json' --top 25"
   for who in electra eager; do
-    sed -n '/^trace:/,$p' "$LOGS/profile_$who.log" | head -n 120 >>"$SUMMARY"
+    [ -f "$LOGS/profile_$who.log" ] && sed -n '/^trace:/,$p' "$LOGS/profile_$who.log" | head -n 120 >>"$SUMMARY"
   done
 fi
 
@@ -418,6 +423,14 @@ for tag, r in rows.items():
     if fu and un:
         print(f"fused LayerNorm A/B {tag[: -len('-unfused')]}: {fu:.0f} vs {un:.0f} tok/s "
               f"without ({fu / un:.2f}x; fused_layer_norm={base['electra'].get('fused_layer_norm')})")
+for tag, r in rows.items():
+    if not tag.endswith("-graphs-nogelu"):
+        continue
+    base = rows.get(tag[: -len("-nogelu")], {})
+    fu, un = num(base.get("electra"), "tokens_per_s"), num(r.get("electra"), "tokens_per_s")
+    if fu and un:
+        print(f"GELU backward kernel A/B {tag[: -len('-nogelu')]}: {fu:.0f} vs {un:.0f} tok/s "
+              f"without ({fu / un:.2f}x; fused_bias_gelu={base['electra'].get('fused_bias_gelu')})")
 for tag, r in rows.items():
     if not tag.endswith("-overlap"):
         continue
