@@ -7,6 +7,7 @@
 
 #include "model/bf16_bits.h"
 #include "model/fast_exp.h"
+#include "model/keep_bits.h"
 
 namespace electra::model::detail {
 
@@ -20,7 +21,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void to_v_impl(
     float* __restrict out) {
   if (keep) {
     for (int64_t j = 0; j < n; ++j)
-      out[j] = p[j] * scale * static_cast<float>(keep[j]);
+      out[j] = p[j] * scale * keep_factor(keep, j);
   } else {
     for (int64_t j = 0; j < n; ++j)
       out[j] = p[j];
@@ -37,7 +38,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void to_v16_impl(
     uint16_t* __restrict out) {
   if (keep) {
     for (int64_t j = 0; j < n; ++j)
-      out[j] = float_to_bf16(p[j] * scale * static_cast<float>(keep[j]));
+      out[j] = float_to_bf16(p[j] * scale * keep_factor(keep, j));
   } else {
     for (int64_t j = 0; j < n; ++j)
       out[j] = float_to_bf16(p[j]);
@@ -91,7 +92,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     if (keep) {
       const bool* ki = keep + i * l;
       for (int64_t j = 0; j < l; ++j)
-        gi[j] = gi[j] * scale * static_cast<float>(ki[j]);
+        gi[j] = gi[j] * scale * keep_factor(ki, j);
     }
     float dot = 0.0f;
     for (int64_t j = 0; j < l; ++j)

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "model/bf16_bits.h"
+#include "model/keep_bits.h"
 #include "model/kernel_tensors.h"
 
 namespace electra::model {
@@ -67,7 +68,7 @@ namespace {
 void masked_scale_f32(const float* x, const bool* keep, float* out, int64_t n, float scale) {
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
-      out[i] = x[i] * scale * static_cast<float>(keep[i]);
+      out[i] = x[i] * scale * detail::keep_factor(keep, i);
   });
 }
 
@@ -77,7 +78,7 @@ void masked_scale_bf16(const uint16_t* x, const bool* keep, uint16_t* out, int64
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
       out[i] =
-          detail::float_to_bf16(detail::bf16_to_float(x[i]) * scale * static_cast<float>(keep[i]));
+          detail::float_to_bf16(detail::bf16_to_float(x[i]) * scale * detail::keep_factor(keep, i));
   });
 }
 

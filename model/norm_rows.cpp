@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "model/bf16_bits.h"
+#include "model/keep_bits.h"
 
 namespace electra::model::detail {
 
@@ -26,13 +27,13 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
         xi[j] = bf16_to_float(y16[o + j]) + ybias[j];
       if (keep) {
         for (int64_t j = 0; j < h; ++j)
-          xi[j] = xi[j] * scale * static_cast<float>(keep[o + j]);
+          xi[j] = xi[j] * scale * keep_factor(keep, o + j);
       }
     } else if (y16) {
       if (keep) {
         for (int64_t j = 0; j < h; ++j)
           xi[j] = bf16_to_float(
-              float_to_bf16(bf16_to_float(y16[o + j]) * scale * static_cast<float>(keep[o + j])));
+              float_to_bf16(bf16_to_float(y16[o + j]) * scale * keep_factor(keep, o + j)));
       } else {
         for (int64_t j = 0; j < h; ++j)
           xi[j] = bf16_to_float(y16[o + j]);
@@ -42,7 +43,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_impl(
         xi[j] = ybias ? y32[o + j] + ybias[j] : y32[o + j];
       if (keep) {
         for (int64_t j = 0; j < h; ++j)
-          xi[j] = xi[j] * scale * static_cast<float>(keep[o + j]);
+          xi[j] = xi[j] * scale * keep_factor(keep, o + j);
       }
     }
     float sum = 0.0f;
@@ -101,18 +102,18 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void backward_impl(
     if (dy16 && dybias) {
       // The forward above in fp32 from the cast on: one rounding, y's own.
       for (int64_t j = 0; j < h; ++j) {
-        const float d = keep ? dx[o + j] * scale * static_cast<float>(keep[o + j]) : dx[o + j];
+        const float d = keep ? dx[o + j] * scale * keep_factor(keep, o + j) : dx[o + j];
         dy16[o + j] = float_to_bf16(d);
         dybias[j] += d;
       }
     } else if (dy16) {
       for (int64_t j = 0; j < h; ++j) {
-        const float k = keep ? scale * static_cast<float>(keep[o + j]) : 1.0f;
+        const float k = keep ? scale * keep_factor(keep, o + j) : 1.0f;
         dy16[o + j] = float_to_bf16(bf16_to_float(float_to_bf16(dx[o + j])) * k);
       }
     } else {
       for (int64_t j = 0; j < h; ++j)
-        dy32[o + j] = keep ? dx[o + j] * scale * static_cast<float>(keep[o + j]) : dx[o + j];
+        dy32[o + j] = keep ? dx[o + j] * scale * keep_factor(keep, o + j) : dx[o + j];
       if (dybias) {
         for (int64_t j = 0; j < h; ++j)
           dybias[j] += dy32[o + j];
