@@ -12,14 +12,13 @@
 #include "model/add_layer_norm.h"
 #include "model/electra.h"
 #include "model/fast_random.h"
+#include "tests/support/cuda_kernels.h"
 #include "tests/support/sdpa_parity.h"
 
 namespace electra::model {
 namespace {
 
-#define SKIP_WITHOUT_KERNELS()                                                            \
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch"; \
-  if (!cuda_add_layer_norm_built()) GTEST_SKIP() << "built without ELECTRA_CUDA_KERNELS"
+using electra::testing::rel_err;
 
 const at::Device kCuda(at::kCUDA, 0);
 
@@ -76,14 +75,8 @@ Result fused(Case& c, double p, bool low_copy) {
   return finish(c, outs[0], outs.size() > 1 ? outs[1] : at::Tensor());
 }
 
-// max |a - b| / (|b| + 1) over the elements.
-double rel_err(const at::Tensor& a, const at::Tensor& b) {
-  const at::Tensor x = a.to(at::kFloat), y = b.to(at::kFloat);
-  return ((x - y).abs() / (y.abs() + 1)).max().item<double>();
-}
-
 TEST(CudaAddLayerNorm, MatchesTheEagerOrderInValuesAndGradients) {
-  SKIP_WITHOUT_KERNELS();
+  ELECTRA_SKIP_WITHOUT_CUDA_KERNELS();
   struct Shape {
     int64_t rows, h;
   };
@@ -130,7 +123,7 @@ TEST(CudaAddLayerNorm, MatchesTheEagerOrderInValuesAndGradients) {
 }
 
 TEST(CudaAddLayerNorm, EachCallDrawsANewMaskAndTheSameSeedTheSameOne) {
-  SKIP_WITHOUT_KERNELS();
+  ELECTRA_SKIP_WITHOUT_CUDA_KERNELS();
   Case c = make_case(64, 256, at::kBFloat16);
   torch::NoGradGuard no_grad;
   torch::manual_seed(5);
@@ -144,7 +137,7 @@ TEST(CudaAddLayerNorm, EachCallDrawsANewMaskAndTheSameSeedTheSameOne) {
 }
 
 TEST(CudaAddLayerNorm, TheDiscriminatorGivesTheSameLogitsWithAndWithoutIt) {
-  SKIP_WITHOUT_KERNELS();
+  ELECTRA_SKIP_WITHOUT_CUDA_KERNELS();
   for (const auto dt : {at::kFloat, at::kBFloat16}) {
     SCOPED_TRACE(::testing::Message() << dt);
     torch::manual_seed(11);

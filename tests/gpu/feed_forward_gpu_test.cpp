@@ -10,21 +10,14 @@
 
 #include "model/add_layer_norm.h"
 #include "model/feed_forward.h"
+#include "tests/support/cuda_kernels.h"
 
 namespace electra::model {
 namespace {
 
-#define SKIP_WITHOUT_KERNELS()                                                            \
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch"; \
-  if (!cuda_add_layer_norm_built()) GTEST_SKIP() << "built without ELECTRA_CUDA_KERNELS"
+using electra::testing::rel_err;
 
 const at::Device kCuda(at::kCUDA, 0);
-
-// max |a - b| / (|b| + 1) over the elements.
-double rel_err(const at::Tensor& a, const at::Tensor& b) {
-  const at::Tensor x = a.to(at::kFloat), y = b.to(at::kFloat);
-  return ((x - y).abs() / (y.abs() + 1)).max().item<double>();
-}
 
 // One unit in the last place of dt, relative: what one rounding the other way can move.
 double unit(at::ScalarType dt) {
@@ -32,7 +25,7 @@ double unit(at::ScalarType dt) {
 }
 
 TEST(CudaGeluBackward, MatchesAtensGeluGeluBackwardAndColumnSum) {
-  SKIP_WITHOUT_KERNELS();
+  ELECTRA_SKIP_WITHOUT_CUDA_KERNELS();
   struct Shape {
     int64_t rows, f;
   };
@@ -73,7 +66,7 @@ TEST(CudaGeluBackward, MatchesAtensGeluGeluBackwardAndColumnSum) {
 }
 
 TEST(CudaGeluBackward, TheFeedForwardNodeGivesAtensValuesAndGradients) {
-  SKIP_WITHOUT_KERNELS();
+  ELECTRA_SKIP_WITHOUT_CUDA_KERNELS();
   const int64_t n = 2 * 67, h = 64, f = 256;  // [2, 67, 64] through [256] back to [64]
   for (const auto dt : {at::kFloat, at::kBFloat16, at::kHalf}) {
     for (const bool tanh_approx : {false, true}) {
