@@ -14,6 +14,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "model/cuda/add_layer_norm_kernels.h"
+#include "model/cuda_kernel_args.h"
 #include "model/fast_random.h"
 #include "model/seed_slots.h"
 #endif
@@ -36,20 +37,8 @@ at::Tensor cuda_dropout_keep_mask(uint64_t seed, int64_t rows, int64_t h, double
 #if defined(ELECTRA_CUDA_KERNELS)
 namespace {
 
-cuda::Elem elem_of(at::ScalarType t) {
-  switch (t) {
-    case at::kBFloat16:
-      return cuda::Elem::kBFloat16;
-    case at::kHalf:
-      return cuda::Elem::kHalf;
-    default:
-      return cuda::Elem::kFloat;
-  }
-}
-
-void check_launch(cudaError_t rc, const char* what) {
-  ELECTRA_CHECK(rc == cudaSuccess, what, " failed: ", cudaGetErrorString(rc));
-}
+using cuda::check_launch;
+using cuda::elem_of;
 
 struct CudaAddLayerNorm : public torch::autograd::Function<CudaAddLayerNorm> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,

@@ -12,6 +12,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include "model/cuda/gelu_kernels.h"
+#include "model/cuda_kernel_args.h"
 #endif
 
 namespace electra::model {
@@ -42,15 +43,13 @@ std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tens
   a.pre = x.data_ptr();
   a.d = d.data_ptr();
   a.act = act.data_ptr();
-  a.elem = x.scalar_type() == at::kBFloat16 ? cuda::Elem::kBFloat16
-           : x.scalar_type() == at::kHalf   ? cuda::Elem::kHalf
-                                            : cuda::Elem::kFloat;
+  a.elem = cuda::elem_of(x.scalar_type());
   a.tanh_approx = tanh_approx;
   a.rows = rows;
   a.f = f;
   a.partial = partial.data_ptr<float>();
-  const cudaError_t rc = cuda::gelu_backward(a, c10::cuda::getCurrentCUDAStream().stream());
-  ELECTRA_CHECK(rc == cudaSuccess, "gelu_backward failed: ", cudaGetErrorString(rc));
+  cuda::check_launch(cuda::gelu_backward(a, c10::cuda::getCurrentCUDAStream().stream()),
+                     "gelu_backward");
   return {act, d, partial.sum(0)};
 }
 

@@ -219,20 +219,8 @@ template <template <typename> class Launch, typename Args>
 cudaError_t with_elem(const Args& a, cudaStream_t stream) {
   if (a.h <= 0 || a.h > kMaxHidden || a.h % kVec != 0 || a.rows < 0) return cudaErrorInvalidValue;
   if (a.rows == 0) return cudaSuccess;
-  switch (a.elem) {
-    case Elem::kFloat:
-      Launch<float>::run(a, stream);
-      break;
-    case Elem::kBFloat16:
-      Launch<__nv_bfloat16>::run(a, stream);
-      break;
-    case Elem::kHalf:
-      Launch<__half>::run(a, stream);
-      break;
-    default:
-      return cudaErrorInvalidValue;
-  }
-  return cudaGetLastError();
+  return dev::launch_for_elem(
+      a.elem, [&](auto* type) { Launch<std::remove_pointer_t<decltype(type)>>::run(a, stream); });
 }
 
 template <typename T>

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "model/cuda/add_layer_norm_kernels.h"  // Elem
+
 namespace electra::model::cuda::dev {
 
 template <typename T>
@@ -60,6 +62,26 @@ __device__ __forceinline__ void store_vec(T* p, const float (&in)[kVec]) {
   for (int e = 0; e < kVec; ++e)
     w.v[e] = Cvt<T>::from(in[e]);
   *reinterpret_cast<Vec<T>*>(p) = w;
+}
+
+// launch(T*{}) with T the C++ type of `e` (float, __nv_bfloat16 or __half), then the launch's
+// error; cudaErrorInvalidValue for any other e. A launcher's one switch over the element types.
+template <typename Launch>
+cudaError_t launch_for_elem(Elem e, Launch&& launch) {
+  switch (e) {
+    case Elem::kFloat:
+      launch(static_cast<float*>(nullptr));
+      break;
+    case Elem::kBFloat16:
+      launch(static_cast<__nv_bfloat16*>(nullptr));
+      break;
+    case Elem::kHalf:
+      launch(static_cast<__half*>(nullptr));
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
 }
 
 // The same total in every lane.

@@ -2,6 +2,8 @@
 
 #include <cuda_runtime.h>
 
+#include <type_traits>
+
 #include "model/cuda/elem.cuh"
 
 namespace electra::model::cuda {
@@ -95,20 +97,8 @@ cudaError_t gelu_backward(const GeluBackward& a, cudaStream_t stream) {
   if (a.f <= 0 || a.f % kVec != 0 || a.rows < 0 || a.rows > gelu_backward_max_rows())
     return cudaErrorInvalidValue;
   if (a.rows == 0) return cudaSuccess;
-  switch (a.elem) {
-    case Elem::kFloat:
-      launch<float>(a, stream);
-      break;
-    case Elem::kBFloat16:
-      launch<__nv_bfloat16>(a, stream);
-      break;
-    case Elem::kHalf:
-      launch<__half>(a, stream);
-      break;
-    default:
-      return cudaErrorInvalidValue;
-  }
-  return cudaGetLastError();
+  return dev::launch_for_elem(
+      a.elem, [&](auto* type) { launch<std::remove_pointer_t<decltype(type)>>(a, stream); });
 }
 
 }  // namespace electra::model::cuda
