@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 
 #include <algorithm>
 #include <functional>
@@ -66,7 +67,15 @@ at::Tensor cached(const std::vector<at::Tensor>& parts, const std::string& tag,
   e.tag = tag;
   for (const at::Tensor& p : parts)
     e.sources.push_back({Weak(p.getIntrusivePtr()), p._version(), p.data_ptr()});
-  e.copy = make();
+  {
+    // Made in inference mode, the copy would be an inference tensor, which has no version
+    // counter, so nothing derived from it could be kept: the joined Q/K/V matrix was packed for
+    // oneDNN again on every call of `electra bench --inference` (72 reorders in 6 forwards).
+    // An ordinary tensor, made without a gradient, serves inference mode just as well.
+    const c10::InferenceMode normal_tensors(false);
+    const at::NoGradGuard no_grad;
+    e.copy = make();
+  }
   std::lock_guard<std::mutex> lock(g_mutex);
   // Drop what can no longer match (a source freed or changed), then add the copy.
   for (auto it = g_cache.begin(); it != g_cache.end();) {

@@ -80,5 +80,26 @@ TEST(WeightCast, DerivedCopiesAreMadeOncePerVersionAndTag) {
   EXPECT_EQ(made, 5);
 }
 
+// Inference mode (`electra bench --inference`, the tools): what is derived from a kept copy is
+// kept too. The joined Q/K/V matrix was an inference tensor there, without a version counter,
+// so oneDNN's packed layout of it was remade on every call.
+TEST(WeightCast, CopiesMadeInInferenceModeCanBeDerivedFrom) {
+  at::Tensor q = at::randn({4, 4}).requires_grad_(true), k = at::randn({4, 4}).requires_grad_(true);
+  const c10::InferenceMode inference;
+  const at::Tensor j = joined_weight({q, k}, at::kBFloat16);  // [8, 4]
+  EXPECT_FALSE(j.is_inference());
+  EXPECT_FALSE(j.requires_grad());
+  int made = 0;
+  const auto packed = [&] {
+    ++made;
+    return j.t().contiguous();
+  };
+  const at::Tensor a = derived_weight(j, "packed", packed);
+  EXPECT_EQ(derived_weight(j, "packed", packed).data_ptr(), a.data_ptr());
+  EXPECT_EQ(made, 1);
+  EXPECT_EQ(joined_weight({q, k}, at::kBFloat16).data_ptr(), j.data_ptr());
+  EXPECT_TRUE(at::equal(a, at::cat({q, k}, 0).to(at::kBFloat16).t()));
+}
+
 }  // namespace
 }  // namespace electra::model
