@@ -33,6 +33,8 @@
 # ("model:batch:seq ..." benched again in bf16 with train.cuda_graphs=true; tag ...-graphs),
 # GPU_CHECK_NOGELU ("model:batch:seq ..." benched as GPU_CHECK_GRAPHS but with
 # model.fused_bias_gelu=false: the A/B of the GELU backward kernel; tag ...-graphs-nogelu),
+# GPU_CHECK_ENV_AB ("VAR=VALUE ...": GPU_CHECK_ENV_AB_SPEC, base:128:128, benched again as
+# GPU_CHECK_GRAPHS with each variable set, e.g. ELECTRA_CUDA_BIAS_GRAD=0; tag ...-graphs-var),
 # GPU_CHECK_PROFILE_EAGER (1; 0: trace only electra's step), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -258,7 +260,7 @@ for line in sys.stdin:
 bench_electra() {
   local tag=$1 model=$2 batch=$3 seq=$4 prec=$5
   shift 5
-  step "bench_$tag" 120 "'$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
+  step "bench_$tag" 120 "${BENCH_ENV:-} '$ELECTRA' bench --config configs/pretrain/electra-$model.yaml \
     $DEVICE_SET --set train.precision=$prec $* --set data.seq_len=$seq \
     --set train.batch_size=$batch --steps $STEPS --warmup $WARMUP --gemm-seconds 1"
   tag_json "$tag" electra <"$LOGS/bench_$tag.log" | tail -n 1 >>"$JSONL"
@@ -310,6 +312,12 @@ if [ -x "$ELECTRA" ]; then
   # The GELU backward kernel's A/B, on replayed steps (the device's time, not the host's).
   bench_variant "${GPU_CHECK_NOGELU-}" graphs-nogelu --set train.cuda_graphs=true \
     --set model.fused_bias_gelu=false
+  # Environment switches of our CUDA kernels, on replayed steps.
+  for kv in ${GPU_CHECK_ENV_AB-}; do
+    var=${kv%%=*}
+    BENCH_ENV="env $kv" bench_variant "${GPU_CHECK_ENV_AB_SPEC:-base:128:128}" "graphs-${var,,}" \
+      --set train.cuda_graphs=true
+  done
 fi
 
 # Both systems again without a wait per step (--overlap): the host queues step n+1 while the
@@ -427,6 +435,14 @@ for tag, r in rows.items():
     if fu and un:
         print(f"fused LayerNorm A/B {tag[: -len('-unfused')]}: {fu:.0f} vs {un:.0f} tok/s "
               f"without ({fu / un:.2f}x; fused_layer_norm={base['electra'].get('fused_layer_norm')})")
+for tag, r in rows.items():
+    if "-graphs-electra_" not in tag:
+        continue
+    base_tag, var = tag.split("-graphs-")[0] + "-graphs", tag.split("-graphs-")[1]
+    fu, un = num(rows.get(base_tag, {}).get("electra"), "tokens_per_s"), num(r.get("electra"), "tokens_per_s")
+    if fu and un:
+        print(f"env A/B {base_tag}: {fu:.0f} tok/s by default vs {un:.0f} with {var.upper()} set "
+              f"({fu / un:.2f}x)")
 for tag, r in rows.items():
     if not tag.endswith("-graphs-nogelu"):
         continue

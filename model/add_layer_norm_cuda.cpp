@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "model/add_layer_norm.h"
 #include "model/cuda/dropout_hash.h"
+#include "model/cuda_linear.h"
 
 #if defined(ELECTRA_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
@@ -127,7 +128,7 @@ struct CudaAddLayerNorm : public torch::autograd::Function<CudaAddLayerNorm> {
     a.partial = partial.data_ptr<float>();
     check_launch(cuda::add_layer_norm_backward(a, c10::cuda::getCurrentCUDAStream().stream()),
                  "add_layer_norm_backward");
-    const at::Tensor sums = partial.sum(0);  // [2, h]: dgamma, dbeta
+    const at::Tensor sums = cuda_sum_rows(partial);  // [2, h]: dgamma, dbeta
     return {dy, dx, sums[0], sums[1], none, none, none};
   }
 };

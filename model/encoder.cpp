@@ -10,6 +10,7 @@
 #include "model/add_layer_norm.h"
 #include "model/bf16_linear.h"
 #include "model/cpu_attention.h"
+#include "model/cuda_linear.h"
 #include "model/fast_random.h"
 #include "model/feed_forward.h"
 #include "model/onednn_linear.h"
@@ -59,6 +60,9 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   // Without a gradient, in bf16 or fp32 on the CPU: one oneDNN primitive with the bias inside
   // and the weight packed once (model/onednn_linear.h).
   if (onednn_linear_supports(x, w)) return onednn_linear(x, w, b, Epilogue::kNone);
+  // On CUDA with a gradient: one node whose bias gradient is our column-sum kernel
+  // (model/cuda_linear.h).
+  if (at::GradMode::is_enabled() && cuda_linear_supports(x, w, b)) return cuda_linear(x, w, b);
   const at::ScalarType dt = x.scalar_type();
   if (dt == w.scalar_type()) return at::linear(x, w, b);
   if (!at::GradMode::is_enabled()) {

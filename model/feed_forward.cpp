@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "model/bf16_linear.h"
+#include "model/cuda_linear.h"
 #include "model/gelu_rows.h"
 #include "model/kernel_tensors.h"
 #include "model/onednn_linear.h"
@@ -146,7 +147,10 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
       return master ? bf16_weight_grad(g, in) : g.t().mm(in);
     };
     const auto bias_grad = [&](const at::Tensor& g) {
-      return master ? bf16_bias_grad(g) : g.sum(0);
+      if (master) return bf16_bias_grad(g);
+      // On CUDA our column sums (model/cuda_linear.h), rounded to g's dtype as g.sum(0) rounds.
+      if (cuda_column_sums_supports(g)) return cuda_column_sums(g).to(g.scalar_type());
+      return g.sum(0);
     };
     at::Tensor grad_w2 = weight_grad(gy, act);                                           // [out, F]
     at::Tensor grad_b2 = ctx->saved_data["b2"].toBool() ? bias_grad(gy) : at::Tensor();  // [out]

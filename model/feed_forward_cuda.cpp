@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/error.h"
+#include "model/cuda_linear.h"
 #include "model/feed_forward.h"
 
 #if defined(ELECTRA_CUDA_KERNELS)
@@ -50,7 +51,7 @@ std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tens
   a.partial = partial.data_ptr<float>();
   cuda::check_launch(cuda::gelu_backward(a, c10::cuda::getCurrentCUDAStream().stream()),
                      "gelu_backward");
-  return {act, d, partial.sum(0)};
+  return {act, d, cuda_sum_rows(partial)};
 }
 
 #else

@@ -12,6 +12,17 @@
 #include "model/kernel_tensors.h"
 #include "pretrain/gumbel_kernel.h"
 
+#if defined(ELECTRA_CUDA_KERNELS)
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "model/cuda/gumbel_kernels.h"
+#include "model/cuda_kernel_args.h"
+#endif
+
 namespace electra::pretrain {
 namespace {
 
@@ -31,6 +42,47 @@ at::Tensor scaled_logits(const at::Tensor& logits, const SamplingOptions& o) {
     l = masked.scatter(-1, keep, l.gather(-1, keep));
   }
   return l;
+}
+
+// The one-pass CUDA kernel (model/cuda/gumbel_kernels.h), where the build has it, the logits
+// and the generator are on one CUDA device, no top_k restriction applies, and
+// ELECTRA_CUDA_GUMBEL is not "0" (the switch for A/B runs; read once). Else an undefined
+// tensor. Its seed is drawn on the device from `gen` (random_: graph-safe, and the generator's
+// state, which checkpoints keep, replays it); the noise is then a hash of (seed, element).
+at::Tensor cuda_gumbel_argmax(const at::Tensor& logits, const SamplingOptions& o,
+                              at::Generator& gen) {
+#if defined(ELECTRA_CUDA_KERNELS)
+  static const bool enabled = [] {
+    const char* v = std::getenv("ELECTRA_CUDA_GUMBEL");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  const auto t = logits.scalar_type();
+  if (!enabled || !logits.is_cuda() || !gen.device().is_cuda() || logits.dim() != 2 ||
+      (gen.device().has_index() && gen.device().index() != logits.device().index()) ||
+      !(t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) || logits.size(1) == 0 ||
+      logits.size(0) > 0x7FFFFFFF || restricts_to_top_k(o, logits.size(1)))
+    return {};
+  const c10::cuda::CUDAGuard guard(logits.device());
+  const at::Tensor l = logits.detach().contiguous();                            // [n, vocab]
+  at::Tensor seed = at::empty({1}, l.options().dtype(at::kLong)).random_(gen);  // [1]
+  at::Tensor out = at::empty({l.size(0)}, l.options().dtype(at::kLong));        // [n]
+  model::cuda::GumbelArgmax a;
+  a.logits = l.data_ptr();
+  a.elem = model::cuda::elem_of(t);
+  a.rows = l.size(0);
+  a.vocab = l.size(1);
+  a.temperature = static_cast<float>(o.temperature);
+  a.seed_at = seed.data_ptr<int64_t>();
+  a.out = out.data_ptr<int64_t>();
+  const cudaError_t rc = model::cuda::gumbel_argmax(a, c10::cuda::getCurrentCUDAStream().stream());
+  ELECTRA_CHECK(rc == cudaSuccess, "gumbel_argmax failed: ", cudaGetErrorString(rc));
+  return out;
+#else
+  (void)logits;
+  (void)o;
+  (void)gen;
+  return {};
+#endif
 }
 
 }  // namespace
@@ -77,6 +129,7 @@ at::Tensor sample_tokens(const at::Tensor& logits, const SamplingOptions& o, at:
     }
     return out;
   }
+  if (at::Tensor fused = cuda_gumbel_argmax(logits, o, gen); fused.defined()) return fused;
   at::Tensor l = scaled_logits(logits, o);  // [n, vocab]
   // Gumbel noise -log(-log(u)), with the same 1e-9 guards as the official ELECTRA code.
   at::Tensor u;  // [n, vocab] fp32 uniform noise, on l's device

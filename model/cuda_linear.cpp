@@ -1,0 +1,167 @@
+// model/cuda_linear.h over model/cuda/column_sum_kernels.h (CUDA builds with
+// ELECTRA_CUDA_KERNELS); elsewhere nothing is supported.
+#include "model/cuda_linear.h"
+
+#include <ATen/ATen.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "common/error.h"
+
+#if defined(ELECTRA_CUDA_KERNELS)
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "model/bf16_linear.h"
+#include "model/cuda/column_sum_kernels.h"
+#include "model/cuda_kernel_args.h"
+#endif
+
+namespace electra::model {
+
+#if defined(ELECTRA_CUDA_KERNELS)
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+bool low_or_fp32(at::ScalarType t) {
+  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
+}
+
+using cuda::check_launch;
+
+struct CudaLinear : public torch::autograd::Function<CudaLinear> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const at::Tensor& b) {
+    const at::ScalarType dt = x.scalar_type();
+    const at::Tensor wc = w.to(dt);  // [out, in]
+    ctx->save_for_backward({x.reshape({-1, x.size(-1)}), wc});
+    ctx->saved_data["w_dtype"] = static_cast<int64_t>(w.scalar_type());
+    ctx->saved_data["b_dtype"] = static_cast<int64_t>(b.scalar_type());
+    return rows_linear(x, wc, b.to(dt));  // [..., out] in dt
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x2 = saved[0], &wc = saved[1];
+    const at::Tensor gy = grad[0].reshape({-1, wc.size(0)}).contiguous();  // [n, out]
+    at::Tensor gx, gw, gb;
+    if (ctx->needs_input_grad(0)) {
+      std::vector<int64_t> sizes = grad[0].sizes().vec();
+      sizes.back() = wc.size(1);
+      gx = gy.mm(wc).view(sizes);  // [..., in]
+    }
+    if (ctx->needs_input_grad(1)) {
+      const auto t = static_cast<at::ScalarType>(ctx->saved_data["w_dtype"].toInt());
+      gw = gy.t().mm(x2).to(t);  // [out, in]
+    }
+    if (ctx->needs_input_grad(2)) {
+      const auto t = static_cast<at::ScalarType>(ctx->saved_data["b_dtype"].toInt());
+      gb = cuda_column_sums(gy).to(t);  // [out]
+    }
+    return {gx, gw, gb};
+  }
+};
+
+}  // namespace
+
+bool cuda_bias_grad_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("ELECTRA_CUDA_BIAS_GRAD");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  return on;
+}
+
+bool cuda_column_sums_supports(const at::Tensor& g) {
+  return cuda_bias_grad_enabled() && g.is_cuda() && g.dim() == 2 && low_or_fp32(g.scalar_type()) &&
+         g.size(1) > 0 && g.size(1) % 4 == 0 && g.size(0) <= cuda::column_sum_max_rows();
+}
+
+at::Tensor cuda_column_sums(const at::Tensor& g) {
+  ELECTRA_CHECK(cuda_column_sums_supports(g), "cuda_column_sums: unsupported ", g.sizes(), " ",
+                g.scalar_type());
+  const c10::cuda::CUDAGuard guard(g.device());
+  const at::Tensor in = g.contiguous();  // [n, c]
+  const int64_t rows = in.size(0), cols = in.size(1);
+  const auto f32 = in.options().dtype(at::kFloat);
+  at::Tensor scratch = at::empty({cuda::column_sum_blocks(rows), cols}, f32);  // [blocks, c]
+  at::Tensor out = at::empty({cols}, f32);                                     // [c]
+  cuda::ColumnSums a;
+  a.in = in.data_ptr();
+  a.elem = cuda::elem_of(in.scalar_type());
+  a.rows = rows;
+  a.cols = cols;
+  a.scratch = scratch.data_ptr<float>();
+  a.out = out.data_ptr<float>();
+  check_launch(cuda::column_sums(a, c10::cuda::getCurrentCUDAStream().stream()), "column_sums");
+  return out;
+}
+
+at::Tensor cuda_sum_rows(const at::Tensor& partial) {
+  ELECTRA_CHECK(partial.is_cuda() && partial.scalar_type() == at::kFloat &&
+                    partial.is_contiguous() && partial.dim() >= 1,
+                "cuda_sum_rows: unsupported ", partial.sizes(), " ", partial.scalar_type());
+  const c10::cuda::CUDAGuard guard(partial.device());
+  const std::vector<int64_t> sizes(partial.sizes().begin() + 1, partial.sizes().end());
+  at::Tensor out = at::empty(sizes, partial.options());  // [...]
+  const int64_t rows = partial.size(0);
+  check_launch(
+      cuda::sum_rows(partial.data_ptr<float>(), rows, rows > 0 ? partial.numel() / rows : 0,
+                     out.data_ptr<float>(), c10::cuda::getCurrentCUDAStream().stream()),
+      "sum_rows");
+  if (rows == 0) out.zero_();
+  return out;
+}
+
+bool cuda_linear_supports(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  const at::ScalarType dt = x.scalar_type();
+  const auto param_ok = [&](const at::Tensor& p) {
+    return p.defined() && p.device() == x.device() &&
+           (p.scalar_type() == at::kFloat || p.scalar_type() == dt);
+  };
+  return cuda_bias_grad_enabled() && x.is_cuda() && low_or_fp32(dt) && x.dim() >= 1 &&
+         param_ok(w) && param_ok(b) && w.dim() == 2 && w.size(1) == x.size(-1) && b.dim() == 1 &&
+         b.size(0) == w.size(0) && w.size(0) % 4 == 0 &&
+         x.numel() / std::max<int64_t>(1, x.size(-1)) <= cuda::column_sum_max_rows();
+}
+
+at::Tensor cuda_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  ELECTRA_CHECK(cuda_linear_supports(x, w, b), "cuda_linear: unsupported x ", x.sizes(), " ",
+                x.scalar_type(), ", w ", w.sizes(), " ", w.scalar_type());
+  return CudaLinear::apply(x, w, b);
+}
+
+#else
+
+bool cuda_bias_grad_enabled() {
+  return false;
+}
+
+bool cuda_column_sums_supports(const at::Tensor&) {
+  return false;
+}
+
+at::Tensor cuda_column_sums(const at::Tensor&) {
+  throw std::runtime_error("cuda_column_sums: this electra was built without the CUDA kernels");
+}
+
+at::Tensor cuda_sum_rows(const at::Tensor&) {
+  throw std::runtime_error("cuda_sum_rows: this electra was built without the CUDA kernels");
+}
+
+bool cuda_linear_supports(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  return false;
+}
+
+at::Tensor cuda_linear(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  throw std::runtime_error("cuda_linear: this electra was built without the CUDA kernels");
+}
+
+#endif
+
+}  // namespace electra::model

@@ -1,0 +1,36 @@
+// The encoder's products on CUDA (model::linear) as one autograd node per layer, for the bias
+// gradient: ATen's linear sums it with a column reduction that ran at about a third of an
+// H100's bandwidth (the 75 such sums of an ELECTRA-Base step were 2.3 ms of its 42 ms on the
+// device); here it is model/cuda/column_sum_kernels.h's two launches. The forward is ATen's
+// addmm on the flattened rows, the same product as at::linear's. Also the column sums
+// themselves, for the other kernels' callers.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+namespace electra::model {
+
+// Whether this process uses the CUDA column sums: a build with the CUDA kernels, and the
+// environment variable ELECTRA_CUDA_BIAS_GRAD not "0" (the switch for A/B runs; read once).
+bool cuda_bias_grad_enabled();
+
+// Whether cuda_column_sums takes g: enabled, a contiguous-able [n, c] CUDA tensor in fp32, bf16
+// or fp16, c a multiple of 4.
+bool cuda_column_sums_supports(const at::Tensor& g);
+// g: [n, c] -> its column sums, [c] fp32, summed in fp32 in a fixed order.
+at::Tensor cuda_column_sums(const at::Tensor& g);
+
+// partial: [P, ...] contiguous fp32 on CUDA (the per-block sums of our kernels) -> its sum over
+// the first dimension, in block order, [...] fp32.
+at::Tensor cuda_sum_rows(const at::Tensor& partial);
+
+// Whether cuda_linear takes these: enabled, x a CUDA tensor in fp32, bf16 or fp16, w [out, in]
+// and b [out] (defined) in fp32 or x's dtype on x's device, out a multiple of 4.
+bool cuda_linear_supports(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+// x [..., in] -> x w^T + b, [..., out] in x's dtype: the values of at::linear(x, w.to(dt),
+// b.to(dt)). Differentiable in all three: x's and w's gradients are ATen's products (w's cast
+// to w's dtype), b's the fp32 column sums of the output's gradient, not rounded to x's dtype
+// on the way as ATen's sum would round them.
+at::Tensor cuda_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+
+}  // namespace electra::model
