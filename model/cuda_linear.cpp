@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/error.h"
+#include "model/encoder.h"
 
 #if defined(ELECTRA_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
@@ -163,5 +164,34 @@ at::Tensor cuda_linear(const at::Tensor&, const at::Tensor&, const at::Tensor&) 
 }
 
 #endif
+
+bool pad_vocab_enabled(const at::Tensor& x) {
+  static const bool on = [] {
+    const char* v = std::getenv("ELECTRA_CUDA_PAD_VOCAB");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  // fp32 is left out: its widened logits would stay a strided view and cost a copy later.
+  return on && x.is_cuda() && at::GradMode::is_enabled() && x.scalar_type() != at::kFloat;
+}
+
+at::Tensor padded_vocab_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                               int64_t multiple) {
+  ELECTRA_CHECK(multiple > 0 && w.dim() == 2 && b.defined() && b.dim() == 1 &&
+                    b.size(0) == w.size(0) && x.size(-1) == w.size(1),
+                "padded_vocab_linear: x ", x.sizes(), ", w ", w.sizes(), ", b ", b.sizes(),
+                ", multiple ", multiple);
+  const int64_t vocab = w.size(0);
+  const int64_t padded = (vocab + multiple - 1) / multiple * multiple;
+  if (padded == vocab) return linear(x, w, b);
+  at::Tensor wp = at::empty({padded, w.size(1)}, x.options());  // [padded, emb] in x's dtype
+  at::Tensor bp = at::empty({padded}, x.options());             // [padded]
+  wp.narrow(0, vocab, padded - vocab).zero_();
+  bp.narrow(0, vocab, padded - vocab).zero_();
+  // copy_ casts, and autograd records it (CopySlices): w's gradient is the first vocab rows of
+  // wp's, cast back to w's dtype, as the gradient of w.to(dt) would be.
+  wp.narrow(0, 0, vocab).copy_(w);
+  bp.narrow(0, 0, vocab).copy_(b);
+  return linear(x, wp, bp).narrow(-1, 0, vocab);  // [n, vocab], row stride padded
+}
 
 }  // namespace electra::model

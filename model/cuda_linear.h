@@ -33,4 +33,20 @@ bool cuda_linear_supports(const at::Tensor& x, const at::Tensor& w, const at::Te
 // on the way as ATen's sum would round them.
 at::Tensor cuda_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
 
+// The generator's output product, [n, emb] x [vocab, emb]^T, with the vocabulary padded to a
+// multiple of `multiple` rows inside the product only. cuBLAS picks its fast kernels only for
+// 16-byte aligned leading dimensions: BERT's 30,522 tokens (61,044 bytes in bf16) sent all three
+// products of ELECTRA-Base's head to sm80 fallback kernels at ~230 TFLOP/s on an H100 (1.5 ms
+// of a 43.7 ms step). Checkpoints keep [vocab, emb]; the copy into the padded matrix is the cast
+// to x's dtype that the product makes anyway, and the rows past vocab are zeros.
+//
+// Whether the head pads: a CUDA x with a gradient (training; evaluation keeps its cached cast
+// weights), and ELECTRA_CUDA_PAD_VOCAB not "0" (the A/B switch; read once).
+bool pad_vocab_enabled(const at::Tensor& x);
+// x [n, emb], w [vocab, emb], b [vocab] -> x w^T + b, [n, vocab] in x's dtype: a view, with row
+// stride vocab rounded up to `multiple`, of the padded product (through model::linear).
+// Differentiable in all three; the padded rows get no gradient. Any device (tested on the CPU).
+at::Tensor padded_vocab_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                               int64_t multiple);
+
 }  // namespace electra::model

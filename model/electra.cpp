@@ -3,8 +3,16 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "model/cuda_linear.h"
 
 namespace electra::model {
+namespace {
+
+// The generator's vocabulary is padded to this many rows inside its product on CUDA
+// (model/cuda_linear.h): 64 bf16 values are 128 bytes, and BERT's 30,522 becomes 30,528.
+constexpr int64_t kVocabPadMultiple = 64;
+
+}  // namespace
 
 DiscriminatorPredictionsImpl::DiscriminatorPredictionsImpl(const ElectraConfig& c)
     : act(parse_activation(c.hidden_act)) {
@@ -42,7 +50,10 @@ at::Tensor LmHeadImpl::forward(const at::Tensor& x, const at::Tensor& tied_weigh
   const at::Tensor& w = weight.defined() ? weight : tied_weight;  // [vocab, emb]
   // model::linear: in bf16 training the fp32 weight's gradient straight from the bf16 product
   // (model/bf16_linear.h), without evaluation's casts of the [vocab, emb] matrix each call.
-  const at::Tensor logits = linear(x.to(dt), w, bias);  // [rows, vocab] in dt
+  const at::Tensor xd = x.to(dt);  // [rows, emb]
+  const at::Tensor logits = pad_vocab_enabled(xd)
+                                ? padded_vocab_linear(xd, w, bias, kVocabPadMultiple)
+                                : linear(xd, w, bias);  // [rows, vocab] in dt
   return widen ? logits.to(at::kFloat) : logits;
 }
 

@@ -6,6 +6,9 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "model/add_layer_norm.h"
 #include "model/cuda_linear.h"
 #include "model/encoder.h"
@@ -118,6 +121,43 @@ TEST(CudaLinear, TheEncodersLinearUsesItWithAGradient) {
   // Output widths no 4-element vector covers, and CPU tensors, keep ATen's linear.
   EXPECT_FALSE(cuda_linear_supports(x, w.narrow(0, 0, 10), b.narrow(0, 0, 10)));
   EXPECT_FALSE(cuda_linear_supports(x.cpu(), w.cpu(), b.cpu()));
+}
+
+// The generator head's padded product on CUDA (bf16, BERT's vocabulary): at::linear's values and
+// gradients, and the head pads in training only.
+TEST(PaddedVocabLinear, MatchesTheUnpaddedHeadOnCuda) {
+  ELECTRA_SKIP_WITHOUT_CUDA_KERNELS();
+  torch::manual_seed(9);
+  const at::Tensor x0 = at::randn({300, 128}).to(at::kBFloat16).to(kCuda);  // [300, emb]
+  const at::Tensor w0 = (at::randn({30522, 128}) * 0.05).to(kCuda);         // [vocab, emb]
+  const at::Tensor b0 = (at::randn({30522}) * 0.05).to(kCuda);              // [vocab]
+  const at::Tensor gy = (at::randn({300, 30522}) * 1e-3).to(at::kBFloat16).to(kCuda);
+  std::vector<at::Tensor> runs[2];
+  for (const bool padded : {false, true}) {
+    const at::Tensor x = x0.clone().requires_grad_(true);
+    const at::Tensor w = w0.clone().requires_grad_(true);
+    const at::Tensor b = b0.clone().requires_grad_(true);
+    const at::Tensor y = padded ? padded_vocab_linear(x, w, b, 64)
+                                : at::linear(x, w.to(at::kBFloat16), b.to(at::kBFloat16));
+    if (padded) EXPECT_EQ(y.stride(0), 30528);
+    y.backward(gy);
+    runs[padded] = {y.detach(), x.grad(), w.grad(), b.grad()};
+  }
+  for (int i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(runs[1][i].sizes(), runs[0][i].sizes());
+    EXPECT_EQ(runs[1][i].scalar_type(), runs[0][i].scalar_type());
+    // bf16 products of other tile shapes: a unit or two of bf16 apart.
+    EXPECT_LT(rel_err(runs[1][i], runs[0][i]), 2 * unit(at::kBFloat16));
+  }
+  const at::Tensor x = x0.clone();
+  const char* sw = std::getenv("ELECTRA_CUDA_PAD_VOCAB");
+  EXPECT_EQ(pad_vocab_enabled(x), !(sw && std::string(sw) == "0"));
+  {
+    const at::NoGradGuard no_grad;
+    EXPECT_FALSE(pad_vocab_enabled(x));  // evaluation keeps its cached weight casts
+  }
+  EXPECT_FALSE(pad_vocab_enabled(x.to(at::kFloat)));
 }
 
 }  // namespace
