@@ -16,13 +16,9 @@ namespace electra::model {
 namespace {
 
 using electra::testing::rel_err;
+using electra::testing::unit;
 
 const at::Device kCuda(at::kCUDA, 0);
-
-// One unit in the last place of dt, relative: what one rounding the other way can move.
-double unit(at::ScalarType dt) {
-  return dt == at::kFloat ? 1e-6 : (dt == at::kBFloat16 ? 1.0 / 128 : 1.0 / 1024);
-}
 
 TEST(CudaGeluBackward, MatchesAtensGeluGeluBackwardAndColumnSum) {
   ELECTRA_SKIP_WITHOUT_CUDA_KERNELS();

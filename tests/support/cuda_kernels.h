@@ -1,5 +1,5 @@
 // Shared by the tests of our CUDA kernels (tests/gpu): the skip for machines without a GPU or
-// builds without the kernels, and the relative error the comparisons bound.
+// builds without the kernels, the relative error the comparisons bound, and its unit.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -20,6 +20,11 @@ namespace electra::testing {
 inline double rel_err(const at::Tensor& a, const at::Tensor& b) {
   const at::Tensor x = a.to(at::kFloat), y = b.to(at::kFloat);
   return ((x - y).abs() / (y.abs() + 1)).max().item<double>();
+}
+
+// One unit in the last place of dt, relative: what one rounding the other way can move.
+inline double unit(at::ScalarType dt) {
+  return dt == at::kFloat ? 1e-6 : (dt == at::kBFloat16 ? 1.0 / 128 : 1.0 / 1024);
 }
 
 }  // namespace electra::testing
