@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "model/cuda/add_layer_norm_kernels.h"  // Elem
 
 namespace electra::model::cuda::dev {
@@ -45,23 +47,47 @@ struct alignas(sizeof(T) * kVec) Vec {
   T v[kVec];
 };
 
-// p[0..3] widened to fp32; p aligned to 4 elements.
+// p[0..3] as stored; p aligned to 4 elements. With widen() after it, for loops that issue
+// several loads before they use any: a use in the same branch as its load makes the warp wait
+// for that load before it reaches the next.
 template <typename T>
-__device__ __forceinline__ void load_vec(const T* p, float (&out)[kVec]) {
-  const Vec<T> w = *reinterpret_cast<const Vec<T>*>(p);
+__device__ __forceinline__ Vec<T> load_raw(const T* p) {
+  return *reinterpret_cast<const Vec<T>*>(p);
+}
+
+template <typename T>
+__device__ __forceinline__ void widen(const Vec<T>& w, float (&out)[kVec]) {
 #pragma unroll
   for (int e = 0; e < kVec; ++e)
     out[e] = Cvt<T>::to(w.v[e]);
 }
 
-// in rounded to T into p[0..3]; p aligned to 4 elements.
+// p[0..3] widened to fp32; p aligned to 4 elements.
+template <typename T>
+__device__ __forceinline__ void load_vec(const T* p, float (&out)[kVec]) {
+  widen(load_raw(p), out);
+}
+
+// in rounded to T into p[0..3]; p aligned to 4 elements. One store instruction: built as one
+// 64-bit integer from the halves' bits, since a store of the struct itself was sometimes split
+// into 2- or 4-byte stores (seen in the PTX of the GELU kernel's bf16 output).
+__device__ __forceinline__ unsigned short bits_of(__nv_bfloat16 v) {
+  return __bfloat16_as_ushort(v);
+}
+__device__ __forceinline__ unsigned short bits_of(__half v) {
+  return __half_as_ushort(v);
+}
 template <typename T>
 __device__ __forceinline__ void store_vec(T* p, const float (&in)[kVec]) {
-  Vec<T> w;
+  if constexpr (std::is_same<T, float>::value) {
+    *reinterpret_cast<float4*>(p) = make_float4(in[0], in[1], in[2], in[3]);
+  } else {
+    unsigned long long w = 0;
 #pragma unroll
-  for (int e = 0; e < kVec; ++e)
-    w.v[e] = Cvt<T>::from(in[e]);
-  *reinterpret_cast<Vec<T>*>(p) = w;
+    for (int e = 0; e < kVec; ++e)
+      w |= static_cast<unsigned long long>(bits_of(Cvt<T>::from(in[e]))) << (16 * e);
+    *reinterpret_cast<unsigned long long*>(p) = w;
+  }
 }
 
 // launch(T*{}) with T the C++ type of `e` (float, __nv_bfloat16 or __half), then the launch's
