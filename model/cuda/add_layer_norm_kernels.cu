@@ -14,10 +14,13 @@ namespace {
 
 using dev::Cvt;
 using dev::kVec;
+using dev::load_raw;
 using dev::load_vec;
 using dev::round_to;
 using dev::store_vec;
+using dev::Vec;
 using dev::warp_sum;
+using dev::widen;
 
 constexpr int kWarps = 8;         // warps per block: 256 threads
 constexpr int kRowsPerWarp = 4;   // backward: each block walks 32 rows, one partial sum each
@@ -25,7 +28,10 @@ constexpr int kSpan = 32 * kVec;  // columns a warp covers with one vector acces
 
 // One warp per row; lane l holds columns 4l .. 4l + 3 of every span of 128 (kChunks spans,
 // one 16- or 8-byte access each, coalesced), so the row is read once and its values stay in
-// registers for the mean, the variance and the output. h is a multiple of 4.
+// registers for the mean, the variance and the output. h is a multiple of 4. A lane issues its
+// loads of y and the residual for all chunks before it uses any: a use in the same chunk as its
+// load made the warp wait a memory round trip per chunk. gamma and beta, the same for every
+// row, are read where they are used (cache hits).
 template <typename T, int kChunks>
 __global__ void __launch_bounds__(kWarps * 32) forward_kernel(AddLayerNormForward a) {
   const int lane = threadIdx.x & 31;
@@ -33,8 +39,18 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(AddLayerNormForwar
   if (row >= a.rows) return;
   const int h = static_cast<int>(a.h);
   const int64_t base = row * a.h;
-  const T* y = static_cast<const T*>(a.y) + base;
-  const float* r = a.residual + base;
+  const T* __restrict__ y = static_cast<const T*>(a.y) + base;
+  const float* __restrict__ r = a.residual + base;
+  Vec<T> yr[kChunks];
+  Vec<float> rr[kChunks];
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    const int j = kVec * lane + kSpan * c;
+    if (j < h) {
+      yr[c] = load_raw(y + j);
+      rr[c] = load_raw(r + j);
+    }
+  }
   const uint64_t seed = a.seed_at ? *a.seed_at : a.seed;
   float v[kChunks][kVec];  // x = dropout(y) + residual, this lane's columns
   float sum = 0.f;
@@ -46,8 +62,8 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(AddLayerNormForwar
       v[c][e] = 0.f;
     if (j < h) {
       float t[kVec], res[kVec];
-      load_vec(y + j, t);
-      load_vec(r + j, res);
+      widen(yr[c], t);
+      widen(rr[c], res);
       // base + j is a multiple of 4: one hash for the four elements.
       const unsigned keep =
           detail::hash_keep4(seed, static_cast<uint64_t>(base + j) >> 2, a.threshold);
