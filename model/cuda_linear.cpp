@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "model/encoder.h"
+#include "model/param_cast.h"
 
 #if defined(ELECTRA_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
@@ -189,7 +190,9 @@ at::Tensor padded_vocab_linear(const at::Tensor& x, const at::Tensor& w, const a
   bp.narrow(0, vocab, padded - vocab).zero_();
   // copy_ casts, and autograd records it (CopySlices): w's gradient is the first vocab rows of
   // wp's, cast back to w's dtype, as the gradient of w.to(dt) would be.
-  wp.narrow(0, 0, vocab).copy_(w);
+  // In a GPU training step, from the step's cast of w (model/param_cast.h).
+  const at::Tensor wc = scoped_cast(w, x.scalar_type());
+  wp.narrow(0, 0, vocab).copy_(wc.defined() ? wc : w);
   bp.narrow(0, 0, vocab).copy_(b);
   return linear(x, wp, bp).narrow(-1, 0, vocab);  // [n, vocab], row stride padded
 }

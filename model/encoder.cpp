@@ -14,6 +14,7 @@
 #include "model/fast_random.h"
 #include "model/feed_forward.h"
 #include "model/onednn_linear.h"
+#include "model/param_cast.h"
 #include "model/weight_cast.h"
 
 namespace electra::model {
@@ -60,11 +61,18 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   // Without a gradient, in bf16 or fp32 on the CPU: one oneDNN primitive with the bias inside
   // and the weight packed once (model/onednn_linear.h).
   if (onednn_linear_supports(x, w)) return onednn_linear(x, w, b, Epilogue::kNone);
+  const at::ScalarType dt = x.scalar_type();
+  // In a GPU training step the weight's cast comes from the step's one pass over all weights
+  // (model/param_cast.h). The bias stays the fp32 master: cuda_linear sums its gradient in fp32.
+  if (at::GradMode::is_enabled() && w.scalar_type() != dt) {
+    const at::Tensor wc = scoped_cast(w, dt);
+    if (wc.defined()) return linear(x, wc, b);
+  }
   // On CUDA with a gradient: one node whose bias gradient is our column-sum kernel
   // (model/cuda_linear.h).
   if (at::GradMode::is_enabled() && cuda_linear_supports(x, w, b)) return cuda_linear(x, w, b);
-  const at::ScalarType dt = x.scalar_type();
-  if (dt == w.scalar_type()) return at::linear(x, w, b);
+  if (dt == w.scalar_type())
+    return at::linear(x, w, b.defined() && b.scalar_type() != dt ? b.to(dt) : b);
   if (!at::GradMode::is_enabled()) {
     // Without a gradient: the weights' copies in dt are kept between calls (model/weight_cast.h),
     // and the product is the one bf16_linear computes (addmm on the flattened rows).
@@ -148,11 +156,17 @@ at::Tensor ElectraSelfAttentionImpl::attend(const at::Tensor& h, const at::Tenso
   // One [H, 3H] GEMM instead of three [H, H] ones: at ELECTRA-Small's H = 256 the bigger
   // product runs closer to the machine's GEMM rate. The weights stay three HF-named tensors,
   // joined here in fp32: linear() casts the joined matrix, or in bf16 on the CPU hands it to
-  // model/bf16_linear.h, whose fp32 gradient the cat's backward splits into the three.
-  // Without a gradient the joined (and cast) matrix is kept between calls (model/weight_cast.h).
+  // model/bf16_linear.h, whose fp32 gradient the cat's backward splits into the three. In a GPU
+  // training step the step's casts (model/param_cast.h) are joined instead, in dt. Without a
+  // gradient the joined (and cast) matrix is kept between calls (model/weight_cast.h).
   const bool keep_joined = !at::GradMode::is_enabled();
-  const at::Tensor w = keep_joined
-                           ? joined_weight({query->weight, key->weight, value->weight}, dt)
+  const at::Tensor wq = keep_joined ? at::Tensor() : scoped_cast(query->weight, dt);
+  const at::Tensor wk = keep_joined ? at::Tensor() : scoped_cast(key->weight, dt);
+  const at::Tensor wv = keep_joined ? at::Tensor() : scoped_cast(value->weight, dt);
+  const bool casts = wq.defined() && wk.defined() && wv.defined();
+  const at::Tensor w = keep_joined ? joined_weight({query->weight, key->weight, value->weight}, dt)
+                       : casts
+                           ? at::cat({wq, wk, wv}, 0)
                            : at::cat({query->weight, key->weight, value->weight}, 0);  // [3H, H]
   const at::Tensor bias = keep_joined ? joined_weight({query->bias, key->bias, value->bias}, dt)
                                       : at::cat({query->bias, key->bias, value->bias}, 0);  // [3H]
@@ -283,7 +297,7 @@ Hidden ElectraLayerImpl::forward_hidden(const Hidden& h, const at::Tensor& mask_
     const at::Tensor x = a.in(dt);  // [b, l, H]
     // The fp32 parameters themselves where the node takes them (fp32 gradients, no casts).
     const bool master = bf16_linear_supports(x, in->weight);
-    const auto param = [&](const at::Tensor& p) { return master ? p : p.to(dt); };
+    const auto param = [&](const at::Tensor& p) { return master ? p : cast_param(p, dt); };
     return output->add_residual_hidden(
         gelu_feed_forward(x, param(in->weight), param(in->bias), param(out->weight),
                           defer ? at::Tensor() : param(out->bias), act == Activation::kGeluTanh,

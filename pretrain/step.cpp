@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "model/param_cast.h"
 #include "pretrain/device.h"
 #include "pretrain/optimizer.h"
 
@@ -71,10 +72,24 @@ at::Tensor forward_backward(
   ELECTRA_CHECK(s.pair && s.params && s.reducer && s.gumbel && s.grad_accum >= 1,
                 "forward_backward: incomplete StepParts");
   const bool on_cpu = s.device.is_cpu();
+  // On a GPU in bf16/fp16 the weights are cast in one pass per micro-step and their gradients
+  // back in one (model/param_cast.h). The CPU's bf16 products take the fp32 weights themselves
+  // (model/bf16_linear.h). One rank only: the one node that casts the gradients back makes them
+  // all ready at the end of the backward, where the reducer's all-reduces could no longer
+  // overlap it.
+  std::vector<at::Tensor> weights;
+  if (s.cast_weights_once && !on_cpu && s.dtype != at::kFloat && model::param_cast_enabled() &&
+      s.reducer->num_buckets() == 0)
+    for (const auto& [name, p] : *s.params)
+      weights.push_back(p);
   for (int64_t micro = 0; micro < s.grad_accum; ++micro) {
     const data::Batch& batch = next_batch(micro);
     const data::Batch moved = on_cpu ? data::Batch() : batch_to(batch, s.device);
-    RtdOutput out = rtd_forward(*s.pair, on_cpu ? batch : moved, s.dtype, s.rtd, *s.gumbel);
+    RtdOutput out;
+    {
+      const model::ParamCastScope casts(weights, s.dtype);
+      out = rtd_forward(*s.pair, on_cpu ? batch : moved, s.dtype, s.rtd, *s.gumbel);
+    }
     // Only the last micro-step's backward triggers the all-reduce of the accumulated sum.
     s.reducer->prepare_backward(/*sync=*/micro + 1 == s.grad_accum);
     const double accum = static_cast<double>(s.grad_accum);

@@ -29,7 +29,11 @@ struct StepParts {
   at::ScalarType dtype = at::kFloat;  // compute dtype of the encoders' matmuls
   at::Device device = at::kCPU;       // where the pair lives; batches are moved there
   int64_t grad_accum = 1;
-  double clip_norm = 1.0;   // <= 0: no clipping
+  double clip_norm = 1.0;  // <= 0: no clipping
+  // Off the CPU, in bf16/fp16, on one rank: all weights cast in one pass per micro-step
+  // (model/param_cast.h) instead of one cast per product; also off with
+  // ELECTRA_CUDA_CAST_ONCE=0.
+  bool cast_weights_once = true;
   double loss_scale = 1.0;  // fp16: the loss is multiplied by it, the gradients divided
 };
 

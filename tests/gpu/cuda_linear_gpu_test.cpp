@@ -140,7 +140,9 @@ TEST(PaddedVocabLinear, MatchesTheUnpaddedHeadOnCuda) {
     const at::Tensor b = b0.clone().requires_grad_(true);
     const at::Tensor y = padded ? padded_vocab_linear(x, w, b, 64)
                                 : at::linear(x, w.to(at::kBFloat16), b.to(at::kBFloat16));
-    if (padded) EXPECT_EQ(y.stride(0), 30528);
+    if (padded) {
+      EXPECT_EQ(y.stride(0), 30528);
+    }
     y.backward(gy);
     runs[padded] = {y.detach(), x.grad(), w.grad(), b.grad()};
   }

@@ -7,11 +7,15 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "data/batch.h"
 #include "distributed/communicator.h"
 #include "distributed/gradient_reducer.h"
 #include "model/electra.h"
+#include "model/param_cast.h"
 #include "model/safetensors.h"
 #include "pretrain/device.h"
 #include "pretrain/loss_scaler.h"
@@ -79,31 +83,44 @@ data::Batch small_batch() {
   return data::mask_examples(ex, special, {}, 7);
 }
 
+// A parity_config() pair (seeded, so every instance starts from the same weights) on CUDA in
+// training mode, with what one forward_backward needs.
+struct CudaStep {
+  model::PretrainingPair pair;
+  std::vector<std::pair<std::string, at::Tensor>> params;
+  std::unique_ptr<dist::Communicator> comm = dist::make_single_process_communicator();
+  std::unique_ptr<dist::GradientReducer> reducer;
+  at::Generator gumbel = pretrain::make_generator(kCuda, 9);
+  pretrain::StepParts parts;
+
+  explicit CudaStep(at::ScalarType dt) {
+    torch::manual_seed(5);
+    model::ElectraConfig disc_cfg = testing::parity_config();
+    pair = model::make_pretraining_pair(disc_cfg, model::generator_config(disc_cfg, 0.5));
+    pair.discriminator->to(kCuda);
+    pair.generator->to(kCuda);
+    pair.discriminator->train();
+    pair.generator->train();
+    params = model::unique_parameters(pair);
+    reducer = std::make_unique<dist::GradientReducer>(*comm, params, dist::ReducerOptions{25.0, 0});
+    parts.pair = &pair;
+    parts.params = &params;
+    parts.reducer = reducer.get();
+    parts.gumbel = &gumbel;
+    parts.dtype = dt;
+    parts.device = kCuda;
+  }
+};
+
 // One full RTD training step on CUDA in `dt` (with loss scaling for fp16): finite loss and
 // gradient norm, and the weights move.
 void rtd_step_on_cuda(at::ScalarType dt) {
-  torch::manual_seed(5);
-  model::ElectraConfig disc_cfg = testing::parity_config();
-  model::PretrainingPair pair =
-      model::make_pretraining_pair(disc_cfg, model::generator_config(disc_cfg, 0.5));
-  pair.discriminator->to(kCuda);
-  pair.generator->to(kCuda);
-  pair.discriminator->train();
-  pair.generator->train();
-  auto params = model::unique_parameters(pair);
+  CudaStep st(dt);
+  auto& params = st.params;
+  auto& parts = st.parts;
   const at::Tensor before = params.front().second.detach().clone();
-  auto comm = dist::make_single_process_communicator();
-  dist::GradientReducer reducer(*comm, params, {25.0, 0});
   pretrain::AdamW optimizer(params, {});
-  at::Generator gumbel = pretrain::make_generator(kCuda, 9);
   pretrain::LossScaler scaler({}, dt == at::kHalf);
-  pretrain::StepParts parts;
-  parts.pair = &pair;
-  parts.params = &params;
-  parts.reducer = &reducer;
-  parts.gumbel = &gumbel;
-  parts.dtype = dt;
-  parts.device = kCuda;
   const data::Batch batch = small_batch();
   // A fresh pair at scale 2^16 may overflow in fp16: then the scaler skips the step and backs
   // off, and the next attempt runs at half the scale (at most a few times).
@@ -145,6 +162,59 @@ TEST(Gpu, RtdTrainStepInBf16) {
 TEST(Gpu, RtdTrainStepInFp16WithLossScaling) {
   SKIP_WITHOUT_CUDA();
   rtd_step_on_cuda(at::kHalf);
+}
+
+// The step's one cast pass over all weights (model/param_cast.h) against a cast per product:
+// the same loss, gradient norm and gradients, bit for bit, in bf16 and in fp16 (at a fixed loss
+// scale). Dropout and the Gumbel noise are reseeded before each step. One exception, seen on an
+// H200: the tied word embeddings, which have three uses (both lookups in fp32 and the
+// generator's head through its cast). Their three fp32 gradients are summed in another order,
+// because the head's now arrives with all the casts' at the end of the backward; so they are
+// compared to fp32 rounding.
+TEST(Gpu, OneCastPassGivesThePerProductCastsBits) {
+  SKIP_WITHOUT_CUDA();
+  if (!model::param_cast_enabled()) GTEST_SKIP() << "ELECTRA_CUDA_CAST_ONCE=0";
+  const data::Batch batch = small_batch();
+  for (const auto dt : {at::kBFloat16, at::kHalf}) {
+    SCOPED_TRACE(c10::toString(dt));
+    struct Result {
+      double loss = 0, norm = 0;
+      std::vector<at::Tensor> grads;
+    } r[2];
+    std::vector<std::string> names;
+    for (const bool once : {false, true}) {
+      CudaStep st(dt);
+      st.parts.cast_weights_once = once;
+      st.parts.loss_scale = dt == at::kHalf ? 256.0 : 1.0;
+      torch::manual_seed(17);
+      Result& out = r[once];
+      out.norm = pretrain::forward_backward(
+                     st.parts, [&](int64_t) -> const data::Batch& { return batch; },
+                     [&](const pretrain::RtdOutput& o, const data::Batch&) {
+                       out.loss = o.loss.item<double>();
+                     })
+                     .item<double>();
+      names.clear();
+      for (const auto& [name, p] : st.params) {
+        names.push_back(name);
+        out.grads.push_back(p.grad().defined() ? p.grad().cpu() : at::Tensor());
+      }
+    }
+    EXPECT_EQ(r[1].loss, r[0].loss);
+    EXPECT_EQ(r[1].norm, r[0].norm);
+    ASSERT_EQ(r[1].grads.size(), r[0].grads.size());
+    for (size_t i = 0; i < r[0].grads.size(); ++i) {
+      const std::string& name = names[i];
+      ASSERT_EQ(r[1].grads[i].defined(), r[0].grads[i].defined()) << name;
+      if (!r[0].grads[i].defined()) continue;
+      if (name.find("word_embeddings") != std::string::npos) {
+        const double scale = r[0].grads[i].abs().max().item<double>();
+        EXPECT_LE((r[1].grads[i] - r[0].grads[i]).abs().max().item<double>(), 1e-6 * scale) << name;
+      } else {
+        EXPECT_TRUE(at::equal(r[1].grads[i], r[0].grads[i])) << name;
+      }
+    }
+  }
 }
 
 // The same AdamW steps (decayed and exempt parameters, per-parameter lr scales, clipping) on
