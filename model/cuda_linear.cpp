@@ -4,10 +4,9 @@
 
 #include <ATen/ATen.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 
+#include "common/env_switch.h"
 #include "common/error.h"
 #include "model/encoder.h"
 #include "model/param_cast.h"
@@ -72,10 +71,7 @@ struct CudaLinear : public torch::autograd::Function<CudaLinear> {
 }  // namespace
 
 bool cuda_bias_grad_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("ELECTRA_CUDA_BIAS_GRAD");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
+  static const bool on = env_switch_on("ELECTRA_CUDA_BIAS_GRAD");
   return on;
 }
 
@@ -167,10 +163,7 @@ at::Tensor cuda_linear(const at::Tensor&, const at::Tensor&, const at::Tensor&) 
 #endif
 
 bool pad_vocab_enabled(const at::Tensor& x) {
-  static const bool on = [] {
-    const char* v = std::getenv("ELECTRA_CUDA_PAD_VOCAB");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
+  static const bool on = env_switch_on("ELECTRA_CUDA_PAD_VOCAB");
   // fp32 is left out: its widened logits would stay a strided view and cost a copy later.
   return on && x.is_cuda() && at::GradMode::is_enabled() && x.scalar_type() != at::kFloat;
 }

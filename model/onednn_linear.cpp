@@ -3,8 +3,6 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/env_switch.h"
 #include "common/error.h"
 #include "model/weight_cast.h"
 
@@ -26,10 +25,7 @@ namespace electra::model {
 namespace {
 
 [[maybe_unused]] bool enabled_by_env() {
-  static const bool on = [] {
-    const char* v = std::getenv("ELECTRA_ONEDNN_LINEAR");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
+  static const bool on = env_switch_on("ELECTRA_ONEDNN_LINEAR");
   return on;
 }
 

@@ -4,9 +4,9 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <unordered_map>
+
+#include "common/env_switch.h"
 
 #if defined(ELECTRA_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
@@ -145,10 +145,7 @@ struct CastAll : public torch::autograd::Function<CastAll> {
 }  // namespace
 
 bool param_cast_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("ELECTRA_CUDA_CAST_ONCE");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
+  static const bool on = env_switch_on("ELECTRA_CUDA_CAST_ONCE");
   return on;
 }
 

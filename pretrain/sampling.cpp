@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/env_switch.h"
 #include "common/error.h"
 #include "model/fast_random.h"
 #include "model/kernel_tensors.h"
@@ -15,9 +16,6 @@
 #if defined(ELECTRA_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-
-#include <cstdlib>
-#include <cstring>
 
 #include "model/cuda/gumbel_kernels.h"
 #include "model/cuda_kernel_args.h"
@@ -52,10 +50,7 @@ at::Tensor scaled_logits(const at::Tensor& logits, const SamplingOptions& o) {
 at::Tensor cuda_gumbel_argmax(const at::Tensor& logits, const SamplingOptions& o,
                               at::Generator& gen) {
 #if defined(ELECTRA_CUDA_KERNELS)
-  static const bool enabled = [] {
-    const char* v = std::getenv("ELECTRA_CUDA_GUMBEL");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
+  static const bool enabled = env_switch_on("ELECTRA_CUDA_GUMBEL");
   const auto t = logits.scalar_type();
   if (!enabled || !logits.is_cuda() || !gen.device().is_cuda() || logits.dim() != 2 ||
       (gen.device().has_index() && gen.device().index() != logits.device().index()) ||
