@@ -35,7 +35,7 @@
 # model.fused_bias_gelu=false: the A/B of the GELU backward kernel; tag ...-graphs-nogelu),
 # GPU_CHECK_ENV_AB ("VAR=VALUE ...": GPU_CHECK_ENV_AB_SPEC, base:128:128, benched again as
 # GPU_CHECK_GRAPHS with each variable set, e.g. ELECTRA_CUDA_BIAS_GRAD=0 ELECTRA_CUDA_GUMBEL=0
-# ELECTRA_CUDA_PAD_VOCAB=0; tag ...-graphs-var),
+# ELECTRA_CUDA_PAD_VOCAB=0 ELECTRA_CUDA_CAST_ONCE=0; tag ...-graphs-var),
 # GPU_CHECK_PROFILE_EAGER (1; 0: trace only electra's step), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
