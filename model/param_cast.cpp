@@ -58,7 +58,9 @@ void cast_into(const std::vector<at::Tensor>& src, const std::vector<at::Tensor>
   std::vector<size_t> fast;
   for (size_t i = 0; i < src.size(); ++i) {
     const at::Tensor &s = src[i], &d = dst[i];
-    const bool ok = s.is_cuda() && s.device() == d.device() && s.is_contiguous() &&
+    // One device per call (the launches' guard and stream are the first fast pair's).
+    const bool ok = s.is_cuda() && s.device() == d.device() &&
+                    (fast.empty() || d.device() == dst[fast[0]].device()) && s.is_contiguous() &&
                     reinterpret_cast<std::uintptr_t>(s.data_ptr()) % 16 == 0 &&
                     (s.scalar_type() == at::kFloat) != (d.scalar_type() == at::kFloat) &&
                     (s.scalar_type() == at::kFloat || s.scalar_type() == at::kBFloat16 ||
