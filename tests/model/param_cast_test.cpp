@@ -57,6 +57,26 @@ TEST(ParamCast, CastsAreTheCastsAndGradientsThoseOfACastPerUse) {
   }
 }
 
+// Gradient accumulation: a scope per micro-step; the first step's gradients become the
+// parameters' .grad (aliases of that step's buffer), the second's are added into them in place.
+TEST(ParamCast, GradientsAccumulateOverScopesAsOverCastsPerUse) {
+  const at::Tensor x1 = at::randn({5, 7}), x2 = at::randn({5, 7});
+  Params ref = make_params(), got = make_params();
+  for (const at::Tensor& x : {x1, x2}) {
+    loss_of(ref, x, at::kBFloat16).backward();
+    const ParamCastScope scope(got.all(), at::kBFloat16);
+    loss_of(got, x, at::kBFloat16).backward();
+  }
+  for (const auto& [r, g] : {std::pair{ref.w, got.w},
+                             {ref.b, got.b},
+                             {ref.twice, got.twice},
+                             {ref.summed, got.summed}}) {
+    ASSERT_TRUE(g.grad().defined());
+    EXPECT_TRUE(at::equal(g.grad(), r.grad()));
+  }
+  EXPECT_FALSE(got.unused.grad().defined());
+}
+
 TEST(ParamCast, ACastIsHandedOutOnceAndEqualsTo) {
   const Params p = make_params();
   const ParamCastScope scope(p.all(), at::kBFloat16);
