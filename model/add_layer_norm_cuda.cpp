@@ -142,9 +142,9 @@ bool cuda_add_layer_norm_built() {
 bool cuda_add_layer_norm_supports(const at::Tensor& y, const at::Tensor& residual) {
   const auto t = y.scalar_type();
   return y.is_cuda() && residual.is_cuda() && y.device() == residual.device() &&
-         (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) &&
-         residual.scalar_type() == at::kFloat && y.sizes() == residual.sizes() && y.dim() >= 1 &&
-         y.size(-1) > 0 && y.size(-1) <= cuda::kMaxHidden && y.size(-1) % 4 == 0;
+         cuda::has_elem(t) && residual.scalar_type() == at::kFloat &&
+         y.sizes() == residual.sizes() && y.dim() >= 1 && y.size(-1) > 0 &&
+         y.size(-1) <= cuda::kMaxHidden && y.size(-1) % 4 == 0;
 }
 
 std::vector<at::Tensor> cuda_add_layer_norm(const at::Tensor& y, const at::Tensor& residual,

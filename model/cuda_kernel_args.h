@@ -1,6 +1,6 @@
 // Host-side helpers of the wrappers over our CUDA kernels (model/add_layer_norm_cuda.cpp,
-// model/feed_forward_cuda.cpp): the kernels' element type of a tensor dtype, and one error for
-// a failed launch. Only for builds with ELECTRA_CUDA_KERNELS.
+// model/feed_forward_cuda.cpp, ...): which dtypes the kernels take and the kernels' element type
+// of a tensor dtype, and one error for a failed launch. Only for builds with ELECTRA_CUDA_KERNELS.
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -20,6 +20,11 @@ inline Elem elem_of(at::ScalarType t) {
     default:
       return Elem::kFloat;
   }
+}
+
+// Whether our kernels take tensors of dtype t: fp32, bf16 or fp16 (elem_of's three).
+inline bool has_elem(at::ScalarType t) {
+  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
 }
 
 // A launch's error as an exception naming the kernel.

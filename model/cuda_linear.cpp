@@ -29,10 +29,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-bool low_or_fp32(at::ScalarType t) {
-  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
-}
-
 using cuda::check_launch;
 
 struct CudaLinear : public torch::autograd::Function<CudaLinear> {
@@ -76,8 +72,9 @@ bool cuda_bias_grad_enabled() {
 }
 
 bool cuda_column_sums_supports(const at::Tensor& g) {
-  return cuda_bias_grad_enabled() && g.is_cuda() && g.dim() == 2 && low_or_fp32(g.scalar_type()) &&
-         g.size(1) > 0 && g.size(1) % 4 == 0 && g.size(0) <= cuda::column_sum_max_rows();
+  return cuda_bias_grad_enabled() && g.is_cuda() && g.dim() == 2 &&
+         cuda::has_elem(g.scalar_type()) && g.size(1) > 0 && g.size(1) % 4 == 0 &&
+         g.size(0) <= cuda::column_sum_max_rows();
 }
 
 at::Tensor cuda_column_sums(const at::Tensor& g) {
@@ -122,7 +119,7 @@ bool cuda_linear_supports(const at::Tensor& x, const at::Tensor& w, const at::Te
     return p.defined() && p.device() == x.device() &&
            (p.scalar_type() == at::kFloat || p.scalar_type() == dt);
   };
-  return cuda_bias_grad_enabled() && x.is_cuda() && low_or_fp32(dt) && x.dim() >= 1 &&
+  return cuda_bias_grad_enabled() && x.is_cuda() && cuda::has_elem(dt) && x.dim() >= 1 &&
          param_ok(w) && param_ok(b) && w.dim() == 2 && w.size(1) == x.size(-1) && b.dim() == 1 &&
          b.size(0) == w.size(0) && w.size(0) % 4 == 0 &&
          x.numel() / std::max<int64_t>(1, x.size(-1)) <= cuda::column_sum_max_rows();

@@ -22,10 +22,9 @@ namespace electra::model {
 
 bool cuda_gelu_backward_supports(const at::Tensor& pre, const at::Tensor& d_act) {
   const auto t = pre.scalar_type();
-  return pre.is_cuda() && d_act.is_cuda() && pre.device() == d_act.device() &&
-         (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) && d_act.scalar_type() == t &&
-         pre.dim() == 2 && pre.sizes() == d_act.sizes() && pre.size(1) % 4 == 0 &&
-         pre.size(0) <= cuda::gelu_backward_max_rows();
+  return pre.is_cuda() && d_act.is_cuda() && pre.device() == d_act.device() && cuda::has_elem(t) &&
+         d_act.scalar_type() == t && pre.dim() == 2 && pre.sizes() == d_act.sizes() &&
+         pre.size(1) % 4 == 0 && pre.size(0) <= cuda::gelu_backward_max_rows();
 }
 
 std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tensor& d_act,

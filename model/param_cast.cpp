@@ -63,10 +63,7 @@ void cast_into(const std::vector<at::Tensor>& src, const std::vector<at::Tensor>
                     (fast.empty() || d.device() == dst[fast[0]].device()) && s.is_contiguous() &&
                     reinterpret_cast<std::uintptr_t>(s.data_ptr()) % 16 == 0 &&
                     (s.scalar_type() == at::kFloat) != (d.scalar_type() == at::kFloat) &&
-                    (s.scalar_type() == at::kFloat || s.scalar_type() == at::kBFloat16 ||
-                     s.scalar_type() == at::kHalf) &&
-                    (d.scalar_type() == at::kFloat || d.scalar_type() == at::kBFloat16 ||
-                     d.scalar_type() == at::kHalf);
+                    cuda::has_elem(s.scalar_type()) && cuda::has_elem(d.scalar_type());
     (ok ? fast : rest).push_back(i);
   }
   if (!fast.empty()) {

@@ -54,8 +54,8 @@ at::Tensor cuda_gumbel_argmax(const at::Tensor& logits, const SamplingOptions& o
   const auto t = logits.scalar_type();
   if (!enabled || !logits.is_cuda() || !gen.device().is_cuda() || logits.dim() != 2 ||
       (gen.device().has_index() && gen.device().index() != logits.device().index()) ||
-      !(t == at::kFloat || t == at::kBFloat16 || t == at::kHalf) || logits.size(1) == 0 ||
-      logits.size(0) > 0x7FFFFFFF || restricts_to_top_k(o, logits.size(1)))
+      !model::cuda::has_elem(t) || logits.size(1) == 0 || logits.size(0) > 0x7FFFFFFF ||
+      restricts_to_top_k(o, logits.size(1)))
     return {};
   const c10::cuda::CUDAGuard guard(logits.device());
   const at::Tensor l = logits.detach().contiguous();                            // [n, vocab]
