@@ -95,48 +95,46 @@ void cast_into(const std::vector<at::Tensor>& src, const std::vector<at::Tensor>
     dst[i].copy_(src[i].reshape(dst[i].sizes()));
 }
 
+// src converted to `to`, as aliases of one new buffer (each part at an offset rounded up to
+// kAlign elements), on src's device; src is not empty.
+std::vector<at::Tensor> cast_joined(const std::vector<at::Tensor>& src, at::ScalarType to) {
+  int64_t total = 0;
+  for (const at::Tensor& t : src)
+    total += padded(t.numel());
+  const at::Tensor buffer = at::empty({total}, src[0].options().dtype(to));  // [total]
+  std::vector<at::Tensor> out;
+  out.reserve(src.size());
+  int64_t offset = 0;
+  for (const at::Tensor& t : src) {
+    out.push_back(alias(buffer, offset, t.sizes()));
+    offset += padded(t.numel());
+  }
+  cast_into(src, out);
+  return out;
+}
+
 // params (fp32) -> their casts to dt, aliases of one buffer; backward: the gradients that
 // arrived, cast to fp32 into one buffer and handed back as aliases of it.
 struct CastAll : public torch::autograd::Function<CastAll> {
   static variable_list forward(AutogradContext* ctx, at::ScalarType dt, at::TensorList params) {
     // An unused cast's gradient stays undefined instead of becoming a tensor of zeros.
     ctx->set_materialize_grads(false);
-    int64_t total = 0;
-    for (const at::Tensor& p : params)
-      total += padded(p.numel());
-    const at::Tensor low = at::empty({total}, params[0].options().dtype(dt));  // [total] in dt
-    std::vector<at::Tensor> src, out;
-    src.reserve(params.size());
-    out.reserve(params.size());
-    int64_t offset = 0;
-    for (const at::Tensor& p : params) {
-      src.push_back(p);
-      out.push_back(alias(low, offset, p.sizes()));
-      offset += padded(p.numel());
-    }
-    cast_into(src, out);
-    return out;
+    return cast_joined(params.vec(), dt);
   }
 
   static variable_list backward(AutogradContext*, variable_list grads) {
     variable_list out(grads.size() + 1);  // the dtype argument's (none), then one per parameter
-    int64_t total = 0;
-    for (const at::Tensor& g : grads)
-      if (g.defined()) total += padded(g.numel());
-    if (total == 0) return out;
-    at::Tensor full;  // [used total] fp32
-    std::vector<at::Tensor> src, dst;
-    int64_t offset = 0;
+    std::vector<at::Tensor> arrived;
+    std::vector<size_t> index;  // arrived[k] is the gradient of parameter index[k]
     for (size_t i = 0; i < grads.size(); ++i) {
-      const at::Tensor& g = grads[i];
-      if (!g.defined()) continue;
-      if (!full.defined()) full = at::empty({total}, g.options().dtype(at::kFloat));
-      out[i + 1] = alias(full, offset, g.sizes());
-      src.push_back(g);
-      dst.push_back(out[i + 1]);
-      offset += padded(g.numel());
+      if (!grads[i].defined()) continue;
+      arrived.push_back(grads[i]);
+      index.push_back(i);
     }
-    cast_into(src, dst);
+    if (arrived.empty()) return out;
+    const std::vector<at::Tensor> fp32 = cast_joined(arrived, at::kFloat);
+    for (size_t k = 0; k < fp32.size(); ++k)
+      out[index[k] + 1] = fp32[k];
     return out;
   }
 };
