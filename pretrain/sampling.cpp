@@ -69,8 +69,8 @@ at::Tensor cuda_gumbel_argmax(const at::Tensor& logits, const SamplingOptions& o
   a.temperature = static_cast<float>(o.temperature);
   a.seed_at = seed.data_ptr<int64_t>();
   a.out = out.data_ptr<int64_t>();
-  const cudaError_t rc = model::cuda::gumbel_argmax(a, c10::cuda::getCurrentCUDAStream().stream());
-  ELECTRA_CHECK(rc == cudaSuccess, "gumbel_argmax failed: ", cudaGetErrorString(rc));
+  model::cuda::check_launch(
+      model::cuda::gumbel_argmax(a, c10::cuda::getCurrentCUDAStream().stream()), "gumbel_argmax");
   return out;
 #else
   (void)logits;
