@@ -12,7 +12,6 @@
 namespace electra::model::cuda {
 namespace {
 
-using dev::Cvt;
 using dev::kVec;
 using dev::load_raw;
 using dev::load_vec;

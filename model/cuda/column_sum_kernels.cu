@@ -11,8 +11,6 @@ namespace {
 
 using dev::kVec;
 using dev::load_raw;
-using dev::load_vec;
-using dev::store_vec;
 using dev::Vec;
 using dev::widen;
 
