@@ -164,7 +164,8 @@ class ElectraModelImpl : public torch::nn::Module {
   // -> last hidden state [batch, seq, hidden] fp32. With `all_hidden`, also collects HF's
   // hidden_states (index 0 = embedding output after embeddings_project). A mask without padding
   // is skipped, which costs a look at it on the host (a device synchronisation on a GPU);
-  // `apply_mask` applies it without looking (a CUDA graph may not synchronise).
+  // `apply_mask` applies it without looking, for a caller that knows the batch is padded or must
+  // not synchronise (a CUDA graph).
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                      const at::Tensor& token_type_ids, at::ScalarType dt,
                      std::vector<at::Tensor>* all_hidden = nullptr, bool apply_mask = false);

@@ -36,10 +36,12 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
                       const RtdOptions& options, at::Generator& gumbel) {
   const int64_t b = batch.input_ids.size(0), l = batch.input_ids.size(1);
   RtdOutput out;
-  // Without padding the encoders need no mask: saying so here spares them looking at the mask
-  // tensor (on a GPU that look is a device-to-host synchronisation per forward).
+  // The host knows whether the batch has padding (real_tokens): without it the encoders get no
+  // mask, with it they apply the mask without looking for a zero in it. On a GPU that look is a
+  // wait for the device, two a step.
   const at::Tensor model_mask =
       !batch.fixed_mask && batch.real_tokens == b * l ? at::Tensor() : batch.attention_mask;
+  const bool apply_mask = model_mask.defined();
   // [m] bool: the real targets, where masked_index may end with fillers (label -100, which the
   // cross-entropy ignores).
   const at::Tensor keep = batch.filler_targets ? batch.masked_labels.ge(0) : at::Tensor();
@@ -47,7 +49,7 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
   // 1. Generator on the masked input; MLM head on the masked positions only.
   at::Tensor gen_hidden =
       pair.generator->electra(batch.masked_ids, model_mask, batch.token_type_ids, dt, nullptr,
-                              batch.fixed_mask);  // [b, l, Hg]
+                              apply_mask);  // [b, l, Hg]
   at::Tensor selected =
       gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
   // On the CPU bf16 logits go to the loss and the sampler as they are: both read bf16 in fp32
@@ -79,8 +81,7 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
       replace_tokens(batch.input_ids, batch.masked_index, batch.masked_labels, sampled, keep);
 
   at::Tensor disc_logits = pair.discriminator->discriminator_predictions(
-      pair.discriminator->electra(fake, model_mask, batch.token_type_ids, dt, nullptr,
-                                  batch.fixed_mask),
+      pair.discriminator->electra(fake, model_mask, batch.token_type_ids, dt, nullptr, apply_mask),
       dt);                                                // [b, l] fp32
   at::Tensor real = batch.attention_mask.to(at::kFloat);  // [b, l]
   at::Tensor bce =

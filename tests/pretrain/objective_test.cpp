@@ -1,9 +1,13 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/record_function.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <limits>
 #include <tuple>
 #include <utility>
@@ -182,6 +186,55 @@ TEST(Rtd, FillerTargetsAndAFixedMaskChangeNothing) {
                                   f.masked_labels.ge(0));
   EXPECT_EQ(y.sum().item<double>(), 3.0);
   EXPECT_EQ(fake.view({-1})[0].item<int64_t>(), 2);
+}
+
+// Reads of a tensor's value on the host (Tensor::item and the like all dispatch to
+// aten::_local_scalar_dense), on every thread, while `fn` runs. On a GPU each is a wait for the
+// device; on the CPU the count is the same, so it can be asserted here.
+int64_t host_reads(const std::function<void()>& fn) {
+  static std::atomic<int64_t> count{0};
+  count = 0;
+  const at::CallbackHandle handle =
+      at::addGlobalCallback(at::RecordFunctionCallback([](const at::RecordFunction& f)
+                                                           -> std::unique_ptr<at::ObserverContext> {
+                              if (std::strcmp(f.name(), "aten::_local_scalar_dense") == 0)
+                                count.fetch_add(1);
+                              return nullptr;
+                            }).scopes({at::RecordScope::FUNCTION}));
+  fn();
+  at::removeCallback(handle);
+  return count.load();
+}
+
+// A padded batch says so on the host (real_tokens), so neither encoder looks at the mask to find
+// out: with train.wait_each_step false on a GPU such a look would be two waits for the device a
+// step. An unpadded batch passes no mask at all.
+TEST(Rtd, APaddedBatchIsNeverReadOnTheHost) {
+  torch::manual_seed(4);
+  model::ElectraConfig d = tiny();
+  model::PretrainingPair pair = model::make_pretraining_pair(d, model::generator_config(d, 0.5));
+  const data::Batch padded = two_sequences();
+  data::Batch full = padded;
+  full.input_ids = padded.input_ids.masked_fill(padded.input_ids.eq(0), 7);
+  full.attention_mask = at::ones_like(padded.attention_mask);
+  full.real_tokens = 12;
+  for (const data::Batch* b : std::vector<const data::Batch*>{&padded, &full}) {
+    at::Generator gumbel = at::detail::createCPUGenerator(9);
+    RtdOutput out;
+    EXPECT_EQ(host_reads([&] {
+                out = rtd_forward(pair, *b, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, gumbel);
+              }),
+              0)
+        << b->real_tokens << " real tokens";
+    EXPECT_TRUE(std::isfinite(out.loss.item<double>()));
+  }
+  // The padded batch's mask was applied: its loss is that of the mask passed explicitly.
+  at::Generator g1 = at::detail::createCPUGenerator(9), g2 = at::detail::createCPUGenerator(9);
+  data::Batch fixed = padded;
+  fixed.fixed_mask = true;
+  EXPECT_EQ(
+      rtd_forward(pair, padded, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, g1).loss.item<double>(),
+      rtd_forward(pair, fixed, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, g2).loss.item<double>());
 }
 
 TEST(Optimizer, OneAdamWStepByHand) {
