@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/batch.h"
@@ -24,6 +25,10 @@
 #include "pretrain/trainer.h"
 #include "tests/support/pretrain_fixture.h"
 #include "tests/support/sdpa_parity.h"
+
+#if defined(ELECTRA_WITH_CUDA)
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 namespace electra {
 namespace {
@@ -66,19 +71,20 @@ TEST(Gpu, SdpaMatchesEagerOnCuda) {
   EXPECT_LT(testing::eager_sdpa_max_diff(kCuda, at::kBFloat16, /*padded=*/true), 5e-2);
 }
 
-// 8 sequences of 32 tokens, masked as the training pipeline masks them.
-data::Batch small_batch() {
+// 8 sequences of 32 tokens, masked as the training pipeline masks them; `padded`: the odd ones
+// end early (at 32 - 3 i tokens), followed by [PAD]s.
+data::Batch small_batch(bool padded = false) {
   data::SpecialIds special;
   std::vector<data::Example> ex(8);
   at::Tensor r = at::randint(5, 100, {8, 32}, at::kInt);
   for (int64_t i = 0; i < 8; ++i) {
     auto& e = ex[static_cast<size_t>(i)];
+    e.length = padded && i % 2 == 1 ? 32 - 3 * i : 32;
     for (int64_t j = 0; j < 32; ++j)
-      e.ids.push_back(r[i][j].item<int32_t>());
+      e.ids.push_back(j < e.length ? r[i][j].item<int32_t>() : special.pad);
     e.ids[0] = special.cls;
-    e.ids[31] = special.sep;
+    e.ids[static_cast<size_t>(e.length - 1)] = special.sep;
     e.types.assign(32, 0);
-    e.length = 32;
   }
   return data::mask_examples(ex, special, {}, 7);
 }
@@ -164,19 +170,64 @@ TEST(Gpu, RtdTrainStepInFp16WithLossScaling) {
   rtd_step_on_cuda(at::kHalf);
 }
 
+// forward_backward queues a whole step without waiting for the device (pretrain/step.h), on a
+// padded batch too, whose mask the encoders apply without looking at it. LibTorch's sync debug
+// mode turns every synchronising call it knows of (a value read to the host, a stream or device
+// synchronisation) into an error. The first step runs unchecked: it sets things up.
+TEST(Gpu, AStepOnAPaddedBatchNeverWaitsForTheDevice) {
+  SKIP_WITHOUT_CUDA();
+#if !defined(ELECTRA_WITH_CUDA)
+  GTEST_SKIP() << "built without ELECTRA_WITH_CUDA";
+#else
+  const data::Batch batch = small_batch(/*padded=*/true);
+  ASSERT_LT(batch.real_tokens, batch.input_ids.numel());
+  for (const auto dt : {at::kBFloat16, at::kFloat}) {
+    SCOPED_TRACE(c10::toString(dt));
+    CudaStep st(dt);
+    const auto step = [&] {
+      at::Tensor loss;
+      at::Tensor norm = pretrain::forward_backward(
+          st.parts, [&](int64_t) -> const data::Batch& { return batch; },
+          [&](const pretrain::RtdOutput& o, const data::Batch&) { loss = o.loss; });
+      return std::make_pair(loss, norm);
+    };
+    step();
+    for (auto& [name, p] : st.params)
+      p.mutable_grad() = at::Tensor();
+    auto& warnings = c10::cuda::warning_state();
+    warnings.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
+    std::pair<at::Tensor, at::Tensor> out;
+    std::string error;
+    try {
+      out = step();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    warnings.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+    EXPECT_EQ(error, "");
+    if (!error.empty()) continue;
+    EXPECT_TRUE(std::isfinite(out.first.item<double>()));
+    EXPECT_TRUE(std::isfinite(out.second.item<double>()));
+  }
+#endif
+}
+
 // The step's one cast pass over all weights (model/param_cast.h) against a cast per product:
 // the same loss, gradient norm and gradients, bit for bit, in bf16 and in fp16 (at a fixed loss
 // scale). Dropout and the Gumbel noise are reseeded before each step. One exception, seen on an
 // H200: the tied word embeddings, which have three uses (both lookups in fp32 and the
 // generator's head through its cast). Their three fp32 gradients are summed in another order,
 // because the head's now arrives with all the casts' at the end of the backward; so they, and
-// the gradient norm that includes them, are compared to fp32 rounding.
+// the gradient norm that includes them, are compared to fp32 rounding. With grad_accum 2 (the
+// second micro-batch padded) each micro-step has its own pass, and the second's gradients are
+// added to the first's.
 TEST(Gpu, OneCastPassGivesThePerProductCastsBits) {
   SKIP_WITHOUT_CUDA();
   if (!model::param_cast_enabled()) GTEST_SKIP() << "ELECTRA_CUDA_CAST_ONCE=0";
-  const data::Batch batch = small_batch();
-  for (const auto dt : {at::kBFloat16, at::kHalf}) {
-    SCOPED_TRACE(c10::toString(dt));
+  const data::Batch batches[2] = {small_batch(), small_batch(/*padded=*/true)};
+  for (const auto& [dt, accum] :
+       {std::pair{at::kBFloat16, 1}, {at::kHalf, 1}, {at::kBFloat16, 2}}) {
+    SCOPED_TRACE(std::string(c10::toString(dt)) + ", grad_accum " + std::to_string(accum));
     struct Result {
       double loss = 0, norm = 0;
       std::vector<at::Tensor> grads;
@@ -186,12 +237,13 @@ TEST(Gpu, OneCastPassGivesThePerProductCastsBits) {
       CudaStep st(dt);
       st.parts.cast_weights_once = once;
       st.parts.loss_scale = dt == at::kHalf ? 256.0 : 1.0;
+      st.parts.grad_accum = accum;
       torch::manual_seed(17);
       Result& out = r[once];
       out.norm = pretrain::forward_backward(
-                     st.parts, [&](int64_t) -> const data::Batch& { return batch; },
+                     st.parts, [&](int64_t micro) -> const data::Batch& { return batches[micro]; },
                      [&](const pretrain::RtdOutput& o, const data::Batch&) {
-                       out.loss = o.loss.item<double>();
+                       out.loss += o.loss.item<double>();
                      })
                      .item<double>();
       names.clear();
