@@ -21,6 +21,7 @@ namespace electra::model {
 struct ParamCastScope::State {
   at::ScalarType dt;
   std::unordered_map<const c10::TensorImpl*, at::Tensor> casts;  // parameter -> its cast, once
+  at::Tensor memory;  // one cast, detached: its alias keeps the joined buffer
 };
 
 namespace {
@@ -156,8 +157,9 @@ ParamCastScope::ParamCastScope(const std::vector<at::Tensor>& params, at::Scalar
     if (p.defined() && p.scalar_type() == at::kFloat && p.numel() > 0 && p.is_contiguous())
       fp32.push_back(p);
   if (fp32.empty()) return;
-  state_ = new State{dt, {}};
+  state_ = new State{dt, {}, {}};
   const variable_list casts = CastAll::apply(dt, at::TensorList(fp32));
+  state_->memory = casts[0].detach();
   for (size_t i = 0; i < fp32.size(); ++i)
     state_->casts.emplace(fp32[i].unsafeGetTensorImpl(), casts[i]);
   outer_ = current;
@@ -168,6 +170,10 @@ ParamCastScope::~ParamCastScope() {
   if (!state_) return;
   current = outer_;
   delete state_;
+}
+
+at::Tensor ParamCastScope::memory() const {
+  return state_ ? state_->memory : at::Tensor();
 }
 
 at::Tensor scoped_cast(const at::Tensor& p, at::ScalarType dt) {

@@ -33,6 +33,10 @@ class ParamCastScope {
   ParamCastScope(const ParamCastScope&) = delete;
   ParamCastScope& operator=(const ParamCastScope&) = delete;
 
+  // A tensor over the casts' memory (undefined when the scope installed nothing): while it
+  // lives, that memory is not freed, whatever becomes of the casts.
+  at::Tensor memory() const;
+
   struct State;  // the casts, by parameter (param_cast.cpp)
 
  private:

@@ -33,7 +33,7 @@ std::pair<at::Tensor, at::Tensor> replace_tokens(const at::Tensor& input_ids,
 }
 
 RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at::ScalarType dt,
-                      const RtdOptions& options, at::Generator& gumbel) {
+                      const RtdOptions& options, at::Generator& gumbel, SideStream* side) {
   const int64_t b = batch.input_ids.size(0), l = batch.input_ids.size(1);
   RtdOutput out;
   // The host knows whether the batch has padding (real_tokens): without it the encoders get no
@@ -46,37 +46,47 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
   // cross-entropy ignores).
   const at::Tensor keep = batch.filler_targets ? batch.masked_labels.ge(0) : at::Tensor();
 
-  // 1. Generator on the masked input; MLM head on the masked positions only.
-  at::Tensor gen_hidden =
-      pair.generator->electra(batch.masked_ids, model_mask, batch.token_type_ids, dt, nullptr,
-                              apply_mask);  // [b, l, Hg]
-  at::Tensor selected =
-      gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
-  // On the CPU bf16 logits go to the loss and the sampler as they are: both read bf16 in fp32
-  // arithmetic (pretrain/mlm_loss.h), and the [m, vocab] fp32 copy and its gradient's cast
-  // back are never made.
-  const bool low_logits = selected.is_cpu() && dt == at::kBFloat16;
-  at::Tensor logits = pair.generator->lm_logits(selected, dt, !low_logits);  // [m, vocab]
-  // A batch without maskable tokens (all [CLS]/[SEP]) has no MLM term rather than a NaN one.
-  at::Tensor gen_loss;
-  if (batch.masked_index.numel() > 0) {
-    MlmLoss mlm = mlm_cross_entropy(logits, batch.masked_labels);
-    gen_loss = mlm.loss;
-    out.gen_correct = mlm.correct;  // masked positions whose argmax is the original
-  } else {
-    gen_loss = logits.sum().to(at::kFloat) * 0.0;
-    out.gen_correct = at::zeros({}, logits.options().dtype(at::kFloat));
-  }
+  at::Tensor gen_loss, sampled;
+  {
+    const SideStream::Scope on_side = side ? side->enter() : SideStream::Scope();
+    // 1. Generator on the masked input; MLM head on the masked positions only.
+    at::Tensor gen_hidden =
+        pair.generator->electra(batch.masked_ids, model_mask, batch.token_type_ids, dt, nullptr,
+                                apply_mask);  // [b, l, Hg]
+    at::Tensor selected =
+        gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
+    // On the CPU bf16 logits go to the loss and the sampler as they are: both read bf16 in fp32
+    // arithmetic (pretrain/mlm_loss.h), and the [m, vocab] fp32 copy and its gradient's cast
+    // back are never made.
+    const bool low_logits = selected.is_cpu() && dt == at::kBFloat16;
+    at::Tensor logits = pair.generator->lm_logits(selected, dt, !low_logits);  // [m, vocab]
+    // A batch without maskable tokens (all [CLS]/[SEP]) has no MLM term rather than a NaN one.
+    if (batch.masked_index.numel() > 0) {
+      MlmLoss mlm = mlm_cross_entropy(logits, batch.masked_labels);
+      gen_loss = mlm.loss;
+      out.gen_correct = mlm.correct;  // masked positions whose argmax is the original
+    } else {
+      gen_loss = logits.sum().to(at::kFloat) * 0.0;
+      out.gen_correct = at::zeros({}, logits.options().dtype(at::kFloat));
+    }
 
-  // 2. Sample replacements (fp32, no gradient) and 3. build the discriminator's input.
-  at::Tensor sampled = gumbel_sample(logits, options.temperature, gumbel);  // [m]
-  // A filler writes back the token at its index (a [CLS]), so it changes nothing.
-  if (keep.defined())
-    sampled =
-        at::where(keep, sampled, batch.input_ids.flatten().index_select(0, batch.masked_index));
-  // [m, vocab] is the largest tensor of the step (300 MB in fp32 for ELECTRA-Small at batch 128):
-  // let it go before the discriminator's activations pile up (the loss keeps what backward needs).
-  logits = at::Tensor();
+    // 2. Sample replacements (fp32, no gradient) and 3. build the discriminator's input.
+    sampled = gumbel_sample(logits, options.temperature, gumbel);  // [m]
+    // A filler writes back the token at its index (a [CLS]), so it changes nothing.
+    if (keep.defined())
+      sampled =
+          at::where(keep, sampled, batch.input_ids.flatten().index_select(0, batch.masked_index));
+    // [m, vocab] is the largest tensor of the step (300 MB in fp32 for ELECTRA-Small at batch 128):
+    // let it go before the discriminator's activations pile up (the loss keeps what backward
+    // needs).
+    logits = at::Tensor();
+  }
+  if (side) {
+    // The discriminator's input needs the samples; the step's sum needs the loss.
+    side->join();
+    for (const at::Tensor& t : {sampled, gen_loss, out.gen_correct})
+      side->share(t);
+  }
   auto [fake, is_replaced] =
       replace_tokens(batch.input_ids, batch.masked_index, batch.masked_labels, sampled, keep);
 

@@ -15,6 +15,7 @@
 
 #include "data/batch.h"
 #include "model/electra.h"
+#include "pretrain/side_stream.h"
 
 namespace electra::pretrain {
 
@@ -51,7 +52,10 @@ std::pair<at::Tensor, at::Tensor> replace_tokens(const at::Tensor& input_ids,
                                                  const at::Tensor& sampled,
                                                  const at::Tensor& keep = {});
 
+// `side` (optional, pretrain/side_stream.h): the generator, its head, its loss and the sampling
+// are queued on the side stream, and the discriminator waits for the samples; its backward then
+// runs there too. The caller joins the side stream after the backward pass.
 RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at::ScalarType dt,
-                      const RtdOptions& options, at::Generator& gumbel);
+                      const RtdOptions& options, at::Generator& gumbel, SideStream* side = nullptr);
 
 }  // namespace electra::pretrain

@@ -82,19 +82,31 @@ at::Tensor forward_backward(
       s.reducer->num_buckets() == 0)
     for (const auto& [name, p] : *s.params)
       weights.push_back(p);
+  // One rank only, for the same reason: the reducer's hooks expect the gradients on one stream.
+  SideStream side(s.device, !on_cpu && s.reducer->num_buckets() == 0 &&
+                                (s.generator_stream < 0 ? generator_stream_enabled()
+                                                        : s.generator_stream == 1));
   for (int64_t micro = 0; micro < s.grad_accum; ++micro) {
     const data::Batch& batch = next_batch(micro);
     const data::Batch moved = on_cpu ? data::Batch() : batch_to(batch, s.device);
     RtdOutput out;
+    // The casts' memory, kept until the side stream's backward, which reads it, is joined: freed
+    // earlier it could be handed to a tensor of this stream while the side stream still reads it.
+    at::Tensor cast_memory;
     {
       const model::ParamCastScope casts(weights, s.dtype);
-      out = rtd_forward(*s.pair, on_cpu ? batch : moved, s.dtype, s.rtd, *s.gumbel);
+      if (side.active()) cast_memory = casts.memory();
+      out = rtd_forward(*s.pair, on_cpu ? batch : moved, s.dtype, s.rtd, *s.gumbel,
+                        side.active() ? &side : nullptr);
     }
     // Only the last micro-step's backward triggers the all-reduce of the accumulated sum.
     s.reducer->prepare_backward(/*sync=*/micro + 1 == s.grad_accum);
     const double accum = static_cast<double>(s.grad_accum);
     // Without loss scaling exactly the division it always was (x * (1/3) is not x / 3).
     (s.loss_scale == 1.0 ? out.loss / accum : out.loss * (s.loss_scale / accum)).backward();
+    // Before the batch (read by the generator's backward) and the casts are freed, and before a
+    // CUDA graph's capture ends, which needs every stream it forked back.
+    side.join();
     if (observe) observe(out, batch);
   }
   s.reducer->finish();  // gradients averaged over ranks

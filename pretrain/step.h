@@ -34,6 +34,9 @@ struct StepParts {
   // (model/param_cast.h) instead of one cast per product; also off with
   // ELECTRA_CUDA_CAST_ONCE=0.
   bool cast_weights_once = true;
+  // On CUDA, on one rank: the generator on a side stream (pretrain/side_stream.h). -1: as
+  // ELECTRA_CUDA_GEN_STREAM says (off unless "1"), 0: off, 1: on.
+  int generator_stream = -1;
   double loss_scale = 1.0;  // fp16: the loss is multiplied by it, the gradients divided
 };
 

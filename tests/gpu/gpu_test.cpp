@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -173,7 +174,8 @@ TEST(Gpu, RtdTrainStepInFp16WithLossScaling) {
 // forward_backward queues a whole step without waiting for the device (pretrain/step.h), on a
 // padded batch too, whose mask the encoders apply without looking at it. LibTorch's sync debug
 // mode turns every synchronising call it knows of (a value read to the host, a stream or device
-// synchronisation) into an error. The first step runs unchecked: it sets things up.
+// synchronisation) into an error. The first step runs unchecked: it sets things up. Also with the
+// generator on a side stream (pretrain/side_stream.h), whose fork and joins are events.
 TEST(Gpu, AStepOnAPaddedBatchNeverWaitsForTheDevice) {
   SKIP_WITHOUT_CUDA();
 #if !defined(ELECTRA_WITH_CUDA)
@@ -181,9 +183,12 @@ TEST(Gpu, AStepOnAPaddedBatchNeverWaitsForTheDevice) {
 #else
   const data::Batch batch = small_batch(/*padded=*/true);
   ASSERT_LT(batch.real_tokens, batch.input_ids.numel());
-  for (const auto dt : {at::kBFloat16, at::kFloat}) {
-    SCOPED_TRACE(c10::toString(dt));
+  for (const auto& [dt, gen_stream] :
+       {std::pair{at::kBFloat16, 0}, {at::kFloat, 0}, {at::kBFloat16, 1}}) {
+    SCOPED_TRACE(std::string(c10::toString(dt)) + ", generator stream " +
+                 std::to_string(gen_stream));
     CudaStep st(dt);
+    st.parts.generator_stream = gen_stream;
     const auto step = [&] {
       at::Tensor loss;
       at::Tensor norm = pretrain::forward_backward(
@@ -212,15 +217,59 @@ TEST(Gpu, AStepOnAPaddedBatchNeverWaitsForTheDevice) {
 #endif
 }
 
-// The step's one cast pass over all weights (model/param_cast.h) against a cast per product:
-// the same loss, gradient norm and gradients, bit for bit, in bf16 and in fp16 (at a fixed loss
-// scale). Dropout and the Gumbel noise are reseeded before each step. One exception, seen on an
-// H200: the tied word embeddings, which have three uses (both lookups in fp32 and the
-// generator's head through its cast). Their three fp32 gradients are summed in another order,
-// because the head's now arrives with all the casts' at the end of the backward; so they, and
-// the gradient norm that includes them, are compared to fp32 rounding. With grad_accum 2 (the
-// second micro-batch padded) each micro-step has its own pass, and the second's gradients are
-// added to the first's.
+// One forward_backward of a fresh CudaStep in `dt` over batches[0 .. accum) (fp16 at a fixed
+// loss scale), with dropout and the Gumbel noise seeded alike, after `set` adjusted its parts.
+struct StepResult {
+  double loss = 0, norm = 0;
+  std::vector<std::string> names;
+  std::vector<at::Tensor> grads;  // on the CPU; undefined where a parameter got none
+};
+StepResult one_step(at::ScalarType dt, int accum, const data::Batch* batches,
+                    const std::function<void(pretrain::StepParts&)>& set) {
+  CudaStep st(dt);
+  st.parts.loss_scale = dt == at::kHalf ? 256.0 : 1.0;
+  st.parts.grad_accum = accum;
+  set(st.parts);
+  torch::manual_seed(17);
+  StepResult out;
+  out.norm = pretrain::forward_backward(
+                 st.parts, [&](int64_t micro) -> const data::Batch& { return batches[micro]; },
+                 [&](const pretrain::RtdOutput& o, const data::Batch&) {
+                   out.loss += o.loss.item<double>();
+                 })
+                 .item<double>();
+  for (const auto& [name, p] : st.params) {
+    out.names.push_back(name);
+    out.grads.push_back(p.grad().defined() ? p.grad().cpu() : at::Tensor());
+  }
+  return out;
+}
+
+// The same loss, gradient norm and gradients, bit for bit, but for the tied word embeddings.
+// They have three uses (both lookups in fp32 and the generator's head through its cast), and
+// their three fp32 gradients may be summed in another order: seen on an H200 with the one-pass
+// cast, where the head's now arrives with all the casts' at the end of the backward. So they,
+// and the gradient norm that includes them, are compared to fp32 rounding.
+void expect_same_step(const StepResult& a, const StepResult& b) {
+  EXPECT_EQ(b.loss, a.loss);
+  EXPECT_NEAR(b.norm, a.norm, 1e-6 * a.norm);
+  ASSERT_EQ(b.grads.size(), a.grads.size());
+  for (size_t i = 0; i < a.grads.size(); ++i) {
+    const std::string& name = a.names[i];
+    ASSERT_EQ(b.grads[i].defined(), a.grads[i].defined()) << name;
+    if (!a.grads[i].defined()) continue;
+    if (name.find("word_embeddings") != std::string::npos) {
+      const double scale = a.grads[i].abs().max().item<double>();
+      EXPECT_LE((b.grads[i] - a.grads[i]).abs().max().item<double>(), 1e-6 * scale) << name;
+    } else {
+      EXPECT_TRUE(at::equal(b.grads[i], a.grads[i])) << name;
+    }
+  }
+}
+
+// The step's one cast pass over all weights (model/param_cast.h) against a cast per product, in
+// bf16 and in fp16. With grad_accum 2 (the second micro-batch padded) each micro-step has its
+// own pass, and the second's gradients are added to the first's.
 TEST(Gpu, OneCastPassGivesThePerProductCastsBits) {
   SKIP_WITHOUT_CUDA();
   if (!model::param_cast_enabled()) GTEST_SKIP() << "ELECTRA_CUDA_CAST_ONCE=0";
@@ -228,44 +277,30 @@ TEST(Gpu, OneCastPassGivesThePerProductCastsBits) {
   for (const auto& [dt, accum] :
        {std::pair{at::kBFloat16, 1}, {at::kHalf, 1}, {at::kBFloat16, 2}}) {
     SCOPED_TRACE(std::string(c10::toString(dt)) + ", grad_accum " + std::to_string(accum));
-    struct Result {
-      double loss = 0, norm = 0;
-      std::vector<at::Tensor> grads;
-    } r[2];
-    std::vector<std::string> names;
-    for (const bool once : {false, true}) {
-      CudaStep st(dt);
-      st.parts.cast_weights_once = once;
-      st.parts.loss_scale = dt == at::kHalf ? 256.0 : 1.0;
-      st.parts.grad_accum = accum;
-      torch::manual_seed(17);
-      Result& out = r[once];
-      out.norm = pretrain::forward_backward(
-                     st.parts, [&](int64_t micro) -> const data::Batch& { return batches[micro]; },
-                     [&](const pretrain::RtdOutput& o, const data::Batch&) {
-                       out.loss += o.loss.item<double>();
-                     })
-                     .item<double>();
-      names.clear();
-      for (const auto& [name, p] : st.params) {
-        names.push_back(name);
-        out.grads.push_back(p.grad().defined() ? p.grad().cpu() : at::Tensor());
-      }
-    }
-    EXPECT_EQ(r[1].loss, r[0].loss);
-    EXPECT_NEAR(r[1].norm, r[0].norm, 1e-6 * r[0].norm);  // it includes the embeddings' norm
-    ASSERT_EQ(r[1].grads.size(), r[0].grads.size());
-    for (size_t i = 0; i < r[0].grads.size(); ++i) {
-      const std::string& name = names[i];
-      ASSERT_EQ(r[1].grads[i].defined(), r[0].grads[i].defined()) << name;
-      if (!r[0].grads[i].defined()) continue;
-      if (name.find("word_embeddings") != std::string::npos) {
-        const double scale = r[0].grads[i].abs().max().item<double>();
-        EXPECT_LE((r[1].grads[i] - r[0].grads[i]).abs().max().item<double>(), 1e-6 * scale) << name;
-      } else {
-        EXPECT_TRUE(at::equal(r[1].grads[i], r[0].grads[i])) << name;
-      }
-    }
+    const auto with = [](bool once) {
+      return [once](pretrain::StepParts& p) {
+        p.cast_weights_once = once;
+        p.generator_stream = 0;
+      };
+    };
+    expect_same_step(one_step(dt, accum, batches, with(false)),
+                     one_step(dt, accum, batches, with(true)));
+  }
+}
+
+// The generator on a side stream (pretrain/side_stream.h) computes the step of one stream: in
+// bf16 with the one-pass cast, whose gradient node the two streams' backward passes meet at, and
+// in fp32 without it; with grad_accum 2, where each micro-step forks and joins the stream.
+TEST(Gpu, TheGeneratorStreamGivesTheStepOfOneStream) {
+  SKIP_WITHOUT_CUDA();
+  const data::Batch batches[2] = {small_batch(/*padded=*/true), small_batch()};
+  for (const auto& [dt, accum] :
+       {std::pair{at::kBFloat16, 1}, {at::kFloat, 1}, {at::kBFloat16, 2}}) {
+    SCOPED_TRACE(std::string(c10::toString(dt)) + ", grad_accum " + std::to_string(accum));
+    const auto with = [](int stream) {
+      return [stream](pretrain::StepParts& p) { p.generator_stream = stream; };
+    };
+    expect_same_step(one_step(dt, accum, batches, with(0)), one_step(dt, accum, batches, with(1)));
   }
 }
 

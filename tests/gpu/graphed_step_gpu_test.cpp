@@ -50,7 +50,8 @@ struct Trace {
   int64_t replays = 0, eager = 0;
 };
 
-Trace train(bool graphs, const std::vector<data::Batch>& batches) {
+// gen_stream: StepParts::generator_stream (the generator on a side stream when 1).
+Trace train(bool graphs, const std::vector<data::Batch>& batches, int gen_stream = 0) {
   torch::manual_seed(5);
   model::ElectraConfig disc_cfg = testing::parity_config();
   model::PretrainingPair pair =
@@ -77,6 +78,7 @@ Trace train(bool graphs, const std::vector<data::Batch>& batches) {
   parts.dtype = at::kFloat;
   parts.device = kCuda;
   parts.clip_norm = 1.0;
+  parts.generator_stream = gen_stream;
   pretrain::GraphedStep step(parts, graphs, 1, pretrain::GraphedStep::masked_capacity(8, 32, 0.15));
   Trace t;
   for (const data::Batch& b : batches) {
@@ -149,6 +151,28 @@ TEST(GpuGraphs, PaddedBatchesReplayWithFillerTargets) {
   EXPECT_NEAR(graphed.gen_losses.back(), eager.gen_losses.back(),
               1e-5 * std::abs(eager.gen_losses.back()));
   EXPECT_TRUE(std::isfinite(graphed.losses.back()));
+}
+
+// The generator on a side stream (pretrain/side_stream.h), captured and replayed: the capture
+// forks the side stream and must get it back, and the replays must give the steps of one
+// stream without a graph (eager, then replayed, then a padded batch eager).
+TEST(GpuGraphs, TheGeneratorStreamReplaysTheSameSteps) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch";
+  const std::string why = pretrain::cuda_graphs_unsupported(kCuda, 1, 1, false);
+  if (!why.empty()) GTEST_SKIP() << why;
+  std::vector<data::Batch> batches;
+  for (uint64_t s = 1; s <= 6; ++s)
+    batches.push_back(batch(s, s == 5 ? 20 : 32));
+  const Trace one = train(false, batches, 0), two = train(true, batches, 1);
+  EXPECT_EQ(two.replays, 3);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    EXPECT_NEAR(two.losses[i], one.losses[i], 1e-4 * std::abs(one.losses[i])) << i;
+    EXPECT_NEAR(two.norms[i], one.norms[i], 1e-3 * one.norms[i]) << i;
+  }
+  double worst = 0;
+  for (size_t i = 0; i < one.weights.size(); ++i)
+    worst = std::max(worst, (two.weights[i] - one.weights[i]).abs().max().item<double>());
+  EXPECT_LT(worst, 1e-5);
 }
 
 }  // namespace

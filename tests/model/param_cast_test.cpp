@@ -95,6 +95,26 @@ TEST(ParamCast, ACastIsHandedOutOnceAndEqualsTo) {
   EXPECT_NE(again.data_ptr(), c.data_ptr());
 }
 
+// memory() holds the casts' buffer after the scope and every cast are gone (a side stream that
+// still reads the casts needs that, pretrain/step.cpp).
+TEST(ParamCast, MemoryOutlivesTheScopeAndItsCasts) {
+  const Params p = make_params();
+  at::Tensor memory;
+  const void* first = nullptr;
+  {
+    const ParamCastScope scope(p.all(), at::kBFloat16);
+    memory = scope.memory();
+    at::Tensor w = scoped_cast(p.w, at::kBFloat16);
+    first = w.data_ptr();
+  }
+  ASSERT_TRUE(memory.defined());
+  EXPECT_EQ(memory.data_ptr(), first);  // the buffer's start: the first parameter's cast
+  EXPECT_EQ(memory.scalar_type(), at::kBFloat16);
+  EXPECT_FALSE(memory.requires_grad());
+  EXPECT_TRUE(at::equal(memory, p.w.detach().to(at::kBFloat16)));
+  EXPECT_FALSE(ParamCastScope(p.all(), at::kFloat).memory().defined());
+}
+
 TEST(ParamCast, NoScopeFp32ScopesAndNesting) {
   const Params p = make_params();
   EXPECT_FALSE(scoped_cast(p.w, at::kBFloat16).defined());

@@ -237,6 +237,23 @@ TEST(Rtd, APaddedBatchIsNeverReadOnTheHost) {
       rtd_forward(pair, fixed, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, g2).loss.item<double>());
 }
 
+// On the CPU (and in a build without CUDA) a side stream is inert: asked for, it is not made,
+// and an RTD step given it is the step without it.
+TEST(Rtd, ASideStreamOnTheCpuIsInert) {
+  SideStream side(at::kCPU, /*enabled=*/true);
+  EXPECT_FALSE(side.active());
+  { const SideStream::Scope scope = side.enter(); }
+  side.join();
+  side.share(at::ones({2}));
+  torch::manual_seed(4);
+  model::ElectraConfig d = tiny();
+  model::PretrainingPair pair = model::make_pretraining_pair(d, model::generator_config(d, 0.5));
+  at::Generator g1 = at::detail::createCPUGenerator(9), g2 = at::detail::createCPUGenerator(9);
+  const data::Batch b = two_sequences();
+  EXPECT_EQ(rtd_forward(pair, b, at::kFloat, {}, g1, &side).loss.item<double>(),
+            rtd_forward(pair, b, at::kFloat, {}, g2).loss.item<double>());
+}
+
 TEST(Optimizer, OneAdamWStepByHand) {
   at::Tensor w = at::ones({1}).requires_grad_(true);
   at::Tensor b = at::ones({1}).requires_grad_(true);
