@@ -33,9 +33,13 @@
 # ("model:batch:seq ..." benched again in bf16 with train.cuda_graphs=true; tag ...-graphs),
 # GPU_CHECK_NOGELU ("model:batch:seq ..." benched as GPU_CHECK_GRAPHS but with
 # model.fused_bias_gelu=false: the A/B of the GELU backward kernel; tag ...-graphs-nogelu),
+# GPU_CHECK_GRAPHS_OVERLAP ("model:batch:seq ..." benched as GPU_CHECK_GRAPHS but with
+# --overlap: windows of 5 replayed steps, no wait per step; tag ...-graphs-overlap),
 # GPU_CHECK_ENV_AB ("VAR=VALUE ...": GPU_CHECK_ENV_AB_SPEC, base:128:128, benched again as
 # GPU_CHECK_GRAPHS with each variable set, e.g. ELECTRA_CUDA_BIAS_GRAD=0 ELECTRA_CUDA_GUMBEL=0
-# ELECTRA_CUDA_PAD_VOCAB=0 ELECTRA_CUDA_CAST_ONCE=0; tag ...-graphs-var),
+# ELECTRA_CUDA_PAD_VOCAB=0 ELECTRA_CUDA_CAST_ONCE=0 ELECTRA_CUDA_GEN_STREAM=1; tag
+# ...-graphs-var; GPU_CHECK_ENV_AB_OVERLAP=1: as GPU_CHECK_GRAPHS_OVERLAP, tag
+# ...-graphs-overlap-var),
 # GPU_CHECK_PROFILE_EAGER (1; 0: trace only electra's step), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -60,6 +64,7 @@ if [ "$DEVICE" = cuda ]; then
   BENCH=${GPU_CHECK_BENCH-"base:128:128 small:256:128 base:32:512 small:64:512"}
   UNFUSED=${GPU_CHECK_UNFUSED-}
   GRAPHS=${GPU_CHECK_GRAPHS-"base:128:128 base:256:128 small:256:128"}
+  GRAPHS_OVERLAP=${GPU_CHECK_GRAPHS_OVERLAP-}
   OVERLAP=${GPU_CHECK_OVERLAP-}
   PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-}
   BUILD_LIMIT=${GPU_CHECK_BUILD_LIMIT_S:-330}
@@ -76,6 +81,7 @@ else
   LATE_TARGETS=${GPU_CHECK_LATE_TARGETS:-}
   UNFUSED=${GPU_CHECK_UNFUSED-}
   GRAPHS=${GPU_CHECK_GRAPHS-}
+  GRAPHS_OVERLAP=${GPU_CHECK_GRAPHS_OVERLAP-}
   OVERLAP=${GPU_CHECK_OVERLAP-small:8:128}
   PRETRAIN_AB=${GPU_CHECK_PRETRAIN_AB-}
   # A fresh build on a small CPU machine takes far longer than on the GPU machine's 16 cores.
@@ -313,11 +319,17 @@ if [ -x "$ELECTRA" ]; then
   # The GELU backward kernel's A/B, on replayed steps (the device's time, not the host's).
   bench_variant "${GPU_CHECK_NOGELU-}" graphs-nogelu --set train.cuda_graphs=true \
     --set model.fused_bias_gelu=false
-  # Environment switches of our CUDA kernels, on replayed steps.
+  # Replayed steps without a wait per step: the throughput of training, which waits for no step
+  # by default (train.wait_each_step), rather than each step's latency.
+  bench_variant "$GRAPHS_OVERLAP" graphs-overlap --set train.cuda_graphs=true --overlap
+  # Environment switches of our CUDA kernels, on replayed steps (with GPU_CHECK_ENV_AB_OVERLAP=1
+  # without a wait per step, beside GPU_CHECK_GRAPHS_OVERLAP's rows).
+  ab_overlap=()
+  [ "${GPU_CHECK_ENV_AB_OVERLAP:-0}" = 1 ] && ab_overlap=(--overlap)
   for kv in ${GPU_CHECK_ENV_AB-}; do
     var=${kv%%=*}
-    BENCH_ENV="env $kv" bench_variant "${GPU_CHECK_ENV_AB_SPEC:-base:128:128}" "graphs-${var,,}" \
-      --set train.cuda_graphs=true
+    BENCH_ENV="env $kv" bench_variant "${GPU_CHECK_ENV_AB_SPEC:-base:128:128}" \
+      "graphs${ab_overlap:+-overlap}-${var,,}" --set train.cuda_graphs=true "${ab_overlap[@]}"
   done
 fi
 
@@ -437,13 +449,14 @@ for tag, r in rows.items():
         print(f"fused LayerNorm A/B {tag[: -len('-unfused')]}: {fu:.0f} vs {un:.0f} tok/s "
               f"without ({fu / un:.2f}x; fused_layer_norm={base['electra'].get('fused_layer_norm')})")
 for tag, r in rows.items():
-    if "-graphs-electra_" not in tag:
+    if "-electra_" not in tag:
         continue
-    base_tag, var = tag.split("-graphs-")[0] + "-graphs", tag.split("-graphs-")[1]
+    base_tag, var = tag.rsplit("-electra_", 1)
+    var = "ELECTRA_" + var.upper()
     fu, un = num(rows.get(base_tag, {}).get("electra"), "tokens_per_s"), num(r.get("electra"), "tokens_per_s")
     if fu and un:
-        print(f"env A/B {base_tag}: {fu:.0f} tok/s by default vs {un:.0f} with {var.upper()} set "
-              f"({fu / un:.2f}x)")
+        print(f"env A/B {base_tag}: {un:.0f} tok/s with {var} set vs {fu:.0f} by default "
+              f"({un / fu:.2f}x of the default)")
 for tag, r in rows.items():
     if not tag.endswith("-graphs-nogelu"):
         continue
