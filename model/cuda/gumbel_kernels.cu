@@ -27,7 +27,7 @@ __global__ void __launch_bounds__(kThreads) gumbel_argmax_kernel(GumbelArgmax a)
   __shared__ float best_s[kThreads / 32];
   __shared__ int64_t best_i[kThreads / 32];
   const int64_t row = blockIdx.x;
-  const T* l = static_cast<const T*>(a.logits) + row * a.vocab;
+  const T* l = static_cast<const T*>(a.logits) + row * (a.ld > 0 ? a.ld : a.vocab);
   const uint64_t seed = static_cast<uint64_t>(*a.seed_at);
   const uint64_t first = static_cast<uint64_t>(row * a.vocab);
   float s = -INFINITY;
@@ -63,7 +63,7 @@ __global__ void __launch_bounds__(kThreads) gumbel_argmax_kernel(GumbelArgmax a)
 
 cudaError_t gumbel_argmax(const GumbelArgmax& a, cudaStream_t stream) {
   if (a.rows < 0 || a.vocab <= 0 || !(a.temperature > 0.0f) || !a.seed_at || !a.out ||
-      a.rows > 0x7FFFFFFF)
+      a.rows > 0x7FFFFFFF || (a.ld > 0 && a.ld < a.vocab))
     return cudaErrorInvalidValue;
   if (a.rows == 0) return cudaSuccess;
   const auto blocks = static_cast<unsigned>(a.rows);

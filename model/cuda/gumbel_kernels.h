@@ -19,9 +19,10 @@ namespace electra::model::cuda {
 // seed_at on the device when the kernel runs (drawn there by the caller from its generator, so
 // a CUDA graph replays with a new one). out[r] = the first j of the row's largest score.
 struct GumbelArgmax {
-  const void* logits = nullptr;  // [rows, vocab], contiguous, in elem
+  const void* logits = nullptr;  // [rows, vocab], rows ld elements apart, in elem
   Elem elem = Elem::kFloat;
   int64_t rows = 0, vocab = 0;
+  int64_t ld = 0;            // 0: vocab (contiguous rows)
   float temperature = 1.0f;  // > 0
   const int64_t* seed_at = nullptr;
   int64_t* out = nullptr;  // [rows]

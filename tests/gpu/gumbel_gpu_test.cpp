@@ -75,5 +75,20 @@ TEST(CudaGumbel, TheGeneratorStateAloneDecidesTheDraws) {
   EXPECT_TRUE(sample_tokens(sure, o, a).eq(1234).all().item<bool>());
 }
 
+// Rows further apart than their length (the generator's padded head: a [n, vocab] view of
+// [n, vocab rounded up]) are read in place: the draws of the contiguous copy.
+TEST(CudaGumbel, ReadsRowsThatArePaddedInPlace) {
+  ELECTRA_SKIP_WITHOUT_CUDA_KERNELS();
+  torch::manual_seed(3);
+  const at::Tensor padded = at::randn({200, 1008}).to(at::kBFloat16).to(kCuda);  // [200, 1008]
+  const at::Tensor view = padded.narrow(1, 0, 1001);                             // [200, 1001]
+  ASSERT_EQ(view.stride(0), 1008);
+  SamplingOptions o;
+  at::Generator a = make_generator(kCuda, 9), b = make_generator(kCuda, 9);
+  const at::Tensor in_place = sample_tokens(view, o, a);
+  EXPECT_TRUE(at::equal(in_place, sample_tokens(view.contiguous(), o, b)));
+  EXPECT_TRUE(in_place.lt(1001).all().item<bool>());  // never a padding column
+}
+
 }  // namespace
 }  // namespace electra::pretrain
