@@ -85,6 +85,8 @@ struct MlmCrossEntropy : public torch::autograd::Function<MlmCrossEntropy> {
 }  // namespace
 
 MlmLoss mlm_cross_entropy(const at::Tensor& logits, const at::Tensor& labels) {
+  if (cuda_mlm_loss_enabled() && cuda_mlm_loss_supports(logits, labels))
+    return cuda_mlm_cross_entropy(logits, labels);
   if (logits.is_cpu() &&
       (logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kBFloat16) &&
       logits.dim() == 2 && logits.size(0) > 0 && labels.scalar_type() == at::kLong) {

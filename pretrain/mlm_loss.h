@@ -21,9 +21,23 @@ struct MlmLoss {
 // in the mean, not in `correct`, no gradient (ATen's cross-entropy default ignore_index).
 constexpr int64_t kIgnoreLabel = -100;
 
-// logits: [m, vocab] (m >= 1), fp32 (or bf16 on the CPU); loss and correct are fp32; labels: [m]
-// int64 in [0, vocab) or kIgnoreLabel, at least one not ignored.
+// logits: [m, vocab] (m >= 1), fp32 (or bf16 on the CPU, or bf16/fp16 on CUDA where
+// cuda_mlm_loss_supports); loss and correct are fp32; labels: [m] int64 in [0, vocab) or
+// kIgnoreLabel, at least one not ignored.
 MlmLoss mlm_cross_entropy(const at::Tensor& logits, const at::Tensor& labels);
+
+// The CUDA kernels (model/cuda/mlm_loss_kernels.h). mlm_cross_entropy takes them when enabled,
+// opt-in until measured on a GPU: a build with them and the environment variable
+// ELECTRA_CUDA_MLM_LOSS "1" (read once). They read fp32, bf16 or fp16 logits as they are, with
+// rows apart by more than their length (the padded head's view) in place, and never wait for
+// the device: the mean's count is taken there. The loss and the count are the CPU path's (the
+// mean summed in fp64); the rounding of exp and of the sums may differ from it and from ATen's
+// in the last bits.
+bool cuda_mlm_loss_enabled();
+// Whether the kernels take these: a build with them, [m, vocab] CUDA logits (m >= 1) in fp32,
+// bf16 or fp16, [m] int64 labels on the same device.
+bool cuda_mlm_loss_supports(const at::Tensor& logits, const at::Tensor& labels);
+MlmLoss cuda_mlm_cross_entropy(const at::Tensor& logits, const at::Tensor& labels);
 
 namespace detail {
 // The row loops (pretrain/mlm_loss_rows.cpp, -ffast-math for glibc's vector expf).

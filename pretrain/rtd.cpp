@@ -57,8 +57,10 @@ RtdOutput rtd_forward(model::PretrainingPair& pair, const data::Batch& batch, at
         gen_hidden.reshape({b * l, -1}).index_select(0, batch.masked_index);  // [m, Hg]
     // On the CPU bf16 logits go to the loss and the sampler as they are: both read bf16 in fp32
     // arithmetic (pretrain/mlm_loss.h), and the [m, vocab] fp32 copy and its gradient's cast
-    // back are never made.
-    const bool low_logits = selected.is_cpu() && dt == at::kBFloat16;
+    // back are never made. On CUDA the same for bf16 and fp16 with the loss's kernels
+    // (cuda_mlm_loss_enabled; the sampler's kernel reads them too).
+    const bool low_logits =
+        selected.is_cpu() ? dt == at::kBFloat16 : dt != at::kFloat && cuda_mlm_loss_enabled();
     at::Tensor logits = pair.generator->lm_logits(selected, dt, !low_logits);  // [m, vocab]
     // A batch without maskable tokens (all [CLS]/[SEP]) has no MLM term rather than a NaN one.
     if (batch.masked_index.numel() > 0) {
