@@ -66,34 +66,40 @@ __device__ float block_sum(float v) {
 // memory system idle between a warp's loads (as the PTX of our first kernels showed).
 constexpr int kBatch = 4;
 
-// f(j, x) for every element of the row, x widened to fp32, each thread's j increasing:
-// 4-element vectors, kBatch of them loaded at a time, where the row is aligned, one element at a
-// time for the rest (and for a row that is not).
+// f(k, v) for every 4-element vector k of an aligned row, v widened to fp32, kBatch of them
+// loaded at a time, each thread's k increasing. Returns the first element after the vectors.
+template <typename T, typename F>
+__device__ __forceinline__ int64_t for_vectors(const T* x, int64_t vocab, F&& f) {
+  const int64_t vectors = vocab / kVec;
+  for (int64_t k0 = threadIdx.x; k0 < vectors; k0 += kThreads * kBatch) {
+    dev::Vec<T> raw[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int64_t k = k0 + b * kThreads;
+      if (k < vectors) raw[b] = dev::load_raw(x + k * kVec);
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int64_t k = k0 + b * kThreads;
+      if (k >= vectors) break;
+      float v[kVec];
+      dev::widen(raw[b], v);
+      f(k, v);
+    }
+  }
+  return vectors * kVec;
+}
+
+// f(j, x) for every element of the row, x widened to fp32, each thread's j increasing: by
+// for_vectors where the row is aligned, one element at a time for the rest (and for a row that
+// is not).
 template <typename T, typename F>
 __device__ __forceinline__ void for_row(const T* x, int64_t vocab, bool aligned, F&& f) {
-  int64_t j0 = 0;
-  if (aligned) {
-    const int64_t vectors = vocab / kVec;
-    for (int64_t k0 = threadIdx.x; k0 < vectors; k0 += kThreads * kBatch) {
-      dev::Vec<T> raw[kBatch];
+  const int64_t j0 = !aligned ? 0 : for_vectors(x, vocab, [&](int64_t k, float(&v)[kVec]) {
 #pragma unroll
-      for (int b = 0; b < kBatch; ++b) {
-        const int64_t k = k0 + b * kThreads;
-        if (k < vectors) raw[b] = dev::load_raw(x + k * kVec);
-      }
-#pragma unroll
-      for (int b = 0; b < kBatch; ++b) {
-        const int64_t k = k0 + b * kThreads;
-        if (k >= vectors) break;
-        float v[kVec];
-        dev::widen(raw[b], v);
-#pragma unroll
-        for (int e = 0; e < kVec; ++e)
-          f(k * kVec + e, v[e]);
-      }
-    }
-    j0 = vectors * kVec;
-  }
+    for (int e = 0; e < kVec; ++e)
+      f(k * kVec + e, v[e]);
+  });
   for (int64_t j = j0 + threadIdx.x; j < vocab; j += kThreads)
     f(j, Cvt<T>::to(x[j]));
 }
@@ -143,30 +149,12 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(MlmLossBackward a) {
   // Vectors only where both sides are aligned.
   const bool aligned = rows_aligned(static_cast<const T*>(a.logits), a.ld) &&
                        rows_aligned(static_cast<const T*>(a.grad), a.grad_ld);
-  int64_t j0 = 0;
-  if (aligned) {
-    const int64_t vectors = a.vocab / kVec;
-    for (int64_t k0 = threadIdx.x; k0 < vectors; k0 += kThreads * kBatch) {
-      dev::Vec<T> raw[kBatch];
+  const int64_t j0 = !aligned ? 0 : for_vectors(x, a.vocab, [&](int64_t k, float(&v)[kVec]) {
 #pragma unroll
-      for (int b = 0; b < kBatch; ++b) {
-        const int64_t k = k0 + b * kThreads;
-        if (k < vectors) raw[b] = dev::load_raw(x + k * kVec);
-      }
-#pragma unroll
-      for (int b = 0; b < kBatch; ++b) {
-        const int64_t k = k0 + b * kThreads;
-        if (k >= vectors) break;
-        float v[kVec];
-        dev::widen(raw[b], v);
-#pragma unroll
-        for (int e = 0; e < kVec; ++e)
-          v[e] = grad_of(k * kVec + e, v[e]);
-        dev::store_vec(g + k * kVec, v);
-      }
-    }
-    j0 = vectors * kVec;
-  }
+    for (int e = 0; e < kVec; ++e)
+      v[e] = grad_of(k * kVec + e, v[e]);
+    dev::store_vec(g + k * kVec, v);
+  });
   for (int64_t j = j0 + threadIdx.x; j < a.vocab; j += kThreads)
     g[j] = Cvt<T>::from(grad_of(j, Cvt<T>::to(x[j])));
 }
