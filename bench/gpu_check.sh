@@ -37,9 +37,9 @@
 # --overlap: windows of 5 replayed steps, no wait per step; tag ...-graphs-overlap),
 # GPU_CHECK_ENV_AB ("VAR=VALUE ...": GPU_CHECK_ENV_AB_SPEC, base:128:128, benched again as
 # GPU_CHECK_GRAPHS with each variable set, e.g. ELECTRA_CUDA_BIAS_GRAD=0 ELECTRA_CUDA_GUMBEL=0
-# ELECTRA_CUDA_PAD_VOCAB=0 ELECTRA_CUDA_CAST_ONCE=0 ELECTRA_CUDA_GEN_STREAM=1; tag
-# ...-graphs-var; GPU_CHECK_ENV_AB_OVERLAP=1: as GPU_CHECK_GRAPHS_OVERLAP, tag
-# ...-graphs-overlap-var),
+# ELECTRA_CUDA_PAD_VOCAB=0 ELECTRA_CUDA_CAST_ONCE=0 ELECTRA_CUDA_GEN_STREAM=1, or several
+# joined by commas for one run, A=1,B=1; tag ...-graphs-var[+var]; GPU_CHECK_ENV_AB_OVERLAP=1:
+# as GPU_CHECK_GRAPHS_OVERLAP, tag ...-graphs-overlap-var),
 # GPU_CHECK_PROFILE_EAGER (1; 0: trace only electra's step), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -327,8 +327,9 @@ if [ -x "$ELECTRA" ]; then
   ab_overlap=()
   [ "${GPU_CHECK_ENV_AB_OVERLAP:-0}" = 1 ] && ab_overlap=(--overlap)
   for kv in ${GPU_CHECK_ENV_AB-}; do
-    var=${kv%%=*}
-    BENCH_ENV="env $kv" bench_variant "${GPU_CHECK_ENV_AB_SPEC:-base:128:128}" \
+    # VAR=VALUE, or several joined by commas (one run with all of them set).
+    var=$(tr ',' '\n' <<<"$kv" | sed 's/=.*//' | paste -sd+)
+    BENCH_ENV="env ${kv//,/ }" bench_variant "${GPU_CHECK_ENV_AB_SPEC:-base:128:128}" \
       "graphs${ab_overlap:+-overlap}-${var,,}" --set train.cuda_graphs=true "${ab_overlap[@]}"
   done
 fi
