@@ -327,8 +327,9 @@ if [ -x "$ELECTRA" ]; then
   ab_overlap=()
   [ "${GPU_CHECK_ENV_AB_OVERLAP:-0}" = 1 ] && ab_overlap=(--overlap)
   for kv in ${GPU_CHECK_ENV_AB-}; do
-    # VAR=VALUE, or several joined by commas (one run with all of them set).
-    var=$(tr ',' '\n' <<<"$kv" | sed 's/=.*//' | paste -sd+)
+    # VAR=VALUE, or several joined by commas (one run with all of them set). The tag names each
+    # variable, and its value too where that is not 0 or 1 (ELECTRA_CUDA_SDPA=flash).
+    var=$(tr ',' '\n' <<<"$kv" | sed -e 's/=[01]$//' -e 's/=/_/' | paste -sd+)
     BENCH_ENV="env ${kv//,/ }" bench_variant "${GPU_CHECK_ENV_AB_SPEC:-base:128:128}" \
       "graphs${ab_overlap:+-overlap}-${var,,}" --set train.cuda_graphs=true "${ab_overlap[@]}"
   done

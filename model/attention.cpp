@@ -1,6 +1,7 @@
 #include "model/attention.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Context.h>
 #include <torch/version.h>
 
 #include "common/error.h"
@@ -41,6 +42,54 @@ const char* attention_name(AttentionKernel kernel) {
       break;
   }
   return "eager";
+}
+
+namespace {
+
+// Context setters that came with later LibTorch versions (cuDNN's attention, FlashAttention-3),
+// called where this one has them: true if it did.
+template <typename C>
+auto set_cudnn_sdp(C& c, bool on, int) -> decltype(c.setSDPUseCuDNN(on), bool()) {
+  c.setSDPUseCuDNN(on);
+  return true;
+}
+template <typename C>
+bool set_cudnn_sdp(C&, bool, long) {
+  return false;
+}
+template <typename C>
+auto set_fa3_sdp(C& c, bool on, int) -> decltype(c.setSDPUseFA3(on), bool()) {
+  c.setSDPUseFA3(on);
+  return true;
+}
+template <typename C>
+bool set_fa3_sdp(C&, bool, long) {
+  return false;
+}
+
+}  // namespace
+
+void set_sdpa_backend(const std::string& name, const std::string& where) {
+  if (name == "auto") return;
+  ELECTRA_CHECK_USER(
+      name == "flash" || name == "fa3" || name == "efficient" || name == "cudnn" || name == "math",
+      "the SDPA kernel must be auto, flash, fa3, efficient, cudnn or math, got '", name, "' ",
+      where);
+  ELECTRA_CHECK_USER(sdpa_available(), "the SDPA kernel is ", name, " ", where,
+                     " but this LibTorch (", TORCH_VERSION,
+                     ") has no scaled_dot_product_attention; unset it");
+#if TORCH_VERSION_MAJOR >= 2
+  auto& ctx = at::globalContext();
+  const bool has_cudnn = set_cudnn_sdp(ctx, name == "cudnn", 0);
+  const bool has_fa3 = set_fa3_sdp(ctx, name == "fa3", 0);
+  ELECTRA_CHECK_USER(name != "cudnn" || has_cudnn, "the SDPA kernel is cudnn ", where,
+                     " but this LibTorch (", TORCH_VERSION, ") cannot choose cuDNN's attention");
+  ELECTRA_CHECK_USER(name != "fa3" || has_fa3, "the SDPA kernel is fa3 ", where,
+                     " but this LibTorch (", TORCH_VERSION, ") cannot choose FlashAttention-3");
+  ctx.setSDPUseFlash(name == "flash");
+  ctx.setSDPUseMemEfficient(name == "efficient");
+  ctx.setSDPUseMath(true);
+#endif
 }
 
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -5,6 +5,7 @@
 #include <ATen/Context.h>
 #include <torch/cuda.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -15,6 +16,7 @@
 #endif
 
 #include "common/error.h"
+#include "model/attention.h"
 
 namespace electra::pretrain {
 
@@ -77,6 +79,10 @@ void apply_runtime(const Runtime& rt) {
   // torch's defaults are cuBLAS off, cuDNN on: train.tf32 decides both so the choice is one.
   at::globalContext().setAllowTF32CuBLAS(rt.tf32);
   at::globalContext().setAllowTF32CuDNN(rt.tf32);
+  // An A/B switch, not a key: which attention kernel is fastest is the card's and LibTorch's
+  // business, and "auto" is what users get.
+  if (const char* sdpa = std::getenv("ELECTRA_CUDA_SDPA"))
+    model::set_sdpa_backend(sdpa, "(environment variable ELECTRA_CUDA_SDPA)");
 }
 
 std::string describe_device(const at::Device& device) {

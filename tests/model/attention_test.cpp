@@ -1,5 +1,6 @@
 // model.attention: eager and at::scaled_dot_product_attention give the same encoder output in
 // evaluation (LibTorch 2.x only; 1.13 has no SDPA and skips the parity tests).
+#include <ATen/Context.h>
 #include <gtest/gtest.h>
 #include <torch/version.h>
 
@@ -28,6 +29,35 @@ TEST(Attention, KernelSelection) {
   set_attention(*disc, AttentionKernel::kSdpa);
   for (auto& layer : disc->electra->encoder->layers)
     EXPECT_EQ(layer->attention->self->kernel, AttentionKernel::kSdpa);
+}
+
+// ELECTRA_CUDA_SDPA's choice among SDPA's kernels: names checked, flags set where this LibTorch
+// has them (the math kernel stays as the fallback), "auto" changes nothing.
+TEST(Attention, SdpaBackendChoice) {
+  EXPECT_EQ(testing::user_error_of([] { set_sdpa_backend("auto", "(env)"); }), "no error");
+  const std::string bad = testing::user_error_of([] { set_sdpa_backend("fast", "(env X)"); });
+  EXPECT_NE(bad.find("must be auto, flash, fa3, efficient, cudnn or math, got 'fast' (env X)"),
+            std::string::npos)
+      << bad;
+  const std::string flash = testing::user_error_of([] { set_sdpa_backend("flash", "(env X)"); });
+  if (!sdpa_available()) {
+    EXPECT_NE(flash.find("has no scaled_dot_product_attention"), std::string::npos) << flash;
+    return;
+  }
+#if TORCH_VERSION_MAJOR >= 2
+  auto& ctx = at::globalContext();
+  const bool was_flash = ctx.userEnabledFlashSDP(),
+             was_efficient = ctx.userEnabledMemEfficientSDP();
+  EXPECT_EQ(flash, "no error");
+  EXPECT_TRUE(ctx.userEnabledFlashSDP());
+  EXPECT_FALSE(ctx.userEnabledMemEfficientSDP());
+  EXPECT_TRUE(ctx.userEnabledMathSDP());
+  set_sdpa_backend("efficient", "(env)");
+  EXPECT_FALSE(ctx.userEnabledFlashSDP());
+  EXPECT_TRUE(ctx.userEnabledMemEfficientSDP());
+  ctx.setSDPUseFlash(was_flash);
+  ctx.setSDPUseMemEfficient(was_efficient);
+#endif
 }
 
 TEST(Attention, SdpaMatchesEagerInEvaluationFp32) {
