@@ -110,6 +110,15 @@ cudaError_t launch_for_elem(Elem e, Launch&& launch) {
   return cudaGetLastError();
 }
 
+// The better of two (value, index) candidates for a first argmax: the larger value, the smaller
+// index on a tie.
+__device__ __forceinline__ void keep_better(float& v, int64_t& i, float v2, int64_t i2) {
+  if (v2 > v || (v2 == v && i2 < i)) {
+    v = v2;
+    i = i2;
+  }
+}
+
 // The same total in every lane.
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll

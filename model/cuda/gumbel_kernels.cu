@@ -11,16 +11,9 @@ namespace electra::model::cuda {
 namespace {
 
 using dev::Cvt;
+using dev::keep_better;
 
 constexpr int kThreads = 512;  // one block per row
-
-// The better of two (score, index) candidates: the larger score, the smaller index on a tie.
-__device__ __forceinline__ void keep_better(float& s, int64_t& i, float s2, int64_t i2) {
-  if (s2 > s || (s2 == s && i2 < i)) {
-    s = s2;
-    i = i2;
-  }
-}
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) gumbel_argmax_kernel(GumbelArgmax a) {

@@ -10,6 +10,7 @@ namespace electra::model::cuda {
 namespace {
 
 using dev::Cvt;
+using dev::keep_better;
 using dev::kVec;
 
 constexpr int kThreads = 256;  // one block per row
@@ -21,21 +22,13 @@ __device__ __forceinline__ bool rows_aligned(const T* base, int64_t ld) {
   return ld % kVec == 0 && reinterpret_cast<uintptr_t>(base) % (sizeof(T) * kVec) == 0;
 }
 
-// The larger of two (value, index) candidates, the smaller index on a tie.
-__device__ __forceinline__ void keep_larger(float& v, int64_t& i, float v2, int64_t i2) {
-  if (v2 > v || (v2 == v && i2 < i)) {
-    v = v2;
-    i = i2;
-  }
-}
-
 // The block's largest value and its first index, in every thread.
 __device__ void block_max(float& v, int64_t& i) {
   __shared__ float vs[kWarps];
   __shared__ int64_t is[kWarps];
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1)
-    keep_larger(v, i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
+    keep_better(v, i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
   const int warp = threadIdx.x >> 5;
   if ((threadIdx.x & 31) == 0) {
     vs[warp] = v;
@@ -45,7 +38,7 @@ __device__ void block_max(float& v, int64_t& i) {
   v = vs[0];
   i = is[0];
   for (int w = 1; w < kWarps; ++w)
-    keep_larger(v, i, vs[w], is[w]);
+    keep_better(v, i, vs[w], is[w]);
   __syncthreads();  // vs and is may be written again by the caller's next reduction
 }
 
