@@ -3,6 +3,7 @@
 // of a tensor dtype, and one error for a failed launch. Only for builds with ELECTRA_CUDA_KERNELS.
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
 #include "common/error.h"
@@ -25,6 +26,13 @@ inline Elem elem_of(at::ScalarType t) {
 // Whether our kernels take tensors of dtype t: fp32, bf16 or fp16 (elem_of's three).
 inline bool has_elem(at::ScalarType t) {
   return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
+}
+
+// Whether a kernel that takes rows `ld` elements apart reads x ([rows, cols]) in place: adjacent
+// elements, rows at least cols apart (the generator's padded head's [n, vocab] view of
+// [n, vocab rounded up]).
+inline bool rows_in_place(const at::Tensor& x) {
+  return x.dim() == 2 && x.stride(1) == 1 && x.stride(0) >= x.size(1);
 }
 
 // A launch's error as an exception naming the kernel.

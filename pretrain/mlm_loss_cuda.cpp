@@ -23,20 +23,15 @@ namespace electra::pretrain {
 
 namespace {
 
-// Rows apart by at least their length, elements adjacent: the generator's padded head's view
-// (model/cuda_linear.h) is read in place.
-bool rows_readable(const at::Tensor& x) {
-  return x.stride(1) == 1 && x.stride(0) >= x.size(1);
-}
-
 struct CudaMlmCrossEntropy : public torch::autograd::Function<CudaMlmCrossEntropy> {
   // -> {loss [], correct []}; only the loss has a gradient. Nothing is read on the host.
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
                                                 const at::Tensor& logits,
                                                 const at::Tensor& labels) {
     const c10::cuda::CUDAGuard guard(logits.device());
-    const at::Tensor x = rows_readable(logits) ? logits : logits.contiguous();  // [m, vocab]
-    const at::Tensor y = labels.contiguous();                                   // [m]
+    const at::Tensor x =
+        model::cuda::rows_in_place(logits) ? logits : logits.contiguous();  // [m, vocab]
+    const at::Tensor y = labels.contiguous();                               // [m]
     const int64_t m = x.size(0);
     const auto f32 = x.options().dtype(at::kFloat);
     at::Tensor lse = at::empty({m}, f32), loss = at::empty({m}, f32),  // [m] each

@@ -58,11 +58,11 @@ at::Tensor cuda_gumbel_argmax(const at::Tensor& logits, const SamplingOptions& o
       restricts_to_top_k(o, logits.size(1)))
     return {};
   const c10::cuda::CUDAGuard guard(logits.device());
-  // Rows apart by more than their length (the generator's padded head) are read in place.
-  const bool rows_ok = logits.stride(1) == 1 && logits.stride(0) >= logits.size(1);
-  const at::Tensor l = rows_ok ? logits.detach() : logits.detach().contiguous();  // [n, vocab]
-  at::Tensor seed = at::empty({1}, l.options().dtype(at::kLong)).random_(gen);    // [1]
-  at::Tensor out = at::empty({l.size(0)}, l.options().dtype(at::kLong));          // [n]
+  const at::Tensor l = model::cuda::rows_in_place(logits)
+                           ? logits.detach()
+                           : logits.detach().contiguous();                      // [n, vocab]
+  at::Tensor seed = at::empty({1}, l.options().dtype(at::kLong)).random_(gen);  // [1]
+  at::Tensor out = at::empty({l.size(0)}, l.options().dtype(at::kLong));        // [n]
   model::cuda::GumbelArgmax a;
   a.logits = l.data_ptr();
   a.elem = model::cuda::elem_of(t);
