@@ -13,13 +13,13 @@
 #if defined(ELECTRA_WITH_CUDA) && \
     (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
 #define ELECTRA_HAS_CUDA_GRAPHS 1
-#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include "model/seed_slots.h"
+#include "pretrain/side_stream.h"  // follow_stream
 #else
 #define ELECTRA_HAS_CUDA_GRAPHS 0
 #endif
@@ -64,13 +64,6 @@ struct GraphedStep::Graph {
   Graph(const at::Device& device)
       : stream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index())),
         seeds(device, /*capacity=*/4096) {}
-
-  // Work queued on `waiter` from now on starts after everything queued so far on `done`.
-  static void follow(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& done) {
-    at::cuda::CUDAEvent event;
-    event.record(done);
-    event.block(waiter);
-  }
 };
 
 namespace {
@@ -171,13 +164,13 @@ at::Tensor GraphedStep::run(
     // may not create them.
     ++warm_;
     ++eager_;
-    Graph::follow(g.stream, current);
+    follow_stream(g.stream, current);
     at::Tensor norm;
     {
       const c10::cuda::CUDAStreamGuard guard(g.stream);
       norm = forward_backward(parts_, same_batch, observe);
     }
-    Graph::follow(current, g.stream);
+    follow_stream(current, g.stream);
     return norm;
   }
 
@@ -186,7 +179,7 @@ at::Tensor GraphedStep::run(
     g.with_mask = padded(batch);
     g.inputs.fixed_mask = g.with_mask;
     g.graph.register_generator_state(*parts_.gumbel);
-    Graph::follow(g.stream, current);
+    follow_stream(g.stream, current);
     {
       const c10::cuda::CUDAStreamGuard guard(g.stream);
       const model::RecordSeedSlots recording(g.seeds);
@@ -196,7 +189,7 @@ at::Tensor GraphedStep::run(
           [&](const RtdOutput& o, const data::Batch&) { g.out = detached(o); });
       g.graph.capture_end();
     }
-    Graph::follow(current, g.stream);
+    follow_stream(current, g.stream);
     // The capture ran nothing: the gradients it left are the buffers each replay writes.
     for (const auto& [name, p] : *parts_.params) {
       g.grads.push_back(p.grad());

@@ -34,14 +34,13 @@ struct SideStream::Scope::Guard {
   c10::cuda::CUDAStreamGuard guard;
 };
 
-namespace {
-
-// Work queued on `waiter` from now on starts after everything queued so far on `done`.
-void follow(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& done) {
+void follow_stream(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& done) {
   at::cuda::CUDAEvent event;
   event.record(done);
   event.block(waiter);
 }
+
+namespace {
 
 // The same side stream for every step on a device: the caching allocator reuses a freed block
 // only for the stream it was made on, so a new stream per step would keep a generator's worth of
@@ -77,14 +76,14 @@ SideStream::Scope SideStream::enter() {
   Scope scope;
   if (!impl_) return scope;
   impl_->main = c10::cuda::getCurrentCUDAStream(impl_->side.device_index());
-  follow(impl_->side, impl_->main);
+  follow_stream(impl_->side, impl_->main);
   scope.guard_ = std::make_unique<Scope::Guard>(impl_->side);
   return scope;
 }
 
 void SideStream::join() {
   if (!impl_) return;
-  follow(c10::cuda::getCurrentCUDAStream(impl_->side.device_index()), impl_->side);
+  follow_stream(c10::cuda::getCurrentCUDAStream(impl_->side.device_index()), impl_->side);
 }
 
 void SideStream::share(const at::Tensor& t) {

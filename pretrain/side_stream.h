@@ -17,12 +17,23 @@
 namespace at {
 class Tensor;
 }
+#if defined(ELECTRA_WITH_CUDA)
+namespace c10::cuda {
+class CUDAStream;
+}
+#endif
 
 namespace electra::pretrain {
 
 // Whether training steps may put the generator on a side stream: the environment variable
 // ELECTRA_CUDA_GEN_STREAM is "1" (opt-in until measured on a GPU; read once).
 bool generator_stream_enabled();
+
+#if defined(ELECTRA_WITH_CUDA)
+// Work queued on `waiter` from now on starts after everything queued so far on `done`: an
+// event recorded on one and waited for by the other (capturable in a CUDA graph).
+void follow_stream(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& done);
+#endif
 
 class SideStream {
  public:
