@@ -72,20 +72,21 @@ at::Tensor forward_backward(
   ELECTRA_CHECK(s.pair && s.params && s.reducer && s.gumbel && s.grad_accum >= 1,
                 "forward_backward: incomplete StepParts");
   const bool on_cpu = s.device.is_cpu();
+  // The two GPU paths below are for one rank: with several, the reducer all-reduces buckets of
+  // gradients as the backward pass makes them ready.
+  const bool one_gpu_rank = !on_cpu && s.reducer->num_buckets() == 0;
   // On a GPU in bf16/fp16 the weights are cast in one pass per micro-step and their gradients
   // back in one (model/param_cast.h). The CPU's bf16 products take the fp32 weights themselves
-  // (model/bf16_linear.h). One rank only: the one node that casts the gradients back makes them
-  // all ready at the end of the backward, where the reducer's all-reduces could no longer
-  // overlap it.
+  // (model/bf16_linear.h). The one node that casts the gradients back makes them all ready at
+  // the end of the backward, where the all-reduces could no longer overlap it.
   std::vector<at::Tensor> weights;
-  if (s.cast_weights_once && !on_cpu && s.dtype != at::kFloat && model::param_cast_enabled() &&
-      s.reducer->num_buckets() == 0)
+  if (s.cast_weights_once && one_gpu_rank && s.dtype != at::kFloat && model::param_cast_enabled())
     for (const auto& [name, p] : *s.params)
       weights.push_back(p);
-  // One rank only, for the same reason: the reducer's hooks expect the gradients on one stream.
-  SideStream side(s.device, !on_cpu && s.reducer->num_buckets() == 0 &&
-                                (s.generator_stream < 0 ? generator_stream_enabled()
-                                                        : s.generator_stream == 1));
+  // The generator on a side stream (pretrain/side_stream.h): the reducer's hooks expect the
+  // gradients on one stream.
+  SideStream side(s.device, one_gpu_rank && (s.generator_stream < 0 ? generator_stream_enabled()
+                                                                    : s.generator_stream == 1));
   for (int64_t micro = 0; micro < s.grad_accum; ++micro) {
     const data::Batch& batch = next_batch(micro);
     const data::Batch moved = on_cpu ? data::Batch() : batch_to(batch, s.device);
