@@ -28,7 +28,7 @@
 #include "tests/support/sdpa_parity.h"
 
 #if defined(ELECTRA_WITH_CUDA)
-#include <c10/cuda/CUDAFunctions.h>
+#include "tests/support/sync_debug.h"
 #endif
 
 namespace electra {
@@ -199,16 +199,8 @@ TEST(Gpu, AStepOnAPaddedBatchNeverWaitsForTheDevice) {
     step();
     for (auto& [name, p] : st.params)
       p.mutable_grad() = at::Tensor();
-    auto& warnings = c10::cuda::warning_state();
-    warnings.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
     std::pair<at::Tensor, at::Tensor> out;
-    std::string error;
-    try {
-      out = step();
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    warnings.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+    const std::string error = testing::sync_error_of([&] { out = step(); });
     EXPECT_EQ(error, "");
     if (!error.empty()) continue;
     EXPECT_TRUE(std::isfinite(out.first.item<double>()));

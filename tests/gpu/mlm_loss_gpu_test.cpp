@@ -15,7 +15,7 @@
 #include "tests/support/cuda_kernels.h"
 
 #if defined(ELECTRA_WITH_CUDA)
-#include <c10/cuda/CUDAFunctions.h>
+#include "tests/support/sync_debug.h"
 #endif
 
 namespace electra::pretrain {
@@ -106,17 +106,11 @@ TEST(CudaMlmLoss, NeverWaitsForTheDevice) {
 #if defined(ELECTRA_WITH_CUDA)
   const Case c = make_case(at::kBFloat16, 1001, 1008);
   const at::Tensor x = c.logits.detach().requires_grad_(true);
-  auto& warnings = c10::cuda::warning_state();
-  warnings.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
-  std::string error;
   at::Tensor loss;
-  try {
+  const std::string error = testing::sync_error_of([&] {
     loss = cuda_mlm_cross_entropy(x, c.labels).loss;
     loss.backward();
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  warnings.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+  });
   EXPECT_EQ(error, "");
   if (error.empty()) EXPECT_TRUE(std::isfinite(loss.item<double>()));
 #endif
