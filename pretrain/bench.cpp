@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/record_function.h>
 #include <c10/core/InferenceMode.h>
 #include <sys/resource.h>
 #include <torch/utils.h>
@@ -10,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -60,23 +58,6 @@ int64_t minor_page_faults() {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<int64_t>(ru.ru_minflt);
-}
-
-// The ATen operators `fn` dispatches, nested ones included, on every thread (backward runs
-// on the autograd engine's). On a GPU each leaf operator is at least one kernel launch, and a
-// step whose host cannot launch them as fast as the device runs them is bound by this count.
-int64_t count_aten_ops(const std::function<void()>& fn) {
-  static std::atomic<int64_t> count{0};
-  count = 0;
-  const at::CallbackHandle handle =
-      at::addGlobalCallback(at::RecordFunctionCallback([](const at::RecordFunction&)
-                                                           -> std::unique_ptr<at::ObserverContext> {
-                              count.fetch_add(1, std::memory_order_relaxed);
-                              return nullptr;
-                            }).scopes({at::RecordScope::FUNCTION}));
-  fn();
-  at::removeCallback(handle);
-  return count.load();
 }
 
 // What one step did besides taking time.

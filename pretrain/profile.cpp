@@ -1,8 +1,11 @@
 #include "pretrain/profile.h"
 
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
+#include <atomic>
+#include <cstring>
 #include <set>
 
 #include "common/error.h"
@@ -57,6 +60,24 @@ void profile_to_file(const std::string& path, bool cuda, const std::function<voi
                      "use one built with Kineto, such as the PyTorch wheels' LibTorch");
   torch::autograd::profiler::RecordProfile guard(path);
   fn();
+}
+
+int64_t count_aten_ops(const std::function<void()>& fn, const char* only) {
+  // A callback is a plain function: its state lives here.
+  static std::atomic<int64_t> count{0};
+  static const char* name = nullptr;
+  count = 0;
+  name = only;
+  const at::CallbackHandle handle =
+      at::addGlobalCallback(at::RecordFunctionCallback([](const at::RecordFunction& f)
+                                                           -> std::unique_ptr<at::ObserverContext> {
+                              if (!name || std::strcmp(f.name(), name) == 0)
+                                count.fetch_add(1, std::memory_order_relaxed);
+                              return nullptr;
+                            }).scopes({at::RecordScope::FUNCTION}));
+  fn();
+  at::removeCallback(handle);
+  return count.load();
 }
 
 }  // namespace electra::pretrain

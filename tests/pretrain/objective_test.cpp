@@ -1,13 +1,9 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/record_function.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <atomic>
 #include <cmath>
-#include <cstring>
-#include <functional>
 #include <limits>
 #include <tuple>
 #include <utility>
@@ -16,6 +12,7 @@
 #include "model/electra.h"
 #include "pretrain/mlm_loss.h"
 #include "pretrain/optimizer.h"
+#include "pretrain/profile.h"
 #include "pretrain/rtd.h"
 #include "pretrain/step.h"
 
@@ -188,24 +185,6 @@ TEST(Rtd, FillerTargetsAndAFixedMaskChangeNothing) {
   EXPECT_EQ(fake.view({-1})[0].item<int64_t>(), 2);
 }
 
-// Reads of a tensor's value on the host (Tensor::item and the like all dispatch to
-// aten::_local_scalar_dense), on every thread, while `fn` runs. On a GPU each is a wait for the
-// device; on the CPU the count is the same, so it can be asserted here.
-int64_t host_reads(const std::function<void()>& fn) {
-  static std::atomic<int64_t> count{0};
-  count = 0;
-  const at::CallbackHandle handle =
-      at::addGlobalCallback(at::RecordFunctionCallback([](const at::RecordFunction& f)
-                                                           -> std::unique_ptr<at::ObserverContext> {
-                              if (std::strcmp(f.name(), "aten::_local_scalar_dense") == 0)
-                                count.fetch_add(1);
-                              return nullptr;
-                            }).scopes({at::RecordScope::FUNCTION}));
-  fn();
-  at::removeCallback(handle);
-  return count.load();
-}
-
 // A padded batch says so on the host (real_tokens), so neither encoder looks at the mask to find
 // out: with train.wait_each_step false on a GPU such a look would be two waits for the device a
 // step. An unpadded batch passes no mask at all.
@@ -221,9 +200,12 @@ TEST(Rtd, APaddedBatchIsNeverReadOnTheHost) {
   for (const data::Batch* b : std::vector<const data::Batch*>{&padded, &full}) {
     at::Generator gumbel = at::detail::createCPUGenerator(9);
     RtdOutput out;
-    EXPECT_EQ(host_reads([&] {
-                out = rtd_forward(pair, *b, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, gumbel);
-              }),
+    // Tensor::item and every other read of a value on the host dispatch this operator.
+    EXPECT_EQ(count_aten_ops(
+                  [&] {
+                    out = rtd_forward(pair, *b, at::kFloat, RtdOptions{1.0, 50.0, 1.0}, gumbel);
+                  },
+                  "aten::_local_scalar_dense"),
               0)
         << b->real_tokens << " real tokens";
     EXPECT_TRUE(std::isfinite(out.loss.item<double>()));
