@@ -15,12 +15,21 @@
 
 namespace electra::finetune {
 
+at::Tensor classify(model::ElectraForSequenceClassification& net, const FeatureBatch& host,
+                    at::ScalarType dt, FeatureBatch* on_device) {
+  const FeatureBatch b = batch_to(host, net->parameters().front().device());
+  if (on_device) *on_device = b;
+  const at::Tensor mask = host.padded ? b.attention_mask : at::Tensor();
+  at::Tensor h = net->electra(b.input_ids, mask, b.token_type_ids, dt, nullptr,
+                              /*apply_mask=*/host.padded);  // [batch, seq, hidden]
+  return net->classifier(h, dt);                            // [batch, labels]
+}
+
 Predictions predict(model::ElectraForSequenceClassification& net,
                     const std::vector<Feature>& features, bool regression, int64_t batch_size,
                     at::ScalarType dt, int32_t pad_id, dist::Communicator& comm) {
   torch::NoGradGuard no_grad;
   net->eval();
-  const at::Device device = net->parameters().front().device();  // where the model lives
   const int64_t n = static_cast<int64_t>(features.size());
   std::vector<int64_t> mine = eval_share(n, comm.rank(), comm.world_size());
   // Batches of similar length waste little on padding; results go back by position.
@@ -30,19 +39,22 @@ Predictions predict(model::ElectraForSequenceClassification& net,
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return features[mine[a]].ids.size() < features[mine[b]].ids.size();
   });
-  std::vector<float> out(mine.size());
+  std::vector<at::Tensor> batches;  // [batch] fp32 each, on the model's device, in `order`
   for (size_t begin = 0; begin < order.size(); begin += static_cast<size_t>(batch_size)) {
     const size_t end = std::min(order.size(), begin + static_cast<size_t>(batch_size));
     std::vector<int64_t> idx;
     for (size_t k = begin; k < end; ++k)
       idx.push_back(mine[order[k]]);
-    const FeatureBatch b = batch_to(collate(features, idx, pad_id), device);
-    at::Tensor logits = net(b.input_ids, b.attention_mask, b.token_type_ids, dt);  // [n, labels]
-    at::Tensor v = regression ? logits.select(1, 0) : logits.argmax(1).to(at::kFloat);  // [n]
-    v = v.to(at::kCPU).contiguous();
+    const at::Tensor logits = classify(net, collate(features, idx, pad_id), dt);  // [n, labels]
+    batches.push_back(regression ? logits.select(1, 0).to(at::kFloat)
+                                 : logits.argmax(1).to(at::kFloat));
+  }
+  std::vector<float> out(mine.size());
+  if (!batches.empty()) {
+    const at::Tensor v = at::cat(batches).to(at::kCPU).contiguous();  // [mine]
     const float* p = v.data_ptr<float>();
-    for (size_t k = begin; k < end; ++k)
-      out[order[k]] = p[k - begin];
+    for (size_t k = 0; k < order.size(); ++k)
+      out[order[k]] = p[k];
   }
   // Exactly one collective per evaluation: every rank's results, in rank order.
   const std::vector<std::string> parts = comm.all_gather(pack_values(out));

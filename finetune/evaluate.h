@@ -20,8 +20,15 @@ struct Predictions {
   std::vector<double> values;    // model output per example (regression)
 };
 
+// The classifier's output for a collated batch, [batch, labels] on the model's device; with
+// `on_device`, also the batch moved there. The mask is applied as `host.padded` says, so that
+// nothing is read back from the device.
+at::Tensor classify(model::ElectraForSequenceClassification& net, const FeatureBatch& host,
+                    at::ScalarType dt, FeatureBatch* on_device = nullptr);
+
 // Evaluation mode, no gradients; the caller restores train mode. Rank r scores examples
-// r, r + world, ...; one all_gather gives every rank all predictions, in file order.
+// r, r + world, ...; one all_gather gives every rank all predictions, in file order. The
+// predictions stay on the device until the last batch: one copy back, not one per batch.
 Predictions predict(model::ElectraForSequenceClassification& net,
                     const std::vector<Feature>& features, bool regression, int64_t batch_size,
                     at::ScalarType dt, int32_t pad_id, dist::Communicator& comm);

@@ -88,6 +88,7 @@ FeatureBatch collate(const std::vector<Feature>& features, const std::vector<int
     }
     labels[r] = f.label;
     targets[r] = f.target;
+    b.padded = b.padded || f.ids.size() < seq;
   }
   return b;
 }

@@ -41,6 +41,9 @@ struct FeatureBatch {
   at::Tensor token_type_ids;  // [batch, seq] int64
   at::Tensor labels;          // [batch] int64 (classification)
   at::Tensor targets;         // [batch] float (regression)
+  // Some example is shorter than seq. Known here, on the host, so that the model applies the
+  // mask (or skips it) without a look at it on its device: a synchronisation per batch on a GPU.
+  bool padded = false;
   int64_t size() const { return input_ids.defined() ? input_ids.size(0) : 0; }
 };
 

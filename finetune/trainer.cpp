@@ -83,8 +83,8 @@ std::vector<Feature> encode_split(const SplitData& s, const data::Tokenizer& tok
 
 at::Tensor summed_loss(model::ElectraForSequenceClassification& net, const FeatureBatch& host,
                        bool regression, at::ScalarType dt) {
-  const FeatureBatch b = batch_to(host, net->parameters().front().device());
-  at::Tensor out = net(b.input_ids, b.attention_mask, b.token_type_ids, dt);  // [batch, labels]
+  FeatureBatch b;
+  const at::Tensor out = classify(net, host, dt, &b);  // [batch, labels]
   if (regression) return at::mse_loss(out.select(1, 0), b.targets, at::Reduction::Sum);
   return at::nll_loss(at::log_softmax(out, 1), b.labels, {}, at::Reduction::Sum);
 }

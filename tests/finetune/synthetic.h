@@ -16,6 +16,7 @@
 #include "common/rng.h"
 #include "common/strings.h"
 #include "data/tokenizer.h"
+#include "model/electra_config.h"
 
 namespace electra::testing {
 
@@ -63,6 +64,19 @@ class WordTokenizer : public data::Tokenizer {
   std::vector<std::string> words_;
   std::map<std::string, int32_t> ids_;
 };
+
+// An ELECTRA small enough for unit tests: hidden 16 in 2 heads, feed-forward 32, no dropout.
+inline model::ElectraConfig tiny_electra(int64_t vocab, int64_t layers) {
+  model::ElectraConfig c;
+  c.vocab_size = vocab;
+  c.embedding_size = c.hidden_size = 16;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 32;
+  c.max_position_embeddings = 32;
+  c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0;
+  return c;
+}
 
 // Sentences of 4-9 filler words; half of them (at random) get "marker" at a random position.
 // Returns "sentence\tlabel" rows; `score` writes 5.0 / 0.0 (a regression target) instead.

@@ -85,14 +85,7 @@ TEST(Sharding, EvalSharesGatherBackInFileOrder) {
 }
 
 TEST(DataParallel, SummedShareLossesGiveTheFullBatchGradient) {
-  model::ElectraConfig c;
-  c.vocab_size = 36;
-  c.embedding_size = c.hidden_size = 16;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 32;
-  c.max_position_embeddings = 32;
-  c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0;
+  const model::ElectraConfig c = testing::tiny_electra(36, 1);
   torch::manual_seed(3);
   model::ElectraForSequenceClassification net(c);
   model::init_weights(*net, c);
