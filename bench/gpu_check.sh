@@ -37,7 +37,7 @@
 # --overlap: windows of 5 replayed steps, no wait per step; tag ...-graphs-overlap),
 # GPU_CHECK_ENV_AB ("VAR=VALUE ...": GPU_CHECK_ENV_AB_SPEC, base:128:128, benched again as
 # GPU_CHECK_GRAPHS with each variable set, e.g. ELECTRA_CUDA_BIAS_GRAD=0 ELECTRA_CUDA_GUMBEL=0
-# ELECTRA_CUDA_PAD_VOCAB=0 ELECTRA_CUDA_CAST_ONCE=0 ELECTRA_CUDA_GEN_STREAM=1, or several
+# ELECTRA_CUDA_PAD_VOCAB=0 ELECTRA_CUDA_CAST_ONCE=0 ELECTRA_CUDA_KEEP_GELU=1, or several
 # joined by commas for one run, A=1,B=1; tag ...-graphs-var[+var]; GPU_CHECK_ENV_AB_OVERLAP=1:
 # as GPU_CHECK_GRAPHS_OVERLAP, tag ...-graphs-overlap-var),
 # GPU_CHECK_PROFILE_EAGER (1; 0: trace only electra's step), PY (python3).

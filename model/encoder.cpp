@@ -301,7 +301,8 @@ Hidden ElectraLayerImpl::forward_hidden(const Hidden& h, const at::Tensor& mask_
     return output->add_residual_hidden(
         gelu_feed_forward(x, param(in->weight), param(in->bias), param(out->weight),
                           defer ? at::Tensor() : param(out->bias), act == Activation::kGeluTanh,
-                          intermediate->fused_cuda),
+                          intermediate->fused_cuda,
+                          intermediate->fused_cuda && cuda_keep_gelu_enabled()),
         a.f32, defer ? out->bias : at::Tensor());
   }
   return output->forward_hidden(intermediate(a.in(dt), dt), a.f32, dt);

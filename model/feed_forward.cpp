@@ -80,7 +80,7 @@ at::Tensor second_product(const at::Tensor& x, const at::Tensor& act, const at::
 struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1,
                             const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2,
-                            bool tanh_approx, bool fused_cuda) {
+                            bool tanh_approx, bool fused_cuda, bool keep_act) {
     const at::Tensor x2 = x.reshape({-1, x.size(-1)});  // [n, H]
     // fp32 master parameters with bf16 x: the products take them rounded to bf16, and backward
     // gives their gradients in fp32 (model/bf16_linear.h).
@@ -96,7 +96,11 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     // The values forward added: b1 in x's dtype (the eager path's bias), widened.
     const at::Tensor folded =
         bias_in_gelu(x2) ? b1.to(dt).to(at::kFloat).contiguous() : at::empty({0}, b1.options());
-    ctx->save_for_backward({x2, w1c, pre, w2c, folded});
+    // The GELU's output for backward, where the CUDA kernel would otherwise write it again; else
+    // empty.
+    const bool kept = keep_act && fused_cuda && folded.numel() == 0 &&
+                      cuda_gelu_backward_supports(pre, act) && act.is_contiguous();
+    ctx->save_for_backward({x2, w1c, pre, w2c, folded, kept ? act : at::empty({0}, pre.options())});
     ctx->saved_data["tanh"] = tanh_approx;
     ctx->saved_data["fused_cuda"] = fused_cuda;
     ctx->saved_data["b2"] = b2.numel() > 0;
@@ -109,7 +113,7 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &x2 = saved[0], &w1 = saved[1], &pre = saved[2], &w2 = saved[3],
-                     &folded = saved[4];
+                     &folded = saved[4], &kept_act = saved[5];
     const bool tanh_approx = ctx->saved_data["tanh"].toBool();
     const at::Tensor gy = grad[0].reshape({-1, w2.size(0)});  // [n, out]
     at::Tensor d = gy.mm(w2);                                 // [n, F]: d act, then d pre
@@ -130,8 +134,9 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
                cuda_gelu_backward_supports(pre, d)) {
       // One pass instead of ATen's three; the bias gradient rounded to pre's dtype as
       // d.sum(0) would round it.
-      auto outs = cuda_gelu_backward(pre, d, tanh_approx);
-      act = outs[0];
+      const bool kept = kept_act.numel() > 0;
+      auto outs = cuda_gelu_backward(pre, d, tanh_approx, /*with_act=*/!kept);
+      act = kept ? kept_act : outs[0];
       d = outs[1];
       grad_b1 = outs[2].to(pre.scalar_type());
     } else {
@@ -159,7 +164,7 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     std::vector<int64_t> sizes = grad[0].sizes().vec();
     sizes.back() = w1.size(1);
     at::Tensor grad_x = d.mm(w1).view(sizes);  // [..., H]
-    return {grad_x, grad_w1, grad_b1, grad_w2, grad_b2, at::Tensor(), at::Tensor()};
+    return {grad_x, grad_w1, grad_b1, grad_w2, grad_b2, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -167,12 +172,13 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
 
 at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
                              const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx,
-                             bool fused_cuda) {
+                             bool fused_cuda, bool keep_act) {
   const bool grad =
       at::GradMode::is_enabled() && (x.requires_grad() || w1.requires_grad() || w2.requires_grad());
   // LibTorch 1.13's custom functions take no undefined tensor: an empty one stands for "none".
   const at::Tensor out_bias = b2.defined() ? b2 : at::empty({0}, w2.options());
-  if (grad) return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx, fused_cuda);
+  if (grad)
+    return GeluFeedForward::apply(x, w1, b1, w2, out_bias, tanh_approx, fused_cuda, keep_act);
   const at::ScalarType dt = x.scalar_type();
   const at::Tensor x2 = x.reshape({-1, x.size(-1)});
   // No gradient, bf16 or fp32 on the CPU: the GELU inside the first product, weights packed

@@ -21,10 +21,16 @@ namespace electra::model {
 // x on the CPU where bf16_linear_supports(x, w1), fp32 master parameters: then the products use
 // them rounded to bf16 and their gradients are fp32 (model/bf16_linear.h).
 // Differentiable in all five; without a gradient nothing is kept. fused_cuda: backward on CUDA
-// runs cuda_gelu_backward where it supports the tensors (model.fused_bias_gelu).
+// runs cuda_gelu_backward where it supports the tensors (model.fused_bias_gelu). keep_act: with
+// it, on CUDA, the forward's GELU output is kept for backward as well (eager autograd's memory)
+// instead of written again there: one [n, F] tensor less to write in backward.
 at::Tensor gelu_feed_forward(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
                              const at::Tensor& w2, const at::Tensor& b2, bool tanh_approx,
-                             bool fused_cuda = false);
+                             bool fused_cuda = false, bool keep_act = false);
+
+// Whether the encoder passes keep_act: the environment variable ELECTRA_CUDA_KEEP_GELU is "1"
+// (opt-in until measured on a GPU; read once).
+bool cuda_keep_gelu_enabled();
 
 // Whether cuda_gelu_backward takes these: a build with the CUDA kernels, [n, F] CUDA tensors of
 // one dtype (fp32, bf16 or fp16) on one device, F a multiple of 4.
@@ -32,8 +38,9 @@ bool cuda_gelu_backward_supports(const at::Tensor& pre, const at::Tensor& d_act)
 // pre: the GELU's input [n, F]; d_act: the gradient of its output [n, F] -> {gelu(pre),
 // d_act * gelu'(pre) (both [n, F], rounded as ATen's gelu and gelu_backward round them), the
 // column sums of the latter [F] fp32 (the bias gradient of the product that made pre)}. d_act's
-// storage is reused for the second when it is contiguous.
+// storage is reused for the second when it is contiguous. Without `with_act` the first is
+// undefined, and not computed.
 std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tensor& d_act,
-                                           bool tanh_approx);
+                                           bool tanh_approx, bool with_act = true);
 
 }  // namespace electra::model

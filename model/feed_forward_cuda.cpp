@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "common/env_switch.h"
 #include "common/error.h"
 #include "model/cuda_linear.h"
 #include "model/feed_forward.h"
@@ -18,6 +19,11 @@
 
 namespace electra::model {
 
+bool cuda_keep_gelu_enabled() {
+  static const bool on = env_switch_opted_in("ELECTRA_CUDA_KEEP_GELU");
+  return on;
+}
+
 #if defined(ELECTRA_CUDA_KERNELS)
 
 bool cuda_gelu_backward_supports(const at::Tensor& pre, const at::Tensor& d_act) {
@@ -28,21 +34,21 @@ bool cuda_gelu_backward_supports(const at::Tensor& pre, const at::Tensor& d_act)
 }
 
 std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tensor& d_act,
-                                           bool tanh_approx) {
+                                           bool tanh_approx, bool with_act) {
   ELECTRA_CHECK(cuda_gelu_backward_supports(pre, d_act), "cuda_gelu_backward: unsupported pre ",
                 pre.sizes(), " ", pre.scalar_type(), ", d_act ", d_act.sizes(), " ",
                 d_act.scalar_type());
   const c10::cuda::CUDAGuard guard(pre.device());
-  const at::Tensor x = pre.contiguous();                              // [n, F]
-  at::Tensor d = d_act.is_contiguous() ? d_act : d_act.contiguous();  // [n, F], in place
-  at::Tensor act = at::empty_like(x);                                 // [n, F]
+  const at::Tensor x = pre.contiguous();                               // [n, F]
+  at::Tensor d = d_act.is_contiguous() ? d_act : d_act.contiguous();   // [n, F], in place
+  const at::Tensor act = with_act ? at::empty_like(x) : at::Tensor();  // [n, F]
   const int64_t rows = x.size(0), f = x.size(1);
   at::Tensor partial = at::empty({cuda::gelu_backward_blocks(rows), f},  // [blocks, F] fp32
                                  x.options().dtype(at::kFloat));
   cuda::GeluBackward a;
   a.pre = x.data_ptr();
   a.d = d.data_ptr();
-  a.act = act.data_ptr();
+  a.act = with_act ? act.data_ptr() : nullptr;
   a.elem = cuda::elem_of(x.scalar_type());
   a.tanh_approx = tanh_approx;
   a.rows = rows;
@@ -59,7 +65,7 @@ bool cuda_gelu_backward_supports(const at::Tensor&, const at::Tensor&) {
   return false;
 }
 
-std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor&, const at::Tensor&, bool) {
+std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor&, const at::Tensor&, bool, bool) {
   throw std::runtime_error("cuda_gelu_backward: this electra was built without the CUDA kernels");
 }
 

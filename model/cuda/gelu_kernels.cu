@@ -81,7 +81,7 @@ __global__ void __launch_bounds__(kThreads) gelu_backward_kernel(GeluBackward a)
         dv[e] = round_to<T>(dv[e]);
         sum[e] += dv[e];  // rows in order, as before
       }
-      store_vec(act + (r + b) * a.f + j, av);
+      if (act) store_vec(act + (r + b) * a.f + j, av);
       store_vec(d + (r + b) * a.f + j, dv);
     }
   }

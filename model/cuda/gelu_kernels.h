@@ -14,7 +14,8 @@
 namespace electra::model::cuda {
 
 // Per element of [rows, f] (all contiguous, in elem; f a multiple of 4), in fp32 arithmetic:
-//   act = gelu(pre), rounded to elem;
+//   act = gelu(pre), rounded to elem (not written when act is null: a caller that kept the
+//         forward pass's);
 //   d   = d * gelu'(pre), rounded to elem, in place (in: the gradient of act; out: of pre);
 // the formulas and rounding of ATen's gelu and gelu_backward (erf, or tanh with tanh_approx).
 // partial ([gelu_backward_blocks(rows), f] fp32) gets, per block of rows, the column sums of

@@ -1,6 +1,7 @@
 // The CUDA GELU backward kernel of the feed-forward node (model/feed_forward.h,
 // model/cuda/gelu_kernels.h): the kernel alone against ATen's gelu, gelu_backward and column sum,
-// and the whole node with it against the node on ATen's ops, in values and all five gradients;
+// and the whole node with it against the node on ATen's ops, in values and all five gradients
+// (also with the forward's GELU output kept for backward);
 // fp32, bf16 and fp16, erf and tanh GELU, row and column counts that fill no block exactly.
 // Skipped without a CUDA device or without the kernels in the build.
 #include <ATen/ATen.h>
@@ -42,6 +43,11 @@ TEST(CudaGeluBackward, MatchesAtensGeluGeluBackwardAndColumnSum) {
         const at::Tensor want_sum = want_d.to(at::kFloat).sum(0);  // [F]
         const auto got = cuda_gelu_backward(pre, g.clone(), tanh_approx);
         ASSERT_EQ(got.size(), 3u);
+        // Without the GELU's output: the same gradient and sums, bit for bit.
+        const auto no_act = cuda_gelu_backward(pre, g.clone(), tanh_approx, /*with_act=*/false);
+        EXPECT_FALSE(no_act[0].defined());
+        EXPECT_TRUE(at::equal(no_act[1], got[1]));
+        EXPECT_TRUE(at::equal(no_act[2], got[2]));
         EXPECT_EQ(got[0].scalar_type(), dt);
         EXPECT_EQ(got[1].scalar_type(), dt);
         EXPECT_EQ(got[2].scalar_type(), at::kFloat);
@@ -74,21 +80,27 @@ TEST(CudaGeluBackward, TheFeedForwardNodeGivesAtensValuesAndGradients) {
       const at::Tensor w20 = (at::randn({h, f}) * 0.1).to(dt).to(kCuda);
       const at::Tensor b20 = at::randn({h}).to(dt).to(kCuda);
       const at::Tensor gy = at::randn({2, n / 2, h}).to(dt).to(kCuda);
-      std::vector<at::Tensor> runs[2];
-      for (const bool fused : {false, true}) {
+      // ATen's ops; the kernel; the kernel with the forward's GELU output kept.
+      std::vector<at::Tensor> runs[3];
+      for (const int run : {0, 1, 2}) {
         std::vector<at::Tensor> leaves;
         for (const at::Tensor& t : {x0, w10, b10, w20, b20})
           leaves.push_back(t.detach().clone().requires_grad_(true));
         const at::Tensor out = gelu_feed_forward(leaves[0], leaves[1], leaves[2], leaves[3],
-                                                 leaves[4], tanh_approx, fused);
+                                                 leaves[4], tanh_approx, /*fused_cuda=*/run > 0,
+                                                 /*keep_act=*/run == 2);
         out.backward(gy);
-        runs[fused].push_back(out.detach().cpu());
+        runs[run].push_back(out.detach().cpu());
         for (const at::Tensor& l : leaves) {
           ASSERT_TRUE(l.grad().defined());
           EXPECT_EQ(l.grad().scalar_type(), dt);
-          runs[fused].push_back(l.grad().cpu());
+          runs[run].push_back(l.grad().cpu());
         }
       }
+      // Kept, the GELU's output is ATen's forward one, which ATen's backward recomputes bit for
+      // bit: w2's gradient is ATen's path's; the rest is the kernel's.
+      for (size_t i = 0; i < runs[2].size(); ++i)
+        EXPECT_TRUE(at::equal(runs[2][i], runs[i == 4 ? 0 : 1][i])) << "kept, " << i;
       // The forward is the same code both ways.
       EXPECT_TRUE(at::equal(runs[0][0], runs[1][0]));
       // d pre may differ by one unit where a contraction differs, and the products spread it.
