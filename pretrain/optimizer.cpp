@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "pretrain/adamw_cuda.h"
 #include "pretrain/adamw_kernel.h"
 
 namespace electra::pretrain {
@@ -39,8 +40,9 @@ bool fusable_on_cpu(const at::Tensor& p, const at::Tensor& g) {
 
 void AdamW::step(double lr, const at::Tensor& skip_if) {
   torch::NoGradGuard no_grad;
-#if ELECTRA_HAS_FUSED_ADAMW
-  if (!params_.empty() && params_.front().second.is_cuda()) {
+#if ELECTRA_DEVICE_ADAMW
+  if (!params_.empty() && params_.front().second.is_cuda() &&
+      (ELECTRA_HAS_FUSED_ADAMW || cuda_adamw_enabled())) {
     ++step_;
     return step_cuda_fused(lr, skip_if);
   }
@@ -83,11 +85,11 @@ void AdamW::step(double lr, const at::Tensor& skip_if) {
   }
 }
 
-#if ELECTRA_HAS_FUSED_ADAMW
-// LibTorch 2.x on a GPU: ATen's multi-tensor AdamW kernel, a handful of launches for all
-// parameters instead of ~9 per parameter (a step of ELECTRA-Base has ~400 parameter tensors,
-// and at ~10 us per launch the per-parameter loop alone took a third of an H100 step). One
-// call per (decay, lr scale) group, since lr and weight decay are per call.
+#if ELECTRA_DEVICE_ADAMW
+// On a GPU: a multi-tensor AdamW kernel, ATen's (LibTorch 2.1+) or ours (ELECTRA_CUDA_ADAMW=1),
+// a handful of launches for all parameters instead of ~9 per parameter (a step of ELECTRA-Base
+// has ~400 parameter tensors, and at ~10 us per launch the per-parameter loop alone took a third
+// of an H100 step). One call per (decay, lr scale) group, since lr and weight decay are per call.
 void AdamW::step_cuda_fused(double lr, const at::Tensor& skip_if) {
   if (!step_tensor_.defined())
     step_tensor_ = at::zeros({}, params_.front().second.options().dtype(at::kFloat));
@@ -124,8 +126,18 @@ void AdamW::step_cuda_fused(double lr, const at::Tensor& skip_if) {
     it->v.push_back(exp_avg_sq_[i]);
   }
   for (Group& gr : groups) {
-    const std::vector<at::Tensor> steps(gr.p.size(), step_tensor_);
     const double wd = gr.decay ? opt_.weight_decay : 0.0;
+    const bool ours = cuda_adamw_enabled() && cuda_adamw_supports(gr.p, gr.g, gr.m, gr.v);
+    ELECTRA_CHECK(ours || ELECTRA_HAS_FUSED_ADAMW,
+                  "AdamW: the CUDA kernel does not take these parameters (fp32, contiguous, "
+                  "16-byte aligned)");
+    if (ours) {
+      cuda_adamw(gr.p, gr.g, gr.m, gr.v,
+                 {lr * gr.lr_scale, opt_.beta1, opt_.beta2, wd, opt_.eps, step_tensor_, found_inf});
+      continue;
+    }
+#if ELECTRA_HAS_FUSED_ADAMW
+    const std::vector<at::Tensor> steps(gr.p.size(), step_tensor_);
     // Two calls rather than one with an optional: LibTorch 2.1-2.3's c10::optional is not
     // 2.4+'s std::optional, and a Tensor converts to either.
     if (found_inf.defined())
@@ -136,6 +148,7 @@ void AdamW::step_cuda_fused(double lr, const at::Tensor& skip_if) {
       at::_fused_adamw_(gr.p, gr.g, gr.m, gr.v, /*max_exp_avg_sqs=*/{}, steps, lr * gr.lr_scale,
                         opt_.beta1, opt_.beta2, wd, opt_.eps, /*amsgrad=*/false,
                         /*maximize=*/false);
+#endif
   }
 }
 #endif

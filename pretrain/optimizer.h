@@ -20,6 +20,13 @@
 #define ELECTRA_HAS_FUSED_ADAMW 0
 #define ELECTRA_HAS_FOREACH_TENSOR_MUL 0
 #endif
+// A step of CUDA parameters that reads nothing on the host: ATen's kernel or ours
+// (pretrain/adamw_cuda.h, builds with the CUDA kernels).
+#if ELECTRA_HAS_FUSED_ADAMW || defined(ELECTRA_CUDA_KERNELS)
+#define ELECTRA_DEVICE_ADAMW 1
+#else
+#define ELECTRA_DEVICE_ADAMW 0
+#endif
 
 namespace electra::pretrain {
 
@@ -41,8 +48,9 @@ class AdamW {
         std::vector<double> lr_scale = {});
 
   // One update with learning rate `lr` for every parameter that has a gradient. fp32 CPU
-  // parameters take one fused pass each; CUDA parameters (LibTorch 2.1+) ATen's multi-tensor
-  // kernel; anything else the same update as tensor ops.
+  // parameters take one fused pass each; CUDA parameters ATen's multi-tensor kernel (LibTorch
+  // 2.1+), or ours with ELECTRA_CUDA_ADAMW=1 (pretrain/adamw_cuda.h); anything else the same
+  // update as tensor ops.
   //
   // `skip_if` (optional): a [] fp32 tensor, 1 = leave the parameters, the moments and the
   // bias-correction count as they are (a non-finite gradient, see step.h nonfinite_flag). On
@@ -70,7 +78,7 @@ class AdamW {
   AdamWOptions opt_;
   int64_t step_ = 0;
   at::Tensor device_skips_;
-#if ELECTRA_HAS_FUSED_ADAMW
+#if ELECTRA_DEVICE_ADAMW
   void step_cuda_fused(double lr, const at::Tensor& skip_if);
   at::Tensor step_tensor_;  // [] fp32 on the parameters' device: the kernel reads the step
 #endif

@@ -119,6 +119,21 @@ __device__ __forceinline__ void keep_better(float& v, int64_t& i, float v2, int6
   }
 }
 
+// For the multi-tensor kernels' tables, where tensor t has blocks [first[t], first[t + 1])
+// (first ascending from 0; an empty tensor has none): the tensor of block b, the last t < count
+// with first[t] <= b.
+__device__ __forceinline__ int tensor_of_block(const int64_t* first, int count, int64_t b) {
+  int lo = 0, hi = count - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (first[mid] <= b)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
 // The same total in every lane.
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll

@@ -29,15 +29,7 @@ struct Plan {
 template <typename S, typename D>
 __global__ void __launch_bounds__(kThreads) multi_cast_kernel(const Plan p) {
   const int64_t b = blockIdx.x;
-  int lo = 0, hi = p.a.count - 1;  // the last t with first[t] <= b
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (p.first[mid] <= b)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  const int t = lo;
+  const int t = dev::tensor_of_block(p.first, p.a.count, b);
   const int64_t n = p.a.n[t];
   const S* src = static_cast<const S*>(p.a.src[t]);
   D* dst = static_cast<D*>(p.a.dst[t]);
