@@ -58,7 +58,7 @@ struct CudaLinear : public torch::autograd::Function<CudaLinear> {
     }
     if (ctx->needs_input_grad(2)) {
       const auto t = static_cast<at::ScalarType>(ctx->saved_data["b_dtype"].toInt());
-      gb = cuda_column_sums(gy).to(t);  // [out]
+      gb = cuda_column_sums(gy, t);  // [out]
     }
     return {gx, gw, gb};
   }
@@ -77,38 +77,41 @@ bool cuda_column_sums_supports(const at::Tensor& g) {
          g.size(0) <= cuda::column_sum_max_rows();
 }
 
-at::Tensor cuda_column_sums(const at::Tensor& g) {
-  ELECTRA_CHECK(cuda_column_sums_supports(g), "cuda_column_sums: unsupported ", g.sizes(), " ",
-                g.scalar_type());
+at::Tensor cuda_column_sums(const at::Tensor& g, at::ScalarType out_dtype) {
+  ELECTRA_CHECK(cuda_column_sums_supports(g) && cuda::has_elem(out_dtype),
+                "cuda_column_sums: unsupported ", g.sizes(), " ", g.scalar_type(), " -> ",
+                out_dtype);
   const c10::cuda::CUDAGuard guard(g.device());
   const at::Tensor in = g.contiguous();  // [n, c]
   const int64_t rows = in.size(0), cols = in.size(1);
   const auto f32 = in.options().dtype(at::kFloat);
   at::Tensor scratch = at::empty({cuda::column_sum_blocks(rows), cols}, f32);  // [blocks, c]
-  at::Tensor out = at::empty({cols}, f32);                                     // [c]
+  at::Tensor out = at::empty({cols}, f32.dtype(out_dtype));                    // [c]
   cuda::ColumnSums a;
   a.in = in.data_ptr();
   a.elem = cuda::elem_of(in.scalar_type());
   a.rows = rows;
   a.cols = cols;
   a.scratch = scratch.data_ptr<float>();
-  a.out = out.data_ptr<float>();
+  a.out = out.data_ptr();
+  a.out_elem = cuda::elem_of(out_dtype);
   check_launch(cuda::column_sums(a, c10::cuda::getCurrentCUDAStream().stream()), "column_sums");
   return out;
 }
 
-at::Tensor cuda_sum_rows(const at::Tensor& partial) {
+at::Tensor cuda_sum_rows(const at::Tensor& partial, at::ScalarType out_dtype) {
   ELECTRA_CHECK(partial.is_cuda() && partial.scalar_type() == at::kFloat &&
-                    partial.is_contiguous() && partial.dim() >= 1,
-                "cuda_sum_rows: unsupported ", partial.sizes(), " ", partial.scalar_type());
+                    partial.is_contiguous() && partial.dim() >= 1 && cuda::has_elem(out_dtype),
+                "cuda_sum_rows: unsupported ", partial.sizes(), " ", partial.scalar_type(), " -> ",
+                out_dtype);
   const c10::cuda::CUDAGuard guard(partial.device());
   const std::vector<int64_t> sizes(partial.sizes().begin() + 1, partial.sizes().end());
-  at::Tensor out = at::empty(sizes, partial.options());  // [...]
+  at::Tensor out = at::empty(sizes, partial.options().dtype(out_dtype));  // [...]
   const int64_t rows = partial.size(0);
-  check_launch(
-      cuda::sum_rows(partial.data_ptr<float>(), rows, rows > 0 ? partial.numel() / rows : 0,
-                     out.data_ptr<float>(), c10::cuda::getCurrentCUDAStream().stream()),
-      "sum_rows");
+  check_launch(cuda::sum_rows(partial.data_ptr<float>(), rows,
+                              rows > 0 ? partial.numel() / rows : 0, out.data_ptr(),
+                              cuda::elem_of(out_dtype), c10::cuda::getCurrentCUDAStream().stream()),
+               "sum_rows");
   if (rows == 0) out.zero_();
   return out;
 }
@@ -141,11 +144,11 @@ bool cuda_column_sums_supports(const at::Tensor&) {
   return false;
 }
 
-at::Tensor cuda_column_sums(const at::Tensor&) {
+at::Tensor cuda_column_sums(const at::Tensor&, at::ScalarType) {
   throw std::runtime_error("cuda_column_sums: this electra was built without the CUDA kernels");
 }
 
-at::Tensor cuda_sum_rows(const at::Tensor&) {
+at::Tensor cuda_sum_rows(const at::Tensor&, at::ScalarType) {
   throw std::runtime_error("cuda_sum_rows: this electra was built without the CUDA kernels");
 }
 

@@ -17,12 +17,13 @@ bool cuda_bias_grad_enabled();
 // Whether cuda_column_sums takes g: enabled, a contiguous-able [n, c] CUDA tensor in fp32, bf16
 // or fp16, c a multiple of 4.
 bool cuda_column_sums_supports(const at::Tensor& g);
-// g: [n, c] -> its column sums, [c] fp32, summed in fp32 in a fixed order.
-at::Tensor cuda_column_sums(const at::Tensor& g);
+// g: [n, c] -> its column sums, [c] in `out` (fp32, bf16 or fp16), summed in fp32 in a fixed
+// order and rounded once: the bits of cuda_column_sums(g).to(out), without the cast's launch.
+at::Tensor cuda_column_sums(const at::Tensor& g, at::ScalarType out = at::kFloat);
 
 // partial: [P, ...] contiguous fp32 on CUDA (the per-block sums of our kernels) -> its sum over
-// the first dimension, in block order, [...] fp32.
-at::Tensor cuda_sum_rows(const at::Tensor& partial);
+// the first dimension, in block order, [...] in `out`, rounded as cuda_column_sums rounds.
+at::Tensor cuda_sum_rows(const at::Tensor& partial, at::ScalarType out = at::kFloat);
 
 // Whether cuda_linear takes these: enabled, x a CUDA tensor in fp32, bf16 or fp16, w [out, in]
 // and b [out] (defined) in fp32 or x's dtype on x's device, out a multiple of 4.

@@ -135,10 +135,10 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
       // One pass instead of ATen's three; the bias gradient rounded to pre's dtype as
       // d.sum(0) would round it.
       const bool kept = kept_act.numel() > 0;
-      auto outs = cuda_gelu_backward(pre, d, tanh_approx, /*with_act=*/!kept);
+      auto outs = cuda_gelu_backward(pre, d, tanh_approx, /*with_act=*/!kept, pre.scalar_type());
       act = kept ? kept_act : outs[0];
       d = outs[1];
-      grad_b1 = outs[2].to(pre.scalar_type());
+      grad_b1 = outs[2];
     } else {
       const char* approx = tanh_approx ? "tanh" : "none";
       const at::Tensor x = folded.numel() > 0 ? pre + folded : pre;
@@ -154,7 +154,7 @@ struct GeluFeedForward : public torch::autograd::Function<GeluFeedForward> {
     const auto bias_grad = [&](const at::Tensor& g) {
       if (master) return bf16_bias_grad(g);
       // On CUDA our column sums (model/cuda_linear.h), rounded to g's dtype as g.sum(0) rounds.
-      if (cuda_column_sums_supports(g)) return cuda_column_sums(g).to(g.scalar_type());
+      if (cuda_column_sums_supports(g)) return cuda_column_sums(g, g.scalar_type());
       return g.sum(0);
     };
     at::Tensor grad_w2 = weight_grad(gy, act);                                           // [out, F]

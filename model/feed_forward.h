@@ -37,10 +37,11 @@ bool cuda_keep_gelu_enabled();
 bool cuda_gelu_backward_supports(const at::Tensor& pre, const at::Tensor& d_act);
 // pre: the GELU's input [n, F]; d_act: the gradient of its output [n, F] -> {gelu(pre),
 // d_act * gelu'(pre) (both [n, F], rounded as ATen's gelu and gelu_backward round them), the
-// column sums of the latter [F] fp32 (the bias gradient of the product that made pre)}. d_act's
-// storage is reused for the second when it is contiguous. Without `with_act` the first is
-// undefined, and not computed.
+// column sums of the latter [F] (the bias gradient of the product that made pre), summed in fp32
+// and rounded to sums_dtype}. d_act's storage is reused for the second when it is contiguous.
+// Without `with_act` the first is undefined, and not computed.
 std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tensor& d_act,
-                                           bool tanh_approx, bool with_act = true);
+                                           bool tanh_approx, bool with_act = true,
+                                           at::ScalarType sums_dtype = at::kFloat);
 
 }  // namespace electra::model

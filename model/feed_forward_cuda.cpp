@@ -34,7 +34,8 @@ bool cuda_gelu_backward_supports(const at::Tensor& pre, const at::Tensor& d_act)
 }
 
 std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tensor& d_act,
-                                           bool tanh_approx, bool with_act) {
+                                           bool tanh_approx, bool with_act,
+                                           at::ScalarType sums_dtype) {
   ELECTRA_CHECK(cuda_gelu_backward_supports(pre, d_act), "cuda_gelu_backward: unsupported pre ",
                 pre.sizes(), " ", pre.scalar_type(), ", d_act ", d_act.sizes(), " ",
                 d_act.scalar_type());
@@ -56,7 +57,7 @@ std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor& pre, const at::Tens
   a.partial = partial.data_ptr<float>();
   cuda::check_launch(cuda::gelu_backward(a, c10::cuda::getCurrentCUDAStream().stream()),
                      "gelu_backward");
-  return {act, d, cuda_sum_rows(partial)};
+  return {act, d, cuda_sum_rows(partial, sums_dtype)};
 }
 
 #else
@@ -65,7 +66,8 @@ bool cuda_gelu_backward_supports(const at::Tensor&, const at::Tensor&) {
   return false;
 }
 
-std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor&, const at::Tensor&, bool, bool) {
+std::vector<at::Tensor> cuda_gelu_backward(const at::Tensor&, const at::Tensor&, bool, bool,
+                                           at::ScalarType) {
   throw std::runtime_error("cuda_gelu_backward: this electra was built without the CUDA kernels");
 }
 

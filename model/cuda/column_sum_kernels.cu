@@ -74,8 +74,9 @@ __global__ void __launch_bounds__(kWarps * 32) partial_kernel(ColumnSums a) {
 // 32 bx + x over rows y, y + 32, y + 64, ... (a warp's loads: 32 contiguous floats), so 32
 // loads per column are in flight, not one chain down all the rows; thread (x, 0) then adds the
 // 32 sums in order.
+template <typename T>
 __global__ void __launch_bounds__(1024)
-    sum_rows_kernel(const float* in, int64_t rows, int64_t cols, float* out) {
+    sum_rows_kernel(const float* in, int64_t rows, int64_t cols, T* out) {
   __shared__ float red[32][33];
   const int x = threadIdx.x, y = threadIdx.y;
   const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + x;
@@ -92,7 +93,7 @@ __global__ void __launch_bounds__(1024)
 #pragma unroll
     for (int k = 0; k < 32; ++k)
       t += red[k][x];
-    out[c] = t;
+    out[c] = dev::Cvt<T>::from(t);
   }
 }
 
@@ -106,25 +107,32 @@ int64_t column_sum_max_rows() {
   return kMaxRowBlocks * kRowsPerBlock;
 }
 
-cudaError_t sum_rows(const float* in, int64_t rows, int64_t cols, float* out, cudaStream_t stream) {
+cudaError_t sum_rows(const float* in, int64_t rows, int64_t cols, void* out, Elem out_elem,
+                     cudaStream_t stream) {
   if (rows < 0 || cols < 0) return cudaErrorInvalidValue;
   if (cols == 0) return cudaSuccess;
   const auto blocks = static_cast<unsigned>((cols + 31) / 32);
-  sum_rows_kernel<<<blocks, dim3(32, 32), 0, stream>>>(in, rows, cols, out);
-  return cudaGetLastError();
+  return dev::launch_for_elem(out_elem, [&](auto* type) {
+    using T = std::remove_pointer_t<decltype(type)>;
+    sum_rows_kernel<T><<<blocks, dim3(32, 32), 0, stream>>>(in, rows, cols, static_cast<T*>(out));
+  });
 }
 
 cudaError_t column_sums(const ColumnSums& a, cudaStream_t stream) {
   if (a.cols <= 0 || a.cols % kVec != 0 || a.rows < 0 || a.rows > column_sum_max_rows())
     return cudaErrorInvalidValue;
-  if (a.rows == 0) return cudaMemsetAsync(a.out, 0, sizeof(float) * a.cols, stream);
+  if (a.rows == 0) {
+    // Zero bits are 0 in each element type.
+    const size_t size = a.out_elem == Elem::kFloat ? sizeof(float) : sizeof(uint16_t);
+    return cudaMemsetAsync(a.out, 0, size * static_cast<size_t>(a.cols), stream);
+  }
   const dim3 grid(static_cast<unsigned>((a.cols + kSpan - 1) / kSpan),
                   static_cast<unsigned>(column_sum_blocks(a.rows)));
   const cudaError_t rc = dev::launch_for_elem(a.elem, [&](auto* type) {
     partial_kernel<std::remove_pointer_t<decltype(type)>><<<grid, kWarps * 32, 0, stream>>>(a);
   });
   if (rc != cudaSuccess) return rc;
-  return sum_rows(a.scratch, column_sum_blocks(a.rows), a.cols, a.out, stream);
+  return sum_rows(a.scratch, column_sum_blocks(a.rows), a.cols, a.out, a.out_elem, stream);
 }
 
 }  // namespace electra::model::cuda

@@ -16,22 +16,25 @@
 namespace electra::model::cuda {
 
 // out[c] = sum over r of in[r, c] (in: [rows, cols] contiguous, in elem, cols a multiple of 4;
-// out: [cols] fp32), in two launches: per block of rows into scratch
-// ([column_sum_blocks(rows), cols] fp32), then over the blocks in block order.
+// out: [cols] in out_elem, the fp32 sum rounded to it once, as a cast of the fp32 sums would
+// round), in two launches: per block of rows into scratch ([column_sum_blocks(rows), cols] fp32),
+// then over the blocks in block order.
 struct ColumnSums {
   const void* in = nullptr;
   Elem elem = Elem::kFloat;
   int64_t rows = 0, cols = 0;
   float* scratch = nullptr;
-  float* out = nullptr;
+  void* out = nullptr;
+  Elem out_elem = Elem::kFloat;
 };
 int64_t column_sum_blocks(int64_t rows);
 // The most rows one call takes.
 int64_t column_sum_max_rows();
 cudaError_t column_sums(const ColumnSums& a, cudaStream_t stream);
 
-// out[c] = sum over r of in[r, c] for fp32 [rows, cols] (any cols), rows in order: the
-// second launch above alone, for the partial sums other kernels leave.
-cudaError_t sum_rows(const float* in, int64_t rows, int64_t cols, float* out, cudaStream_t stream);
+// out[c] = sum over r of in[r, c] for fp32 [rows, cols] (any cols), rows in order, rounded to
+// out_elem: the second launch above alone, for the partial sums other kernels leave.
+cudaError_t sum_rows(const float* in, int64_t rows, int64_t cols, void* out, Elem out_elem,
+                     cudaStream_t stream);
 
 }  // namespace electra::model::cuda

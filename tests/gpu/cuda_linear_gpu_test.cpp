@@ -54,10 +54,16 @@ TEST(CudaColumnSums, MatchSumsInDoubleAndRepeatBitForBit) {
       // The exact sum of the same (already rounded) elements, against fp32 accumulation.
       EXPECT_LT(rel_err(got, g.to(at::kDouble).sum(0)), 1e-5);
       EXPECT_TRUE(at::equal(got, cuda_column_sums(g)));
+      // Rounded in the kernel: the bits of a cast of the fp32 sums.
+      const at::Tensor low = cuda_column_sums(g, dt);
+      EXPECT_EQ(low.scalar_type(), dt);
+      EXPECT_TRUE(at::equal(low, got.to(dt)));
     }
   }
   const at::Tensor empty = at::empty({0, 8}, at::TensorOptions(kCuda).dtype(at::kBFloat16));
   EXPECT_TRUE(at::equal(cuda_column_sums(empty).cpu(), at::zeros({8})));
+  EXPECT_TRUE(
+      at::equal(cuda_column_sums(empty, at::kBFloat16).cpu(), at::zeros({8}, at::kBFloat16)));
   EXPECT_FALSE(cuda_column_sums_supports(at::zeros({4, 6}, at::TensorOptions(kCuda))));
   EXPECT_FALSE(cuda_column_sums_supports(at::zeros({4, 8})));
 }
@@ -70,6 +76,8 @@ TEST(CudaColumnSums, SumRowsAddsThePartialsInOrder) {
     const at::Tensor got = cuda_sum_rows(partial);               // [2, 37]
     ASSERT_EQ(got.sizes(), (std::vector<int64_t>{2, 37}));
     EXPECT_LT(rel_err(got, partial.to(at::kDouble).sum(0)), 1e-5) << p;
+    for (const auto dt : {at::kBFloat16, at::kHalf})
+      EXPECT_TRUE(at::equal(cuda_sum_rows(partial, dt), got.to(dt))) << p << " " << dt;
   }
 }
 
