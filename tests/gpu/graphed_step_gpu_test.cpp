@@ -99,9 +99,31 @@ Trace train(bool graphs, const std::vector<data::Batch>& batches, int gen_stream
   return t;
 }
 
+// Why these tests cannot run here (no CUDA device, or no CUDA graphs for one rank), or "".
+std::string skip_reason() {
+  if (!torch::cuda::is_available()) return "no CUDA device visible to LibTorch";
+  return pretrain::cuda_graphs_unsupported(kCuda, 1, 1, false);
+}
+
+// got's first `steps` losses and gradient norms are want's. A stale input, seed or Gumbel draw
+// changes a loss by far more than the GPU's order-of-summation differences.
+void expect_same_steps(const Trace& got, const Trace& want, size_t steps) {
+  for (size_t i = 0; i < steps; ++i) {
+    EXPECT_NEAR(got.losses[i], want.losses[i], 1e-4 * std::abs(want.losses[i])) << i;
+    EXPECT_NEAR(got.norms[i], want.norms[i], 1e-3 * want.norms[i]) << i;
+  }
+}
+
+// The largest difference between the two runs' final weights.
+double max_weight_difference(const Trace& a, const Trace& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.weights.size(); ++i)
+    worst = std::max(worst, (a.weights[i] - b.weights[i]).abs().max().item<double>());
+  return worst;
+}
+
 TEST(GpuGraphs, ReplayedStepsAreTheEagerSteps) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch";
-  const std::string why = pretrain::cuda_graphs_unsupported(kCuda, 1, 1, false);
+  const std::string why = skip_reason();
   if (!why.empty()) GTEST_SKIP() << why;
   // Two warm-up steps, the capture (replayed at once), two replays, a padded batch (eager), and
   // one more replay after it.
@@ -112,25 +134,16 @@ TEST(GpuGraphs, ReplayedStepsAreTheEagerSteps) {
   EXPECT_EQ(graphed.replays, 4);
   EXPECT_EQ(graphed.eager, 3);
   EXPECT_EQ(eager.eager, 7);
-  for (size_t i = 0; i < batches.size(); ++i) {
-    // A stale input, seed or Gumbel draw changes a loss by far more than the GPU's
-    // order-of-summation differences.
-    EXPECT_NEAR(graphed.losses[i], eager.losses[i], 1e-4 * std::abs(eager.losses[i])) << i;
-    EXPECT_NEAR(graphed.norms[i], eager.norms[i], 1e-3 * eager.norms[i]) << i;
-  }
+  expect_same_steps(graphed, eager, batches.size());
   // The losses move from step to step: the comparison above is not of constants.
   EXPECT_NE(eager.losses[3], eager.losses[4]);
-  double worst = 0;
-  for (size_t i = 0; i < eager.weights.size(); ++i)
-    worst = std::max(worst, (graphed.weights[i] - eager.weights[i]).abs().max().item<double>());
-  EXPECT_LT(worst, 1e-5);
+  EXPECT_LT(max_weight_difference(graphed, eager), 1e-5);
 }
 
 // The first batch the graph takes has padding: the graph applies the mask without looking, and
 // every later batch replays, padded or not, with fillers where it has fewer masked positions.
 TEST(GpuGraphs, PaddedBatchesReplayWithFillerTargets) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch";
-  const std::string why = pretrain::cuda_graphs_unsupported(kCuda, 1, 1, false);
+  const std::string why = skip_reason();
   if (!why.empty()) GTEST_SKIP() << why;
   // Padded (28-31 real tokens, still 4 masked per sequence), one without padding, and last one
   // with 3 masked positions in its short sequence: 31 targets and a filler.
@@ -139,10 +152,7 @@ TEST(GpuGraphs, PaddedBatchesReplayWithFillerTargets) {
   const Trace eager = train(false, batches), graphed = train(true, batches);
   EXPECT_EQ(graphed.replays, 4);
   EXPECT_EQ(graphed.eager, 2);
-  for (size_t i = 0; i + 1 < batches.size(); ++i) {
-    EXPECT_NEAR(graphed.losses[i], eager.losses[i], 1e-4 * std::abs(eager.losses[i])) << i;
-    EXPECT_NEAR(graphed.norms[i], eager.norms[i], 1e-3 * eager.norms[i]) << i;
-  }
+  expect_same_steps(graphed, eager, batches.size() - 1);
   // The last batch: its Gumbel noise was drawn for 32 rows rather than 31, so its replacements
   // (and the discriminator's loss) differ; the generator's loss comes before sampling and must
   // average over the 31 real targets only, as the eager step does.
@@ -157,22 +167,15 @@ TEST(GpuGraphs, PaddedBatchesReplayWithFillerTargets) {
 // forks the side stream and must get it back, and the replays must give the steps of one
 // stream without a graph (eager, then replayed, then a padded batch eager).
 TEST(GpuGraphs, TheGeneratorStreamReplaysTheSameSteps) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch";
-  const std::string why = pretrain::cuda_graphs_unsupported(kCuda, 1, 1, false);
+  const std::string why = skip_reason();
   if (!why.empty()) GTEST_SKIP() << why;
   std::vector<data::Batch> batches;
   for (uint64_t s = 1; s <= 6; ++s)
     batches.push_back(batch(s, s == 5 ? 20 : 32));
   const Trace one = train(false, batches, 0), two = train(true, batches, 1);
   EXPECT_EQ(two.replays, 3);
-  for (size_t i = 0; i < batches.size(); ++i) {
-    EXPECT_NEAR(two.losses[i], one.losses[i], 1e-4 * std::abs(one.losses[i])) << i;
-    EXPECT_NEAR(two.norms[i], one.norms[i], 1e-3 * one.norms[i]) << i;
-  }
-  double worst = 0;
-  for (size_t i = 0; i < one.weights.size(); ++i)
-    worst = std::max(worst, (two.weights[i] - one.weights[i]).abs().max().item<double>());
-  EXPECT_LT(worst, 1e-5);
+  expect_same_steps(two, one, batches.size());
+  EXPECT_LT(max_weight_difference(two, one), 1e-5);
 }
 
 }  // namespace
